@@ -1,0 +1,112 @@
+"""What every spacy-dice component does with its configurable ``loss``.
+
+The component owns the loss object built from its ``[components.NAME.loss]`` block and
+
+* checks at construction that the loss suits the component (exclusive classes need a softmax loss);
+* hands the loss the label names and training label counts at ``initialize`` (class weights by
+  name or ``"inverse_frequency"``), and again after loading from disk, from ``cfg["label_counts"]``;
+* calls ``loss(scores, truths)`` with ``truths`` as gold class ids (``-1`` = missing) on the model's
+  device, and passes the gradient back UNCHANGED: no hidden rescaling;
+* stops training with spaCy's E910 error, naming the component and the loss, when the loss value
+  is not finite, before any weight is updated with its gradient.
+"""
+import math
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+
+from spacy.errors import Errors
+from thinc.api import Model
+
+
+def describe_loss(loss: Any) -> str:
+    """A short description of a loss object for error messages: class and main settings."""
+    settings = []
+    for key in ("gamma", "alpha", "beta", "smooth", "square_denominator", "level", "class_reduction"):
+        if hasattr(loss, key):
+            settings.append(f"{key}={getattr(loss, key)!r}")
+    if getattr(loss, "class_weights_spec", None) is not None:
+        settings.append(f"class_weights={loss.class_weights_spec!r}")
+    if hasattr(loss, "losses") and isinstance(loss.losses, dict):
+        settings.append("losses={" + ", ".join(
+            f"{k}: {describe_loss(v)} x{loss.weights.get(k, 1.0)}" for k, v in loss.losses.items()
+        ) + "}")
+    return f"{type(loss).__name__}({', '.join(settings)})"
+
+
+def check_loss(component: str, loss: Any, activation: str = "softmax") -> Any:
+    """Validate the ``loss`` setting of ``component``; return it."""
+    if not callable(loss):
+        raise ValueError(
+            f"[{component}] loss: {loss!r} is not a loss. Use an @losses block, e.g."
+            ' [components.NAME.loss] @losses = "spacy-dice.DiceLoss.v1"'
+        )
+    found = getattr(loss, "activation", "softmax")
+    if found != activation:
+        raise ValueError(
+            f"[{component}] loss: {describe_loss(loss)} is configured with activation={found!r},"
+            f" but this component predicts exclusive classes through a {activation}; set"
+            f" activation = \"{activation}\" in the loss block (or leave it out)"
+        )
+    return loss
+
+
+PROBABILITY_GRADIENT_LAYERS = ("softmax_activation", "sigmoid_activation", "logistic")
+
+
+def check_output_layer(component: str, model: Model) -> None:
+    """Refuse a model whose LAST layer back-propagates probability gradients.
+
+    spacy-dice losses return gradients with respect to the logits, thinc's ``Softmax``/``Softmax_v2``
+    convention (their backprop is the identity on the output). A final ``softmax_activation``
+    (``spacy.TextCatBOW.v3``) or ``Logistic`` would apply the softmax Jacobian a second time.
+    """
+    node = model
+    while node.layers:
+        node = node.layers[-1]
+    if node.name in PROBABILITY_GRADIENT_LAYERS:
+        raise ValueError(
+            f"[{component}] model: the output layer '{node.name}' back-propagates gradients"
+            " with respect to probabilities, but spacy-dice losses return gradients with"
+            " respect to the logits (thinc's Softmax/Softmax_v2 convention). Use an"
+            " architecture ending in Softmax or Softmax_v2: spacy.Tagger.v2 for tokens,"
+            " spacy.TextCatEnsemble.v2 or spacy.TextCatReduce.v1 for texts."
+        )
+
+
+class ConfigurableLoss:
+    """Mixin for TrainablePipe subclasses with ``self.loss``, ``self.cfg`` and ``self.model``."""
+
+    loss: Any
+    cfg: Dict[str, Any]
+    name: str
+
+    def initialize_loss(self, labels: Sequence[str], label_counts: Optional[Mapping[str, int]]) -> None:
+        """Give the loss the label names and counts, and remember the counts for reloading."""
+        self.cfg["label_counts"] = dict(label_counts) if label_counts is not None else None
+        self._initialize_loss_from_cfg(labels)
+
+    def _initialize_loss_from_cfg(self, labels: Sequence[str]) -> None:
+        if hasattr(self.loss, "initialize"):
+            self.loss.initialize(list(labels), self.cfg.get("label_counts"))
+
+    def apply_loss(self, scores: Any, truths: Any) -> Tuple[float, Any]:
+        """``(loss_value, d_scores)`` from the configured loss, with a finiteness check."""
+        d_scores, value = self.loss(scores, truths)
+        value = float(value)
+        # NaN weights make every score NaN and so the loss value: one scalar check suffices.
+        if not math.isfinite(value):
+            raise ValueError(
+                Errors.E910.format(name=self.name)
+                + f" The loss was {describe_loss(self.loss)} and gave {value!r}; check the loss"
+                " settings and lower the learn rate."
+            )
+        return value, d_scores
+
+    def from_disk(self, path: Any, *, exclude: Any = tuple()) -> Any:
+        super().from_disk(path, exclude=exclude)  # type: ignore[misc]
+        self._initialize_loss_from_cfg(self.labels)  # type: ignore[attr-defined]
+        return self
+
+    def from_bytes(self, bytes_data: bytes, *, exclude: Any = tuple()) -> Any:
+        super().from_bytes(bytes_data, exclude=exclude)  # type: ignore[misc]
+        self._initialize_loss_from_cfg(self.labels)  # type: ignore[attr-defined]
+        return self

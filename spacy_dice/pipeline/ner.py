@@ -1,0 +1,88 @@
+"""``dice_ner``: named entities as per-token BILUO classification with a configurable loss.
+
+Why BILUO rather than BIO: spaCy's own gold (``Example.get_aligned_ner``) is BILUO, single-token
+entities (``U-``) and entity ends (``L-``) are then explicit classes, which gives the decoder's
+constraints more to work with, and the dice losses a class per boundary kind. A softmax over
+``O`` + 4 tags per label sits on any tok2vec (``spacy.Tagger.v2``); prediction runs a constrained
+Viterbi decoder over the log-probabilities that can only emit valid BILUO sequences, and writes
+``doc.ents``.
+"""
+from typing import Any, Callable, Dict, Iterable, List, Optional
+
+import numpy
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+from spacy.training import Example
+from spacy.vocab import Vocab
+from thinc.api import Model
+
+from .biluo import biluo_tags_for_example, make_tag_names, spans_from_tags
+from .tagger import DEFAULT_DSC_LOSS, DEFAULT_TAGGER_MODEL
+from .token_classifier import TokenClassifier
+
+
+class DiceEntityRecognizer(TokenClassifier):
+    """Entity recognizer over BILUO tags, trained with the configured loss.
+
+    Tokens whose gold entity annotation is missing, misaligned with the predicted tokenization, or
+    of a label not seen at ``initialize`` are masked (class id -1).
+    """
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        model: Model,
+        name: str = "dice_ner",
+        *,
+        loss: Any,
+        scorer: Optional[Callable],
+    ) -> None:
+        super().__init__(vocab, model, name, loss=loss, scorer=scorer)
+        self._tag_names: Optional[List[str]] = None
+
+    @property
+    def class_names(self) -> List[str]:
+        if self._tag_names is None or len(self._tag_names) != 1 + 4 * len(self.labels):
+            self._tag_names = make_tag_names(self.labels)
+        return self._tag_names
+
+    def labels_from_examples(self, examples: Iterable[Example]) -> List[str]:
+        found = set()
+        for example in examples:
+            for ent in example.reference.ents:
+                found.add(ent.label_)
+        return sorted(found)
+
+    def gold_ids(self, example: Example, class_index: Dict[str, int]) -> numpy.ndarray:
+        return biluo_tags_for_example(example, class_index)
+
+    def predict(self, docs: Iterable[Doc]) -> List[numpy.ndarray]:
+        """The best valid BILUO tag ids of each doc (constrained Viterbi)."""
+        from .decoder import decode_batch  # TEMP until decoder lands
+
+        docs = list(docs)
+        return decode_batch(super().predict(docs), self.class_names)
+
+    def set_annotations(self, docs: Iterable[Doc], tag_ids: List[numpy.ndarray]) -> None:
+        """Replace ``doc.ents`` with the decoded entities; other tokens become ``O``."""
+        names = self.class_names
+        for doc, ids in zip(docs, tag_ids):
+            spans = [Span(doc, start, end, label=label) for start, end, label in spans_from_tags(ids, names)]
+            doc.set_ents(spans, default="outside")
+
+
+@Language.factory(
+    "dice_ner",
+    assigns=["doc.ents", "token.ent_iob", "token.ent_type"],
+    default_config={
+        "model": DEFAULT_TAGGER_MODEL,
+        "loss": DEFAULT_DSC_LOSS,
+        "scorer": {"@scorers": "spacy.ner_scorer.v1"},
+    },
+    default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
+)
+def make_dice_ner(
+    nlp: Language, name: str, model: Model, loss: Any, scorer: Optional[Callable]
+) -> DiceEntityRecognizer:
+    """Named entities by per-token BILUO classification, trained with ``loss``, decoded validly."""
+    return DiceEntityRecognizer(nlp.vocab, model, name, loss=loss, scorer=scorer)

@@ -1,0 +1,135 @@
+"""``dice_tagger``: spaCy's tagger with a configurable loss, predicting ``token.tag`` or ``token.pos``."""
+from typing import Any, Callable, Dict, Iterable, List, Optional
+
+import numpy
+from spacy.language import Language
+from spacy.scorer import Scorer
+from spacy.training import Example
+from spacy.util import registry
+from spacy.vocab import Vocab
+from thinc.api import Config, Model
+
+from .token_classifier import TokenClassifier
+
+TAGGER_ATTRS = ("tag", "pos")
+
+DEFAULT_TAGGER_MODEL = Config().from_str(
+    """
+[model]
+@architectures = "spacy.Tagger.v2"
+
+[model.tok2vec]
+@architectures = "spacy.HashEmbedCNN.v2"
+pretrained_vectors = null
+width = 96
+depth = 4
+embed_size = 2000
+window_size = 1
+maxout_pieces = 3
+subword_features = true
+"""
+)["model"]
+
+DEFAULT_DSC_LOSS = {
+    "@losses": "spacy-dice.DiceLoss.v1",
+    "smooth": 1.0,
+    "alpha": 0.01,
+    "square_denominator": True,
+    "level": "instance",
+    "class_reduction": "mean",
+}
+
+
+def tagger_score(examples: Iterable[Example], *, attr: str = "tag", **kwargs: Any) -> Dict[str, Any]:
+    """``tag_acc`` or ``pos_acc`` (spaCy's ``Scorer.score_token_attr``), by the tagger's ``attr``."""
+    return Scorer.score_token_attr(examples, attr, **kwargs)
+
+
+@registry.scorers("spacy-dice.tagger_scorer.v1")
+def make_tagger_scorer() -> Callable:
+    return tagger_score
+
+
+class DiceTagger(TokenClassifier):
+    """Token tagger whose loss comes from the config; ``attr`` picks ``tag`` (XPOS) or ``pos`` (UPOS).
+
+    Gold tokens whose tag is missing (empty string, or not aligned to the predicted tokenization) and
+    tags never seen at ``initialize`` are masked (class id -1): they get no gradient.
+    """
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        model: Model,
+        name: str = "dice_tagger",
+        *,
+        loss: Any,
+        attr: str = "tag",
+        overwrite: bool = False,
+        scorer: Optional[Callable] = tagger_score,
+    ) -> None:
+        if attr not in TAGGER_ATTRS:
+            raise ValueError(
+                f"[{name}] attr={attr!r} is not allowed; use 'tag' (token.tag_, fine-grained) or"
+                " 'pos' (token.pos_, Universal POS)"
+            )
+        super().__init__(vocab, model, name, loss=loss, scorer=scorer, attr=attr, overwrite=overwrite)
+
+    @property
+    def attr(self) -> str:
+        return self.cfg["attr"]
+
+    def labels_from_examples(self, examples: Iterable[Example]) -> List[str]:
+        attr = self.attr + "_"
+        found = set()
+        for example in examples:
+            for token in example.reference:
+                value = getattr(token, attr)
+                if value:
+                    found.add(value)
+        return sorted(found)
+
+    def gold_ids(self, example: Example, class_index: Dict[str, int]) -> numpy.ndarray:
+        tags = example.get_aligned(self.attr.upper(), as_string=True)
+        return numpy.fromiter(
+            (class_index.get(tag, -1) if tag else -1 for tag in tags), dtype="int32", count=len(tags)
+        )
+
+    def set_annotations(self, docs: Iterable[Any], scores: List[Any]) -> None:
+        """Write the argmax class of each token to ``token.tag_`` or ``token.pos_``."""
+        labels = self.labels
+        attr = self.attr + "_"
+        overwrite = self.cfg["overwrite"]
+        for doc, doc_scores in zip(docs, scores):
+            if not len(doc):
+                continue
+            best = doc_scores.argmax(axis=1)
+            best = best.get() if hasattr(best, "get") else best
+            for token, tag_id in zip(doc, best.tolist()):
+                if overwrite or not getattr(token, attr):
+                    setattr(token, attr, labels[tag_id])
+
+
+@Language.factory(
+    "dice_tagger",
+    assigns=["token.tag", "token.pos"],
+    default_config={
+        "model": DEFAULT_TAGGER_MODEL,
+        "loss": DEFAULT_DSC_LOSS,
+        "attr": "tag",
+        "overwrite": False,
+        "scorer": {"@scorers": "spacy-dice.tagger_scorer.v1"},
+    },
+    default_score_weights={"tag_acc": 1.0, "pos_acc": 1.0},
+)
+def make_dice_tagger(
+    nlp: Language,
+    name: str,
+    model: Model,
+    loss: Any,
+    attr: str,
+    overwrite: bool,
+    scorer: Optional[Callable],
+) -> DiceTagger:
+    """A tagger of ``token.tag_`` (``attr="tag"``) or ``token.pos_`` (``attr="pos"``) trained with ``loss``."""
+    return DiceTagger(nlp.vocab, model, name, loss=loss, attr=attr, overwrite=overwrite, scorer=scorer)

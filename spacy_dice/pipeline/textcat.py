@@ -1,0 +1,118 @@
+"""``dice_textcat``: exclusive-class text classification (softmax) with a configurable loss.
+
+Binary tasks are two classes. With ``positive_label`` set, spaCy's textcat scorer reports
+``cats_score`` as the F1 of that class, as the paper reports MRPC/QQP. Sentence pairs (paraphrase
+identification) are one doc holding both sentences joined by
+:data:`spacy_dice.corpus.pairs.PAIR_SEPARATOR` (use :func:`spacy_dice.corpus.pairs.make_pair_text`).
+"""
+from collections import Counter
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy
+from spacy.language import Language
+from spacy.pipeline.textcat import TextCategorizer, single_label_default_config
+from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.vocab import Vocab
+from thinc.api import Config, Model
+
+from .loss_support import ConfigurableLoss, check_loss, check_output_layer
+from .tagger import DEFAULT_DSC_LOSS
+
+DEFAULT_TEXTCAT_MODEL = Config().from_str(single_label_default_config)["model"]
+
+
+class DiceTextCategorizer(ConfigurableLoss, TextCategorizer):
+    """spaCy's exclusive-class ``textcat`` whose loss (instead of the mean squared error) is configured.
+
+    The gold class of a doc is the label whose ``cats`` value is 1.0; a doc with no ``cats`` is
+    missing (id -1, no gradient).
+    """
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        model: Model,
+        name: str = "dice_textcat",
+        *,
+        loss: Any,
+        positive_label: Optional[str] = None,
+        scorer: Optional[Callable],
+    ) -> None:
+        super().__init__(vocab, model, name, threshold=0.0, scorer=scorer)
+        self.loss = check_loss(name, loss)
+        check_output_layer(name, model)
+        self.cfg["positive_label"] = positive_label
+        self.cfg["label_counts"] = None
+
+    def _gold_ids(self, examples: Iterable[Example]) -> numpy.ndarray:
+        index = {label: i for i, label in enumerate(self.labels)}
+        ids = []
+        for example in examples:
+            cats = example.reference.cats
+            gold = [label for label, value in cats.items() if value == 1.0 and label in index]
+            ids.append(index[gold[0]] if gold else -1)
+        return numpy.asarray(ids, dtype="int32")
+
+    def get_loss(self, examples: Iterable[Example], scores: Any) -> Tuple[float, Any]:
+        """The configured loss over the ``(n_docs, n_labels)`` probabilities, gradient w.r.t. logits."""
+        examples = list(examples)
+        validate_examples(examples, "DiceTextCategorizer.get_loss")
+        self._validate_categories(examples)
+        truths = self.model.ops.asarray(self._gold_ids(examples), dtype="int32")
+        return self.apply_loss(scores, truths)
+
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Optional[Language] = None,
+        labels: Optional[Iterable[str]] = None,
+        positive_label: Optional[str] = None,
+    ) -> None:
+        """spaCy's textcat initialisation, then the loss learns the labels and their counts.
+
+        ``positive_label`` given here overrides the component setting.
+        """
+        validate_get_examples(get_examples, "DiceTextCategorizer.initialize")
+        positive = positive_label if positive_label is not None else self.cfg.get("positive_label")
+        super().initialize(get_examples, nlp=nlp, labels=labels, positive_label=positive)
+        counts = Counter(self._gold_ids(get_examples()).tolist())
+        self.initialize_loss(
+            self.labels, {label: int(counts.get(i, 0)) for i, label in enumerate(self.labels)}
+        )
+
+
+@Language.factory(
+    "dice_textcat",
+    assigns=["doc.cats"],
+    default_config={
+        "model": DEFAULT_TEXTCAT_MODEL,
+        "loss": DEFAULT_DSC_LOSS,
+        "positive_label": None,
+        "scorer": {"@scorers": "spacy.textcat_scorer.v2"},
+    },
+    default_score_weights={
+        "cats_score": 1.0,
+        "cats_score_desc": None,
+        "cats_micro_p": None,
+        "cats_micro_r": None,
+        "cats_micro_f": None,
+        "cats_macro_p": None,
+        "cats_macro_r": None,
+        "cats_macro_f": None,
+        "cats_macro_auc": None,
+        "cats_f_per_type": None,
+    },
+)
+def make_dice_textcat(
+    nlp: Language,
+    name: str,
+    model: Model,
+    loss: Any,
+    positive_label: Optional[str],
+    scorer: Optional[Callable],
+) -> DiceTextCategorizer:
+    """Exclusive-class text classifier trained with ``loss``; ``positive_label`` for binary F1."""
+    return DiceTextCategorizer(
+        nlp.vocab, model, name, loss=loss, positive_label=positive_label, scorer=scorer
+    )
