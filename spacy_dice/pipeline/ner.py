@@ -17,6 +17,7 @@ from spacy.vocab import Vocab
 from thinc.api import Model
 
 from .biluo import biluo_tags_for_example, make_tag_names, spans_from_tags
+from .decoder import decode_batch
 from .tagger import DEFAULT_DSC_LOSS, DEFAULT_TAGGER_MODEL
 from .token_classifier import TokenClassifier
 
@@ -58,8 +59,6 @@ class DiceEntityRecognizer(TokenClassifier):
 
     def predict(self, docs: Iterable[Doc]) -> List[numpy.ndarray]:
         """The best valid BILUO tag ids of each doc (constrained Viterbi)."""
-        from .decoder import decode_batch  # TEMP until decoder lands
-
         docs = list(docs)
         return decode_batch(super().predict(docs), self.class_names)
 
