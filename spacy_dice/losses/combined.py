@@ -5,6 +5,8 @@
     [components.ner.loss]
     @losses = "spacy-dice.CombinedLoss.v1"
 
+    [components.ner.loss.losses]
+
     [components.ner.loss.losses.ce]
     @losses = "spacy-dice.CrossEntropy.v1"
 

@@ -4,10 +4,9 @@ Registered both here (``@registry.losses``) and through the ``thinc_losses`` ent
 ``setup.cfg``, so a config resolves them without importing ``spacy_dice``. Behaviour of a ``.v1``
 name never changes; a change of behaviour gets a ``.v2``.
 """
-from typing import Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
 from thinc.api import registry
-from thinc.loss import Loss
 
 from .combined import CombinedLoss
 from .cross_entropy import CrossEntropy, FocalLoss
@@ -70,8 +69,12 @@ def tversky_loss_v1(
 
 @registry.losses("spacy-dice.CombinedLoss.v1")
 def combined_loss_v1(
-    losses: Dict[str, Loss],
+    losses: Dict[str, Any],
     weights: Optional[Dict[str, float]] = None,
 ) -> CombinedLoss:
-    """Weighted sum of named sub-losses (``[loss.losses.NAME]`` blocks, ``[loss.weights]``)."""
+    """Weighted sum of named sub-losses (``[loss.losses.NAME]`` blocks, ``[loss.weights]``).
+
+    ``losses`` is typed ``Any`` because confection validates the unresolved sub-blocks against the
+    annotation; :class:`CombinedLoss` checks that each resolved value is a loss.
+    """
     return CombinedLoss(losses, weights)

@@ -58,9 +58,21 @@ class DiceEntityRecognizer(TokenClassifier):
         return biluo_tags_for_example(example, class_index)
 
     def predict(self, docs: Iterable[Doc]) -> List[numpy.ndarray]:
-        """The best valid BILUO tag ids of each doc (constrained Viterbi)."""
+        """The best valid BILUO tag ids of each doc (constrained Viterbi).
+
+        Whitespace tokens are always ``O``, as in spaCy's own ``ner``: an entity never starts,
+        ends or consists of a whitespace token.
+        """
         docs = list(docs)
-        return decode_batch(super().predict(docs), self.class_names)
+        scores = super().predict(docs)
+        for i, doc in enumerate(docs):
+            spaces = [token.i for token in doc if token.is_space]
+            if spaces:
+                doc_scores = self.model.ops.xp.array(scores[i], copy=True)
+                doc_scores[spaces, :] = 0.0
+                doc_scores[spaces, 0] = 1.0
+                scores[i] = doc_scores
+        return decode_batch(scores, self.class_names)
 
     def set_annotations(self, docs: Iterable[Doc], tag_ids: List[numpy.ndarray]) -> None:
         """Replace ``doc.ents`` with the decoded entities; other tokens become ``O``."""
