@@ -7,3 +7,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+@app.callback()
+def main() -> None:
+    """spacy-dice command line (keeps typer in multi-command mode even with one command)."""

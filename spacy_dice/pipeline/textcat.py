@@ -11,6 +11,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 import numpy
 from spacy.language import Language
 from spacy.pipeline.textcat import TextCategorizer, single_label_default_config
+from spacy.tokens import Doc
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
 from thinc.api import Config, Model
@@ -43,6 +44,33 @@ class DiceTextCategorizer(ConfigurableLoss, TextCategorizer):
         check_output_layer(name, model)
         self.cfg["positive_label"] = positive_label
         self.cfg["label_counts"] = None
+
+    def predict(self, docs: Iterable[Doc]) -> Any:
+        """``(n_docs, n_labels)`` probabilities; a doc without tokens gets the uniform distribution.
+
+        (spaCy's pooling layers refuse empty sequences inside a batch, so they are left out.)
+        """
+        docs = list(docs)
+        ops = self.model.ops
+        filled = [i for i, doc in enumerate(docs) if len(doc)]
+        scores = ops.alloc2f(len(docs), len(self.labels))
+        scores += 1.0 / max(len(self.labels), 1)
+        if filled:
+            scores[ops.asarray(filled, dtype="i")] = self.model.predict([docs[i] for i in filled])
+        return scores
+
+    def update(
+        self,
+        examples: Iterable[Example],
+        *,
+        drop: float = 0.0,
+        sgd: Optional[Any] = None,
+        losses: Optional[Dict[str, float]] = None,
+    ) -> Dict[str, float]:
+        """spaCy's textcat update, leaving out docs without tokens (nothing to learn from)."""
+        return super().update(
+            [eg for eg in examples if len(eg.predicted)], drop=drop, sgd=sgd, losses=losses
+        )
 
     def _gold_ids(self, examples: Iterable[Example]) -> numpy.ndarray:
         index = {label: i for i, label in enumerate(self.labels)}
