@@ -1,0 +1,61 @@
+"""The shipped CPU configs pass `spacy debug config` and train a few steps with `spacy train`."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import spacy
+from spacy.tokens import DocBin
+
+from synthetic import ner_examples, tagger_examples, textcat_examples
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+EXAMPLES = {
+    "ner_cnn.cfg": lambda nlp: ner_examples(nlp, n_docs=20),
+    "tagger_cnn.cfg": lambda nlp: tagger_examples(nlp, "pos", n_docs=20),
+    "textcat_cnn.cfg": lambda nlp: textcat_examples(nlp, n_docs=20),
+}
+POSITIVE = {"textcat_cnn.cfg": ["--components.textcat.positive_label", "POS"]}
+
+
+def write_corpus(tmp_path: Path, config: str) -> Path:
+    path = tmp_path / "train.spacy"
+    DocBin(docs=[eg.reference for eg in EXAMPLES[config](spacy.blank("en"))]).to_disk(path)
+    return path
+
+
+@pytest.mark.parametrize("config", sorted(EXAMPLES))
+def test_config_is_valid(config, tmp_path):
+    corpus = write_corpus(tmp_path, config)
+    result = subprocess.run(
+        [sys.executable, "-m", "spacy", "debug", "config", str(CONFIGS / config),
+         "--paths.train", str(corpus), "--paths.dev", str(corpus)],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Config is valid" in result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config", sorted(EXAMPLES))
+def test_config_trains_a_few_steps(config, tmp_path):
+    corpus = write_corpus(tmp_path, config)
+    output = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, "-m", "spacy", "train", str(CONFIGS / config), "--output", str(output),
+         "--paths.train", str(corpus), "--paths.dev", str(corpus),
+         "--training.max_steps", "4", "--training.eval_frequency", "2", *POSITIVE.get(config, [])],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    nlp = spacy.load(output / "model-last")
+    assert nlp.pipe_names[-1] in ("ner", "tagger", "textcat")
+    nlp("Alice went to Paris")
+
+
+def test_switching_the_loss_is_one_block():
+    """The README's promise: replace [components.X.loss] and nothing else."""
+    config = spacy.util.load_config(CONFIGS / "ner_cnn.cfg")
+    config["components"]["ner"]["loss"] = {"@losses": "spacy-dice.FocalLoss.v1", "gamma": 2.0}
+    nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
+    assert type(nlp.get_pipe("ner").loss).__name__ == "FocalLoss"
