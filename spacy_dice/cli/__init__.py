@@ -1,4 +1,8 @@
 """Typer commands; each module adds its commands to :data:`app`."""
 from .app import app
+from . import convert  # noqa: F401
+from . import compare  # noqa: F401
+from . import evaluate  # noqa: F401
+from . import transformer  # noqa: F401
 
 __all__ = ["app"]

@@ -1,0 +1,98 @@
+"""``python -m spacy_dice convert FORMAT INPUT OUTPUT``: a corpus file to a ``.spacy`` file."""
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import typer
+from wasabi import msg
+
+from ..corpus.convert import FORMATS, convert_file
+from ..corpus.errors import CorpusFormatError
+from .app import app
+
+FormatName = Enum("FormatName", {name: name for name in FORMATS}, type=str)  # type: ignore[misc]
+
+
+def _print_counts(counts: Dict[str, int], total: Optional[int] = None) -> None:
+    if not counts:
+        return
+    rows = []
+    for label, count in counts.items():
+        row = [label, f"{count:,}"]
+        if total:
+            row.append(f"{100 * count / total:.1f}%")
+        rows.append(row)
+    header = ("label", "count", "share") if total else ("label", "count")
+    msg.table(rows, header=header, divider=True, aligns=("l", "r", "r")[: len(header)])
+
+
+def print_stats(stats: Dict[str, Any]) -> None:
+    """Print what :func:`convert_file` read, to compare with the published counts."""
+    msg.good(f"Wrote {stats['documents']:,} documents to {stats['output']}")
+    task = stats["task"]
+    if task == "textcat":
+        msg.info(
+            f"Read {stats['documents']:,} {'pairs' if stats['format'] == 'mrpc' else 'sentences'}, "
+            f"{stats['tokens']:,} tokens"
+        )
+        msg.text(
+            f"Positive share ({stats['positive_label']}): {100 * stats['positive_share']:.1f}%"
+        )
+        _print_counts(stats["cats"], total=stats["documents"])
+        return
+    msg.info(
+        f"Read {stats['sentences']:,} sentences, {stats['tokens']:,} tokens "
+        f"in {stats['documents']:,} documents"
+    )
+    if task == "ner":
+        total = sum(stats["entities"].values())
+        msg.text(f"Entities: {total:,} of {len(stats['entities'])} types")
+        _print_counts(stats["entities"])
+    if stats["pos"]:
+        msg.text(f"UPOS (pos_) labels: {len(stats['pos'])}")
+        _print_counts(stats["pos"])
+    if stats["tag"]:
+        label = "XPOS (tag_)" if task == "pos" else "POS (tag_)"
+        msg.text(f"{label} labels: {len(stats['tag'])}")
+
+
+@app.command("convert")
+def convert(
+    format: FormatName = typer.Argument(  # type: ignore[valid-type]
+        ..., help="Input format: " + ", ".join(f"{k} ({v.description})" for k, v in FORMATS.items())
+    ),
+    input_path: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, readable=True, help="The corpus file to read."
+    ),
+    output_path: Path = typer.Argument(
+        ..., dir_okay=False, help="The .spacy file to write (parent folders are created)."
+    ),
+    n_sents: int = typer.Option(
+        1, "--n-sents", "-n", min=1, help="Sentences per document (conll2003 only)."
+    ),
+    limit: Optional[int] = typer.Option(
+        None, "--limit", min=0, help="Keep only the first N sentences, pairs or rows."
+    ),
+) -> None:
+    """Convert a corpus file to spaCy's binary .spacy format and print its counts.
+
+    A malformed line stops the conversion with FILE:LINE and the reason; no
+    output file is written then.
+    """
+    name = format.value if isinstance(format, Enum) else str(format)
+    if output_path.suffix != ".spacy":
+        raise typer.BadParameter(
+            f"expected a .spacy path, found {str(output_path)!r}", param_hint="OUTPUT"
+        )
+    if n_sents != 1 and name != "conll2003":
+        raise typer.BadParameter(
+            f"--n-sents is only supported for conll2003, not {name}", param_hint="--n-sents"
+        )
+    try:
+        stats = convert_file(name, input_path, output_path, n_sents=n_sents, limit=limit)
+    except CorpusFormatError as err:
+        msg.fail(f"Cannot convert {input_path}", str(err))
+        raise typer.Exit(code=1)
+    print_stats(stats)

@@ -1,0 +1,66 @@
+"""Building spaCy ``Doc`` objects from gold tokens (shared by the readers)."""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import List, Optional, Sequence
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+from spacy.vocab import Vocab
+
+from .tags import EntitySpan
+
+
+@lru_cache(maxsize=1)
+def blank_english() -> Language:
+    """The ``spacy.blank("en")`` pipeline whose tokenizer and vocab the readers share."""
+    import spacy
+
+    return spacy.blank("en")
+
+
+def default_vocab(vocab: Optional[Vocab]) -> Vocab:
+    """``vocab`` itself, or the vocab of :func:`blank_english`."""
+    return vocab if vocab is not None else blank_english().vocab
+
+
+def build_doc(
+    vocab: Vocab,
+    words: Sequence[str],
+    spaces: Sequence[bool],
+    *,
+    tags: Optional[Sequence[Optional[str]]] = None,
+    pos: Optional[Sequence[Optional[str]]] = None,
+    entities: Optional[Sequence[EntitySpan]] = None,
+    sent_starts: Optional[Sequence[bool]] = None,
+) -> Doc:
+    """A ``Doc`` from gold tokens; ``None`` in ``tags``/``pos`` leaves that token unset.
+
+    With ``entities`` (even an empty list) every token outside them is marked ``O``,
+    so the doc is fully annotated for NER.
+    """
+    doc = Doc(
+        vocab,
+        words=list(words),
+        spaces=list(spaces),
+        sent_starts=list(sent_starts) if sent_starts is not None else None,
+    )
+    if tags is not None:
+        for token, tag in zip(doc, tags):
+            if tag is not None:
+                token.tag_ = tag
+    if pos is not None:
+        for token, upos in zip(doc, pos):
+            if upos is not None:
+                token.pos_ = upos
+    if entities is not None:
+        doc.ents = [Span(doc, start, end, label=label) for start, end, label in entities]
+    return doc
+
+
+def sentence_starts(lengths: Sequence[int]) -> List[bool]:
+    """``[True, False, ...]`` marking the first token of each sentence of the given lengths."""
+    starts: List[bool] = []
+    for length in lengths:
+        starts.extend([True] + [False] * (length - 1))
+    return starts

@@ -1,0 +1,88 @@
+"""Line-level helpers shared by the readers: strict UTF-8 decoding, column splitting."""
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+from typing import Iterator, List, Tuple
+
+from .errors import CorpusFormatError, PathLike
+
+_PREVIEW_CHARS = 80
+
+
+def preview(text: str) -> str:
+    """``repr`` of ``text``, cut to a readable length for error messages."""
+    if len(text) > _PREVIEW_CHARS:
+        return repr(text[:_PREVIEW_CHARS]) + f"... ({len(text)} characters)"
+    return repr(text)
+
+
+def iter_lines(path: PathLike) -> Iterator[Tuple[int, str]]:
+    """Yield ``(line_number, line)`` for each line of a UTF-8 file, 1-based.
+
+    Lines are split on ``\\n`` only (a stray ``\\r``, form feed or Unicode line
+    separator inside a line stays in it); a trailing ``\\r`` (CRLF files) is removed,
+    and so is a UTF-8 byte order mark at the start of the file. Bytes that are not
+    UTF-8 raise :class:`CorpusFormatError` naming the line and the byte position.
+    """
+    path = Path(path)
+    offset = 0
+    with path.open("rb") as file:
+        for lineno, raw in enumerate(file, 1):
+            start = offset
+            offset += len(raw)
+            if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8):]
+                start += len(codecs.BOM_UTF8)
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                bad = raw[err.start:err.end].hex(" ")
+                raise CorpusFormatError(
+                    path,
+                    lineno,
+                    f"expected UTF-8 text, found invalid byte(s) {bad} at byte {err.start + 1} "
+                    f"of the line (byte offset {start + err.start} in the file)",
+                ) from None
+            if text.endswith("\n"):
+                text = text[:-1]
+            if text.endswith("\r"):
+                text = text[:-1]
+            yield lineno, text
+
+
+def is_blank(line: str) -> bool:
+    """True for an empty line or one with only spaces and tabs (a sentence boundary)."""
+    return not line.strip(" \t")
+
+
+def split_columns(
+    line: str, *, sep: str, names: List[str], path: PathLike, lineno: int
+) -> List[str]:
+    """Split ``line`` on ``sep`` into exactly ``len(names)`` columns, or raise.
+
+    The error says which separator is expected when the line uses the other one.
+    """
+    columns = line.split(sep)
+    if sep == " " and "\t" in line:
+        raise CorpusFormatError(
+            path,
+            lineno,
+            f"expected {len(names)} space-separated columns ({' '.join(names)}), "
+            f"found a tab: columns must be separated by single spaces, not tabs: {preview(line)}",
+        )
+    if len(columns) != len(names):
+        kind = "tab" if sep == "\t" else "space"
+        hint = ""
+        if sep == "\t" and "\t" not in line and " " in line:
+            hint = " (the line has spaces but no tab: columns must be separated by tabs)"
+        elif sep == " " and "" in columns:
+            hint = " (empty column: two consecutive spaces or a leading/trailing space?)"
+        listed = ", ".join(names) if sep == "\t" else " ".join(names)
+        raise CorpusFormatError(
+            path,
+            lineno,
+            f"expected {len(names)} {kind}-separated columns ({listed}), "
+            f"found {len(columns)}{hint}: {preview(line)}",
+        )
+    return columns

@@ -1,0 +1,168 @@
+"""One entry point for all formats: read a corpus file, count it, write a ``.spacy`` file.
+
+Used by the ``python -m spacy_dice convert`` command and the ``spacy project`` commands.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Tuple
+
+from spacy.tokens import Doc
+
+from . import mrpc, sst2
+from .conll2003 import read_conll2003
+from .conllu import read_conllu
+from .docbin import write_docbin
+from .errors import PathLike
+from .mrpc import read_mrpc
+from .sst2 import read_sst2
+from .uner import read_uner
+
+
+@dataclass(frozen=True)
+class CorpusFormat:
+    """What a format name stands for."""
+
+    name: str
+    task: str  # "ner", "pos" or "textcat"
+    reader: Callable[..., Iterator[Doc]]
+    description: str
+    positive_label: Optional[str] = None  # textcat: the label whose share is reported
+    labels: Tuple[str, ...] = ()
+
+
+FORMATS: Dict[str, CorpusFormat] = {
+    "conll2003": CorpusFormat(
+        "conll2003", "ner", read_conll2003,
+        "CoNLL-2003 NER (word POS chunk NER, space separated, IOB1)",
+    ),
+    "conllu": CorpusFormat("conllu", "pos", read_conllu, "CoNLL-U (UPOS -> pos_, XPOS -> tag_)"),
+    "uner": CorpusFormat("uner", "ner", read_uner, "Universal NER .iob2 (tab separated, IOB2)"),
+    "mrpc": CorpusFormat(
+        "mrpc", "textcat", read_mrpc, "MRPC paraphrase pairs (TSV)",
+        mrpc.POSITIVE_LABEL, mrpc.LABELS,
+    ),
+    "sst2": CorpusFormat(
+        "sst2", "textcat", read_sst2, "SST-2 sentiment (TSV label<TAB>sentence)",
+        sst2.POSITIVE_LABEL, sst2.LABELS,
+    ),
+}
+"""The formats :func:`read_corpus` and :func:`convert_file` understand, by name."""
+
+
+def get_format(name: str) -> CorpusFormat:
+    """The :class:`CorpusFormat` called ``name``; ``ValueError`` listing the known ones otherwise."""
+    try:
+        return FORMATS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown corpus format {name!r}: expected one of {', '.join(FORMATS)}"
+        ) from None
+
+
+def read_corpus(
+    format: str, path: PathLike, *, n_sents: int = 1, limit: Optional[int] = None
+) -> Iterator[Doc]:
+    """Read ``path`` in the named format (see :data:`FORMATS`) into docs, lazily.
+
+    ``n_sents`` (sentences per doc) is only supported for ``conll2003``; ``limit``
+    keeps the first sentences (or pairs, or rows).
+
+    Raises:
+        CorpusFormatError: malformed input (while iterating).
+        ValueError: unknown format, or ``n_sents`` other than 1 for another format.
+    """
+    fmt = get_format(format)
+    if fmt.name == "conll2003":
+        return read_conll2003(path, n_sents=n_sents, limit=limit)
+    if n_sents != 1:
+        raise ValueError(f"n_sents is only supported for conll2003, not for {fmt.name}")
+    return fmt.reader(path, limit=limit)
+
+
+@dataclass
+class CorpusStats:
+    """Counts over docs, to compare a conversion with the published corpus counts."""
+
+    documents: int = 0
+    sentences: int = 0
+    tokens: int = 0
+    entities: Counter = field(default_factory=Counter)
+    pos: Counter = field(default_factory=Counter)
+    tag: Counter = field(default_factory=Counter)
+    cats: Counter = field(default_factory=Counter)
+
+    def add(self, doc: Doc) -> None:
+        """Count one doc (a doc without sentence starts counts as one sentence)."""
+        self.documents += 1
+        self.tokens += len(doc)
+        if len(doc) and doc.has_annotation("SENT_START"):
+            self.sentences += sum(1 for token in doc if token.is_sent_start)
+        else:
+            self.sentences += 1
+        self.entities.update(ent.label_ for ent in doc.ents)
+        self.pos.update(token.pos_ for token in doc if token.pos_)
+        self.tag.update(token.tag_ for token in doc if token.tag_)
+        self.cats.update(label for label, value in doc.cats.items() if value >= 0.5)
+
+    def counting(self, docs: Iterable[Doc]) -> Iterator[Doc]:
+        """Yield ``docs`` unchanged, counting each."""
+        for doc in docs:
+            self.add(doc)
+            yield doc
+
+    def to_dict(self) -> Dict[str, Any]:
+        """Plain counts; label dicts are sorted by decreasing count."""
+        return {
+            "documents": self.documents,
+            "sentences": self.sentences,
+            "tokens": self.tokens,
+            "entities": dict(self.entities.most_common()),
+            "pos": dict(self.pos.most_common()),
+            "tag": dict(self.tag.most_common()),
+            "cats": dict(self.cats.most_common()),
+        }
+
+
+def convert_file(
+    format: str,
+    input: PathLike,
+    output: PathLike,
+    *,
+    n_sents: int = 1,
+    limit: Optional[int] = None,
+) -> Dict[str, Any]:
+    """Convert ``input`` (in the named format) to the ``.spacy`` file ``output``.
+
+    The output is written atomically (see :func:`write_docbin`): after a
+    :class:`CorpusFormatError` there is no new output and no temporary file.
+
+    Returns:
+        A stats dict: ``format``, ``task``, ``input``, ``output``, ``documents``,
+        ``sentences``, ``tokens``, ``entities`` (label -> count), ``pos`` (UPOS ->
+        count), ``tag`` (fine-grained tag -> count), ``cats`` (label -> number of docs
+        where it is 1) and, for text classification, ``positive_label`` and
+        ``positive_share``.
+
+    Raises:
+        CorpusFormatError: malformed input.
+        ValueError: unknown format or unsupported option.
+    """
+    fmt = get_format(format)
+    stats = CorpusStats()
+    docs = read_corpus(fmt.name, input, n_sents=n_sents, limit=limit)
+    write_docbin(stats.counting(docs), output)
+    result: Dict[str, Any] = {
+        "format": fmt.name,
+        "task": fmt.task,
+        "input": str(input),
+        "output": str(Path(output)),
+        **stats.to_dict(),
+    }
+    if fmt.positive_label is not None:
+        positives = stats.cats.get(fmt.positive_label, 0)
+        result["positive_label"] = fmt.positive_label
+        result["positive_share"] = positives / stats.documents if stats.documents else 0.0
+    return result

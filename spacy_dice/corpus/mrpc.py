@@ -1,0 +1,88 @@
+"""Microsoft Research Paraphrase Corpus (MRPC) TSV files.
+
+Columns ``Quality, #1 ID, #2 ID, #1 String, #2 String``, tab separated, read with
+no quoting (the strings contain ``"``); the file may start with a UTF-8 BOM and a
+header row. Each pair becomes one doc whose text is :func:`make_pair_text` of the
+two strings, tokenized by ``spacy.blank("en")``, with cats
+``{"paraphrase": q, "not_paraphrase": 1 - q}``.
+"""
+from __future__ import annotations
+
+from typing import Dict, Iterator, Optional
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from ._docs import blank_english
+from ._lines import is_blank, iter_lines, preview, split_columns
+from .errors import CorpusFormatError, PathLike
+from .pairs import make_pair_text
+
+COLUMNS = ["Quality", "#1 ID", "#2 ID", "#1 String", "#2 String"]
+POSITIVE_LABEL = "paraphrase"
+NEGATIVE_LABEL = "not_paraphrase"
+LABELS = (POSITIVE_LABEL, NEGATIVE_LABEL)
+
+
+def mrpc_cats(quality: int) -> Dict[str, float]:
+    """The ``doc.cats`` for a quality of 1 (paraphrase) or 0 (not a paraphrase)."""
+    return {POSITIVE_LABEL: float(quality), NEGATIVE_LABEL: 1.0 - float(quality)}
+
+
+def read_mrpc(
+    path: PathLike, *, limit: Optional[int] = None, nlp: Optional[Language] = None
+) -> Iterator[Doc]:
+    """Read an MRPC file into one ``Doc`` per sentence pair, lazily.
+
+    Args:
+        path: ``msr_paraphrase_train.txt`` or ``msr_paraphrase_test.txt``.
+        limit: keep only the first ``limit`` pairs (``None``: all).
+        nlp: whose tokenizer makes the docs (default: ``spacy.blank("en")``).
+
+    Raises:
+        CorpusFormatError: malformed input (raised while iterating): column count,
+            separator, a Quality other than 0 or 1, an empty string, a wrong header,
+            encoding.
+    """
+    if limit is not None and limit < 0:
+        raise ValueError(f"limit must not be negative, got {limit}")
+    return _read(path, limit, nlp if nlp is not None else blank_english())
+
+
+def _read(path: PathLike, limit: Optional[int], nlp: Language) -> Iterator[Doc]:
+    if limit == 0:
+        return
+    n_read = 0
+    first_row = True
+    for lineno, line in iter_lines(path):
+        if is_blank(line):
+            continue
+        is_header = first_row and line.split("\t", 1)[0].strip() == COLUMNS[0]
+        cols = split_columns(line, sep="\t", names=COLUMNS, path=path, lineno=lineno)
+        if is_header:
+            first_row = False
+            if [c.strip() for c in cols] != COLUMNS:
+                raise CorpusFormatError(
+                    path, lineno,
+                    f"expected the header {chr(9).join(COLUMNS)!r}, found {preview(line)}",
+                )
+            continue
+        first_row = False
+        quality, _id1, _id2, first, second = cols
+        if quality.strip() not in ("0", "1"):
+            raise CorpusFormatError(
+                path, lineno,
+                f"expected Quality 0 or 1 in column 1, found {preview(quality)}",
+            )
+        for column, sentence in ((4, first), (5, second)):
+            if not sentence.strip():
+                raise CorpusFormatError(
+                    path, lineno,
+                    f"expected a sentence in column {column} ({COLUMNS[column - 1]}), found an empty string",
+                )
+        doc = nlp.make_doc(make_pair_text(first, second))
+        doc.cats = mrpc_cats(int(quality))
+        yield doc
+        n_read += 1
+        if limit is not None and n_read >= limit:
+            return
