@@ -30,6 +30,14 @@ LOSSES = {
     },
 }
 MAX_UPDATES = 120
+# Known limitation, pinned by strict xfails: with instance-level Tversky on a softmax, a class pushed
+# to p ~ 0 early (the tagger's single-word tags, the textcat's 25% minority) stays there, because a
+# dice-type loss's logit gradient vanishes with p (CE's has no such factor). Set level learns both.
+STALLS = pytest.mark.xfail(strict=True, reason="instance-level Tversky stalls on rare classes")
+
+LOSSES_STALLING_ON_RARE = [
+    pytest.param(k, marks=STALLS) if k == "tversky_instance" else k for k in sorted(LOSSES)
+]
 
 
 def train_until(nlp, examples, key: str, target: float, learn_rate: float = 0.01) -> float:
@@ -55,39 +63,19 @@ def test_dice_ner_learns_with_each_loss(loss):
     assert train_until(nlp, examples, "ents_f", 0.95) >= 0.95
 
 
-@pytest.mark.parametrize("loss", sorted(LOSSES))
+@pytest.mark.parametrize("loss", LOSSES_STALLING_ON_RARE)
 @pytest.mark.parametrize("attr", ["tag", "pos"])
 def test_dice_tagger_learns_with_each_loss(loss, attr):
     if attr == "pos" and loss not in ("ce", "dsc"):
         pytest.skip("the pos attribute is checked with two losses; the loss code path is shared")
-    if loss == "tversky_instance":
-        pytest.xfail(
-            "known limitation: instance-level Tversky stalls at 0.906 here; the three classes with a"
-            " single word each are pushed to p ~ 0 early, and a dice-type loss's logit gradient"
-            " vanishes with p (no 1/p as in CE). See test_instance_tversky_stalls_on_rare_tags."
-        )
     nlp = spacy.blank("en")
     nlp.add_pipe("dice_tagger", config={"model": SMALL_TAGGER_MODEL, "loss": LOSSES[loss], "attr": attr})
     examples = tagger_examples(nlp, attr=attr)
     assert train_until(nlp, examples, f"{attr}_acc", 0.98) >= 0.98
 
 
-def test_instance_tversky_stalls_on_rare_tags():
-    """Documents (and pins) the limitation above, so a change that fixes it is noticed."""
-    nlp = spacy.blank("en")
-    loss = LOSSES["tversky_instance"]
-    nlp.add_pipe("dice_tagger", config={"model": SMALL_TAGGER_MODEL, "loss": loss})
-    examples = tagger_examples(nlp)
-    assert train_until(nlp, examples, "tag_acc", 0.98) < 0.95
-
-
-@pytest.mark.parametrize("loss", sorted(LOSSES))
+@pytest.mark.parametrize("loss", LOSSES_STALLING_ON_RARE)
 def test_dice_textcat_learns_with_each_loss(loss):
-    if loss == "tversky_instance":
-        pytest.xfail(
-            "known limitation: with instance-level Tversky the minority class (25%) is pushed to"
-            " p ~ 0 early and its logit gradient vanishes with p; set level learns it"
-        )
     nlp = spacy.blank("en")
     nlp.add_pipe(
         "dice_textcat",
