@@ -190,3 +190,32 @@ def test_ner_predicts_on_empty_long_and_unseen_text():
     nlp("Ωμέγα 東京 🙂 ﷽ Ꭰ").ents  # characters never seen in training
     docs = list(nlp.pipe(["", "Alice", "x " * 50]))
     assert [len(d) for d in docs] == [0, 1, 50]
+
+
+@pytest.mark.parametrize("grad_scale", ["labelled", 1.0, 3.0])
+def test_grad_scale_is_explicit(grad_scale):
+    nlp = spacy.blank("en")
+    tagger = nlp.add_pipe("dice_tagger", config={"model": SMALL_TAGGER_MODEL, "grad_scale": grad_scale})
+    examples = tagger_examples(nlp, n_docs=4)
+    nlp.initialize(lambda: examples)
+    scores, _ = tagger.model.begin_update([eg.predicted for eg in examples])
+    value, d_scores = tagger.get_loss(examples, scores)
+    truths, n_labelled = tagger._truths(examples)
+    raw_grad, raw_value = tagger.loss(scores, truths)
+    factor = n_labelled if grad_scale == "labelled" else grad_scale
+    assert value == pytest.approx(raw_value)
+    for got, raw in zip(d_scores, raw_grad):
+        numpy.testing.assert_allclose(got, raw * factor, rtol=1e-6)
+
+
+@pytest.mark.parametrize("bad", ["tokens", 0.0, -1.0])
+def test_bad_grad_scale_is_refused(bad):
+    with pytest.raises(ValueError, match=r"grad_scale=.* is not allowed; use \"labelled\""):
+        spacy.blank("en").add_pipe("dice_ner", config={"grad_scale": bad})
+
+
+@pytest.mark.parametrize("bad", [float("nan"), True])
+def test_grad_scale_of_wrong_type_is_refused_by_spacy(bad):
+    # spaCy refuses NaN in a config (E961) and confection a bool for Union[str, float].
+    with pytest.raises(ValueError, match="grad_scale"):
+        spacy.blank("en").add_pipe("dice_ner", config={"grad_scale": bad})

@@ -7,7 +7,7 @@ constraints more to work with, and the dice losses a class per boundary kind. A 
 Viterbi decoder over the log-probabilities that can only emit valid BILUO sequences, and writes
 ``doc.ents``.
 """
-from typing import Any, Callable, Dict, Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 
 import numpy
 from spacy.language import Language
@@ -36,9 +36,10 @@ class DiceEntityRecognizer(TokenClassifier):
         name: str = "dice_ner",
         *,
         loss: Any,
+        grad_scale: Any = "labelled",
         scorer: Optional[Callable],
     ) -> None:
-        super().__init__(vocab, model, name, loss=loss, scorer=scorer)
+        super().__init__(vocab, model, name, loss=loss, grad_scale=grad_scale, scorer=scorer)
         self._tag_names: Optional[List[str]] = None
 
     @property
@@ -88,12 +89,21 @@ class DiceEntityRecognizer(TokenClassifier):
     default_config={
         "model": DEFAULT_TAGGER_MODEL,
         "loss": DEFAULT_DSC_LOSS,
+        "grad_scale": "labelled",
         "scorer": {"@scorers": "spacy.ner_scorer.v1"},
     },
     default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
 )
 def make_dice_ner(
-    nlp: Language, name: str, model: Model, loss: Any, scorer: Optional[Callable]
+    nlp: Language,
+    name: str,
+    model: Model,
+    loss: Any,
+    grad_scale: Union[str, float],
+    scorer: Optional[Callable],
 ) -> DiceEntityRecognizer:
-    """Named entities by per-token BILUO classification, trained with ``loss``, decoded validly."""
-    return DiceEntityRecognizer(nlp.vocab, model, name, loss=loss, scorer=scorer)
+    """Named entities by per-token BILUO classification, trained with ``loss``, decoded validly.
+
+    ``grad_scale``: ``"labelled"`` or a number; see :func:`spacy_dice.pipeline.loss_support.check_grad_scale`.
+    """
+    return DiceEntityRecognizer(nlp.vocab, model, name, loss=loss, grad_scale=grad_scale, scorer=scorer)

@@ -1,5 +1,5 @@
 """``dice_tagger``: spaCy's tagger with a configurable loss, predicting ``token.tag`` or ``token.pos``."""
-from typing import Any, Callable, Dict, Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 
 import numpy
 from spacy.language import Language
@@ -64,6 +64,7 @@ class DiceTagger(TokenClassifier):
         name: str = "dice_tagger",
         *,
         loss: Any,
+        grad_scale: Any = "labelled",
         attr: str = "tag",
         overwrite: bool = False,
         scorer: Optional[Callable] = tagger_score,
@@ -73,7 +74,10 @@ class DiceTagger(TokenClassifier):
                 f"[{name}] attr={attr!r} is not allowed; use 'tag' (token.tag_, fine-grained) or"
                 " 'pos' (token.pos_, Universal POS)"
             )
-        super().__init__(vocab, model, name, loss=loss, scorer=scorer, attr=attr, overwrite=overwrite)
+        super().__init__(
+            vocab, model, name, loss=loss, grad_scale=grad_scale, scorer=scorer, attr=attr,
+            overwrite=overwrite,
+        )
 
     @property
     def attr(self) -> str:
@@ -116,6 +120,7 @@ class DiceTagger(TokenClassifier):
     default_config={
         "model": DEFAULT_TAGGER_MODEL,
         "loss": DEFAULT_DSC_LOSS,
+        "grad_scale": "labelled",
         "attr": "tag",
         "overwrite": False,
         "scorer": {"@scorers": "spacy-dice.tagger_scorer.v1"},
@@ -127,9 +132,16 @@ def make_dice_tagger(
     name: str,
     model: Model,
     loss: Any,
+    grad_scale: Union[str, float],
     attr: str,
     overwrite: bool,
     scorer: Optional[Callable],
 ) -> DiceTagger:
-    """A tagger of ``token.tag_`` (``attr="tag"``) or ``token.pos_`` (``attr="pos"``) trained with ``loss``."""
-    return DiceTagger(nlp.vocab, model, name, loss=loss, attr=attr, overwrite=overwrite, scorer=scorer)
+    """A tagger of ``token.tag_`` (``attr="tag"``) or ``token.pos_`` (``attr="pos"``) trained with ``loss``.
+
+    ``grad_scale``: ``"labelled"`` or a number; see :func:`spacy_dice.pipeline.loss_support.check_grad_scale`.
+    """
+    return DiceTagger(
+        nlp.vocab, model, name, loss=loss, grad_scale=grad_scale, attr=attr, overwrite=overwrite,
+        scorer=scorer,
+    )

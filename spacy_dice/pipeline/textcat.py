@@ -6,7 +6,7 @@ identification) are one doc holding both sentences joined by
 :data:`spacy_dice.corpus.pairs.PAIR_SEPARATOR` (use :func:`spacy_dice.corpus.pairs.make_pair_text`).
 """
 from collections import Counter
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy
 from spacy.language import Language
@@ -16,7 +16,7 @@ from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
 from thinc.api import Config, Model
 
-from .loss_support import ConfigurableLoss, check_loss, check_output_layer
+from .loss_support import ConfigurableLoss, check_grad_scale, check_loss, check_output_layer
 from .tagger import DEFAULT_DSC_LOSS
 
 DEFAULT_TEXTCAT_MODEL = Config().from_str(single_label_default_config)["model"]
@@ -36,6 +36,7 @@ class DiceTextCategorizer(ConfigurableLoss, TextCategorizer):
         name: str = "dice_textcat",
         *,
         loss: Any,
+        grad_scale: Any = "labelled",
         positive_label: Optional[str] = None,
         scorer: Optional[Callable],
     ) -> None:
@@ -44,6 +45,7 @@ class DiceTextCategorizer(ConfigurableLoss, TextCategorizer):
         check_output_layer(name, model)
         self.cfg["positive_label"] = positive_label
         self.cfg["label_counts"] = None
+        self.cfg["grad_scale"] = check_grad_scale(name, grad_scale)
 
     def predict(self, docs: Iterable[Doc]) -> Any:
         """``(n_docs, n_labels)`` probabilities; a doc without tokens gets the uniform distribution.
@@ -86,8 +88,9 @@ class DiceTextCategorizer(ConfigurableLoss, TextCategorizer):
         examples = list(examples)
         validate_examples(examples, "DiceTextCategorizer.get_loss")
         self._validate_categories(examples)
-        truths = self.model.ops.asarray(self._gold_ids(examples), dtype="int32")
-        return self.apply_loss(scores, truths)
+        gold = self._gold_ids(examples)
+        truths = self.model.ops.asarray(gold, dtype="int32")
+        return self.apply_loss(scores, truths, int((gold >= 0).sum()))
 
     def initialize(
         self,
@@ -116,6 +119,7 @@ class DiceTextCategorizer(ConfigurableLoss, TextCategorizer):
     default_config={
         "model": DEFAULT_TEXTCAT_MODEL,
         "loss": DEFAULT_DSC_LOSS,
+        "grad_scale": "labelled",
         "positive_label": None,
         "scorer": {"@scorers": "spacy.textcat_scorer.v2"},
     },
@@ -137,10 +141,15 @@ def make_dice_textcat(
     name: str,
     model: Model,
     loss: Any,
+    grad_scale: Union[str, float],
     positive_label: Optional[str],
     scorer: Optional[Callable],
 ) -> DiceTextCategorizer:
-    """Exclusive-class text classifier trained with ``loss``; ``positive_label`` for binary F1."""
+    """Exclusive-class text classifier trained with ``loss``; ``positive_label`` for binary F1.
+
+    ``grad_scale``: ``"labelled"`` or a number; see :func:`spacy_dice.pipeline.loss_support.check_grad_scale`.
+    """
     return DiceTextCategorizer(
-        nlp.vocab, model, name, loss=loss, positive_label=positive_label, scorer=scorer
+        nlp.vocab, model, name, loss=loss, grad_scale=grad_scale, positive_label=positive_label,
+        scorer=scorer,
     )

@@ -18,7 +18,7 @@ from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
 from thinc.api import Model, set_dropout_rate
 
-from .loss_support import ConfigurableLoss, check_loss, check_output_layer
+from .loss_support import ConfigurableLoss, check_grad_scale, check_loss, check_output_layer
 
 
 class TokenClassifier(ConfigurableLoss, TrainablePipe):
@@ -35,6 +35,7 @@ class TokenClassifier(ConfigurableLoss, TrainablePipe):
         name: str,
         *,
         loss: Any,
+        grad_scale: Any,
         scorer: Optional[Callable],
         **cfg: Any,
     ) -> None:
@@ -44,7 +45,9 @@ class TokenClassifier(ConfigurableLoss, TrainablePipe):
         self._rehearsal_model = None
         self.loss = check_loss(name, loss)
         check_output_layer(name, model)
-        self.cfg: Dict[str, Any] = {"labels": [], "label_counts": None, **cfg}
+        self.cfg: Dict[str, Any] = {
+            "labels": [], "label_counts": None, "grad_scale": check_grad_scale(name, grad_scale), **cfg
+        }
         self.scorer = scorer
 
     # --- labels ----------------------------------------------------------------------------------
@@ -82,10 +85,13 @@ class TokenClassifier(ConfigurableLoss, TrainablePipe):
     def _class_index(self) -> Dict[str, int]:
         return {name: i for i, name in enumerate(self.class_names)}
 
-    def _truths(self, examples: Sequence[Example]) -> List[Any]:
+    def _truths(self, examples: Sequence[Example]) -> Tuple[List[Any], int]:
+        """The gold ids of each example on the model's device, and the number of labelled tokens."""
         index = self._class_index()
         ops = self.model.ops
-        return [ops.asarray(self.gold_ids(eg, index), dtype="int32") for eg in examples]
+        golds = [self.gold_ids(eg, index) for eg in examples]
+        n_labelled = sum(int((gold >= 0).sum()) for gold in golds)
+        return [ops.asarray(gold, dtype="int32") for gold in golds], n_labelled
 
     # --- training --------------------------------------------------------------------------------
     def predict(self, docs: Sequence[Doc]) -> List[Any]:
@@ -102,7 +108,8 @@ class TokenClassifier(ConfigurableLoss, TrainablePipe):
         """The configured loss and its gradient w.r.t. the logits, one array per doc."""
         examples = list(examples)
         validate_examples(examples, f"{type(self).__name__}.get_loss")
-        return self.apply_loss(scores, self._truths(examples))
+        truths, n_labelled = self._truths(examples)
+        return self.apply_loss(scores, truths, n_labelled)
 
     def update(
         self,
