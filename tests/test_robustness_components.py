@@ -163,3 +163,53 @@ except ValueError as err:
 """
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True)
     assert "E002" in result.stdout and "dice_ner" in result.stdout
+
+
+NAN_LOSS_CODE = '''
+import math
+from spacy.util import registry
+from spacy_dice.losses import CrossEntropy
+
+class NaNAfter(CrossEntropy):
+    """Cross-entropy that reports NaN from the third call on (a diverging run)."""
+    calls = 0
+    def __call__(self, guesses, truths):
+        grads, value = super().__call__(guesses, truths)
+        NaNAfter.calls += 1
+        return grads, (math.nan if NaNAfter.calls >= 3 else value)
+
+@registry.losses("test.NaNAfter.v1")
+def nan_after():
+    return NaNAfter()
+'''
+
+
+@pytest.mark.slow
+def test_nan_in_training_stops_spacy_train_and_saves_no_nan(tmp_path):
+    from pathlib import Path
+
+    from spacy.tokens import DocBin
+
+    code = tmp_path / "nan_loss.py"
+    code.write_text(NAN_LOSS_CODE)
+    corpus = tmp_path / "train.spacy"
+    DocBin(docs=[eg.reference for eg in ner_examples(spacy.blank("en"), n_docs=20)]).to_disk(corpus)
+    config = Path(__file__).resolve().parents[1] / "configs" / "ner_cnn.cfg"
+    result = subprocess.run(
+        [sys.executable, "-m", "spacy", "train", str(config), "--code", str(code),
+         "--output", str(tmp_path / "out"), "--paths.train", str(corpus), "--paths.dev", str(corpus),
+         "--components.ner.loss", '{"@losses": "test.NaNAfter.v1"}', "--training.max_steps", "10"],
+        capture_output=True, text=True,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "E910" in output and "'ner'" in output and "NaNAfter" in output
+    # spaCy saves model-last when training aborts: it holds the weights from before the NaN step.
+    last = tmp_path / "out" / "model-last"
+    if last.exists():
+        spacy.util.import_file("nan_loss", code)  # model-last's config names test.NaNAfter.v1
+        nlp = spacy.load(last)
+        for node in nlp.get_pipe("ner").model.walk():
+            for name in node.param_names:
+                if node.has_param(name):
+                    assert numpy.isfinite(node.get_param(name)).all()
