@@ -117,3 +117,12 @@ def test_spacy_evaluate_and_package(saved_pipeline, tmp_path):
     )
     meta = json.loads(next(packages.glob("*/meta.json")).read_text())
     assert any(req.startswith("spacy-dice") for req in meta["requirements"]), meta["requirements"]
+
+
+def test_config_of_release_0_1_0_still_loads():
+    """Registry names are versioned (.v1 keeps its behaviour; changes get .v2): old configs load."""
+    path = Path(__file__).parent / "fixtures" / "pipeline_config_0.1.0.cfg"
+    config = spacy.util.load_config(path)
+    nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
+    assert nlp.pipe_names == ["dice_ner", "dice_tagger", "dice_textcat"]
+    assert type(nlp.get_pipe("dice_ner").loss).__name__ == "CombinedLoss"
