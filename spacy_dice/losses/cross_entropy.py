@@ -67,7 +67,8 @@ class FocalLoss(DiceFamilyLoss):
         value = float((losses * row_scale).sum())
         if not with_grad:
             return None, value
-        dZ = P - batch.Y
+        dZ = P.copy()
+        dZ.ravel()[batch.gold_flat] -= 1.0  # P - Y without building the one-hot Y
         dZ *= (row_scale if g is None else g * row_scale)[:, None]
         return dZ, value
 

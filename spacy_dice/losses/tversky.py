@@ -11,6 +11,10 @@ from .base import (
     Batch,
     DiceFamilyLoss,
     logits_grad,
+    gold_cells,
+    masked_column_sum,
+    masked_dot,
+    scale_labelled_rows,
     tiny_for,
     validate_choice,
     validate_non_negative,
@@ -57,11 +61,76 @@ class TverskyLoss(DiceFamilyLoss):
         )
 
     def _compute(self, batch: Batch, with_grad: bool) -> Tuple[Any, float]:
-        xp, P, Y = batch.xp, batch.P, batch.Y
         if batch.n == 0:
-            return xp.zeros_like(P), 0.0
+            return batch.xp.zeros_like(batch.P), 0.0
+        if batch.cell_mask is None:
+            return self._softmax(batch, with_grad)
+        return self._dense(batch, with_grad)
+
+    def _softmax(self, batch: Batch, with_grad: bool) -> Tuple[Any, float]:
+        """Softmax batches: ``Y`` is one-hot, so the dense work is done as if every cell had
+        ``Y = 0`` (``TP = FN = 0``, ``FP = P``) and the ``n`` gold cells are then corrected."""
+        xp, P, ids = batch.xp, batch.P, batch.gold_ids
+        n, C = batch.n, P.shape[1]
         a, b, s = self.alpha, self.beta, self.smooth
-        mask = batch.row_mask[:, None] if batch.cell_mask is None else batch.cell_mask
+        tiny = tiny_for(P)
+        per_class = 1.0 / C if self.class_reduction == "mean" else 1.0
+        p = gold_cells(batch, P)
+        if self.level == "instance":
+            # gold cells: T1 = (p + s) / ((1 - b) p + b + s); other cells: T0 = s / (a P + s)
+            den1 = xp.maximum((1.0 - b) * p + (b + s), tiny)
+            T1 = (p + s) / den1
+            B = den0 = None
+            if s > 0.0 and a > 0.0:
+                den0 = P * a
+                den0 += s
+                if s < tiny:
+                    xp.maximum(den0, tiny, out=den0)
+                B = xp.divide(1.0, den0)  # 1 - T0 = a P B; the gradient below is a s B / den0
+                L0_sum = a * masked_dot(batch, P, B)
+                ap = p * a
+                den0_gold = ap + s
+                if s < tiny:
+                    den0_gold = xp.maximum(den0_gold, tiny)
+                L0_gold = ap / den0_gold  # 1 - T0 on the gold cells
+            elif s > 0.0:  # a = 0: T0 = s / s = 1
+                L0_sum, L0_gold = 0.0, 0.0
+            else:  # s = 0: T0 = 0 / max(a P, tiny) = 0
+                L0_sum, L0_gold = float(n * C), 1.0
+            value = per_class * (L0_sum + float((1.0 - T1 - L0_gold).sum())) / n
+            if not with_grad:
+                return None, value
+            # dL/dP = -(per_class / n) m (Y - T (a + (1 - a - b) Y)) / den; where Y = 0 that is
+            # (per_class / n) m a s / den0^2 (0 for s = 0 or a = 0)
+            if den0 is None:
+                dP = xp.zeros_like(P)
+            else:
+                dP = B
+                dP /= den0
+                scale_labelled_rows(batch, dP, a * s * per_class / n)
+            dP.ravel()[batch.gold_flat] = (-per_class / n) * (1.0 - T1 * (1.0 - b)) / den1
+        else:
+            counts = xp.bincount(ids, minlength=C).astype(P.dtype)  # sum_i Y_ic
+            tp = xp.bincount(ids, weights=p, minlength=C).astype(P.dtype)
+            fp = masked_column_sum(batch, P) - tp
+            fn = counts - tp
+            den = xp.maximum(tp + a * fp + b * fn + s, tiny)
+            T = (tp + s) / den
+            value = float(per_class * (1.0 - T).sum())
+            if not with_grad:
+                return None, value
+            # dL/dP_ic = -per_class m_i (Y_ic - T_c (a + (1 - a - b) Y_ic)) / den_c
+            dP = xp.empty_like(P)
+            dP[...] = ((a * per_class) * T / den)[None, :]
+            scale_labelled_rows(batch, dP, 1.0)
+            dP.ravel()[batch.gold_flat] = -per_class * (1.0 - T[ids] * (1.0 - b)) / den[ids]
+        return logits_grad(batch, dP), value
+
+    def _dense(self, batch: Batch, with_grad: bool) -> Tuple[Any, float]:
+        """Sigmoid batches: dense 0/1 gold ``Y`` and per-cell mask."""
+        xp, P, Y = batch.xp, batch.P, batch.Y
+        a, b, s = self.alpha, self.beta, self.smooth
+        mask = batch.cell_mask
         per_class = 1.0 / P.shape[1] if self.class_reduction == "mean" else 1.0
         TP = P * Y
         if self.level == "instance":
