@@ -59,3 +59,15 @@ def test_switching_the_loss_is_one_block():
     config["components"]["ner"]["loss"] = {"@losses": "spacy-dice.FocalLoss.v1", "gamma": 2.0}
     nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
     assert type(nlp.get_pipe("ner").loss).__name__ == "FocalLoss"
+
+
+def test_debug_config_shows_a_bad_loss_setting(tmp_path):
+    corpus = write_corpus(tmp_path, "ner_cnn.cfg")
+    result = subprocess.run(
+        [sys.executable, "-m", "spacy", "debug", "config", str(CONFIGS / "ner_cnn.cfg"),
+         "--paths.train", str(corpus), "--paths.dev", str(corpus), "--components.ner.loss.smooth", "-1"],
+        capture_output=True, text=True,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "smooth=-1" in output and "finite number >= 0" in output
