@@ -1,0 +1,369 @@
+#!/usr/bin/env python
+"""Accuracy benchmark: each loss preset, and spaCy's own component, on one task.
+
+Same config (configs/*_cnn.cfg), tok2vec, data, step budget and seed for every row; only the
+loss block (or, for the ``spacy`` row, the component) changes. Models are chosen on the dev
+set (spaCy keeps ``model-best`` by the dev score); the table reports the held-out test set.
+
+    python benchmarks/run_accuracy.py --task uner --max-steps 600 --seeds 0
+
+Writes ``<out>/<task>.json`` (every run, with its dev curve and spaCy command) and
+``<out>/<task>.md`` after every run, so a partial benchmark leaves usable results.
+Converted corpora and models go under ``--work-dir`` (never into the repository).
+
+Data splits:
+
+* ``conll03``: train ``eng.train``, choose on ``eng.testa``, report ``eng.testb``.
+* ``uner``: only UNER's dev and test files are available: train on the first 80% of its dev
+  file, choose on the last 20%, report its test file.
+* ``ud_upos`` / ``ud_xpos``: EWT train / dev / test (UPOS: spaCy's ``morphologizer`` row;
+  XPOS: spaCy's ``tagger`` row).
+* ``mrpc``: train on the first 90% of the train file, choose on its last 10%, report test.
+* ``sst2``: train on the first ``--sst2-train`` rows of train, choose on dev, report test.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+ROOT = Path(__file__).resolve().parents[1]
+
+from spacy_dice.corpus.convert import convert_file  # noqa: E402
+from spacy_dice.experiments import (  # noqa: E402
+    LOSS_PRESETS, load_config, spacy_baseline, with_loss,
+)
+from spacy_dice.experiments.runner import RunResult, run_training  # noqa: E402
+
+TASKS: Dict[str, Dict[str, Any]] = {
+    "conll03": {"config": "configs/ner_cnn.cfg", "component": "ner", "kind": "ner",
+                "max_steps": 800, "eval_frequency": 200},
+    "uner": {"config": "configs/ner_cnn.cfg", "component": "ner", "kind": "ner",
+             "max_steps": 600, "eval_frequency": 100},
+    "ud_upos": {"config": "configs/tagger_cnn.cfg", "component": "tagger", "kind": "pos",
+                "max_steps": 600, "eval_frequency": 150},
+    "ud_xpos": {"config": "configs/tagger_cnn.cfg", "component": "tagger", "kind": "tag",
+                "max_steps": 600, "eval_frequency": 150},
+    "mrpc": {"config": "configs/textcat_cnn.cfg", "component": "textcat", "kind": "textcat",
+             "max_steps": 400, "eval_frequency": 100, "positive": "paraphrase"},
+    "sst2": {"config": "configs/textcat_cnn.cfg", "component": "textcat", "kind": "textcat",
+             "max_steps": 400, "eval_frequency": 100, "positive": "positive"},
+}
+ALL_ROWS = list(LOSS_PRESETS) + ["spacy"]
+
+
+# ----------------------------------------------------------------------------- data
+def _split_docbin(src: Path, first: Path, second: Path, fraction: float) -> None:
+    import spacy
+    from spacy.tokens import DocBin
+
+    docs = list(DocBin().from_disk(src).get_docs(spacy.blank("en").vocab))
+    k = int(len(docs) * fraction)
+    DocBin(docs=docs[:k], store_user_data=True).to_disk(first)
+    DocBin(docs=docs[k:], store_user_data=True).to_disk(second)
+
+
+def prepare_data(task: str, data_dir: Path, work: Path, sst2_train: int) -> Dict[str, Path]:
+    """Convert (once, cached under ``work``) and return the train/dev/test ``.spacy`` paths."""
+    out = work / "data" / task
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {split: out / f"{split}.spacy" for split in ("train", "dev", "test")}
+    if all(p.exists() for p in paths.values()):
+        return paths
+    if task == "conll03":
+        d = data_dir / "conll2003"
+        for split, name in (("train", "eng.train"), ("dev", "eng.testa"), ("test", "eng.testb")):
+            convert_file("conll2003", d / name, paths[split])
+    elif task == "uner":
+        d = data_dir / "uner_english_ewt"
+        convert_file("uner", d / "en_ewt-ud-dev.iob2", out / "dev_all.spacy")
+        _split_docbin(out / "dev_all.spacy", paths["train"], paths["dev"], 0.8)
+        convert_file("uner", d / "en_ewt-ud-test.iob2", paths["test"])
+    elif task in ("ud_upos", "ud_xpos"):
+        d = data_dir / "ud_english_ewt"
+        for split in ("train", "dev", "test"):
+            convert_file("conllu", d / f"en_ewt-ud-{split}.conllu", paths[split])
+    elif task == "mrpc":
+        d = data_dir / "mrpc"
+        convert_file("mrpc", d / "msr_paraphrase_train.txt", out / "train_all.spacy")
+        _split_docbin(out / "train_all.spacy", paths["train"], paths["dev"], 0.9)
+        convert_file("mrpc", d / "msr_paraphrase_test.txt", paths["test"])
+    elif task == "sst2":
+        d = data_dir / "sst2"
+        convert_file("sst2", d / "train.tsv", paths["train"], limit=sst2_train)
+        convert_file("sst2", d / "dev.tsv", paths["dev"])
+        convert_file("sst2", d / "test.tsv", paths["test"])
+    else:
+        raise ValueError(task)
+    return paths
+
+
+# ----------------------------------------------------------------------------- configs
+def parse_variant(spec: str) -> Tuple[str, str, Dict[str, Any]]:
+    """``NAME=PRESET:key=value,key=value`` -> (NAME, PRESET, params); values are JSON."""
+    name, _, rest = spec.partition("=")
+    preset, _, params_s = rest.partition(":")
+    params: Dict[str, Any] = {}
+    for item in filter(None, params_s.split(",")):
+        key, _, value = item.partition("=")
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    if preset not in LOSS_PRESETS:
+        raise SystemExit(f"variant {spec!r}: unknown preset {preset!r}")
+    return name, preset, params
+
+
+def task_config(task: str):
+    spec = TASKS[task]
+    config = load_config(str(ROOT / spec["config"]))
+    if spec["kind"] == "tag":
+        config["components"]["tagger"]["attr"] = "tag"
+        config["training"]["score_weights"] = {"tag_acc": 1.0, "pos_acc": None}
+    elif spec["kind"] == "pos":
+        # without tag_acc = None spaCy adds dice_tagger's default tag_acc weight (always 0 here)
+        config["training"]["score_weights"] = {"pos_acc": 1.0, "tag_acc": None}
+    return config
+
+
+def row_config(task: str, row: str, variants: Dict[str, Tuple[str, Dict[str, Any]]]):
+    spec = TASKS[task]
+    base = task_config(task)
+    if row == "spacy":
+        return spacy_baseline(base, spec["component"])
+    if row in variants:
+        preset, params = variants[row]
+        return with_loss(base, spec["component"], preset, **params)
+    return with_loss(base, spec["component"], row)
+
+
+# ----------------------------------------------------------------------------- tables
+def _pct(x: Optional[float]) -> str:
+    return "" if x is None else f"{100 * x:.2f}"
+
+
+def _num(x: Optional[float]) -> str:
+    return "" if x is None else f"{x:,.0f}"
+
+
+def markdown(task: str, runs: List[Dict[str, Any]], meta: Dict[str, Any]) -> str:
+    kind = TASKS[task]["kind"]
+    lines = [f"### {task}", "", meta["note"], "",
+             f"Command: `{meta['command']}`", "",
+             f"Machine: {meta['machine']}. Budget: {meta['max_steps']} steps, eval every"
+             f" {meta['eval_frequency']} steps; seeds {meta['seeds']}. `dev` is the dev score of the"
+             " model kept (the best of the evaluations); every other score is on the test set. Speeds in words/s"
+             f" (prediction: `nlp.pipe`, batch size {meta['predict_batch_size']}, best of 3;"
+             " training: from spaCy's log, evaluation time removed; the machine was shared,"
+             " so speeds are noisy).", ""]
+    if kind == "ner":
+        head = ["row", "seed", "dev F1", "P", "R", "F1", "per-type F1", "train w/s", "predict w/s"]
+    elif kind in ("pos", "tag"):
+        head = ["row", "seed", "dev acc", "accuracy", "train w/s", "predict w/s"]
+    else:
+        head = ["row", "seed", "dev macro-F", "accuracy", f"F1 ({meta.get('positive')})",
+                "macro F1", "train w/s", "predict w/s"]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in runs:
+        s = r["scores"]
+        common = [r["name"], str(r["seed"]), _pct(_dev_main(kind, r))]
+        speeds = [_num(r.get("train_words_per_s")), _num(r.get("predict_words_per_s"))]
+        if kind == "ner":
+            per = ", ".join(f"{k} {_pct(v)}" for k, v in sorted(r["per_type"].items()))
+            cells = common + [_pct(s.get("p")), _pct(s.get("r")), _pct(s.get("f")), per] + speeds
+        elif kind in ("pos", "tag"):
+            cells = common + [_pct(s.get(f"{kind}_acc"))] + speeds
+        else:
+            cells = common + [_pct(s.get("accuracy")), _pct(s.get(f"f_{meta.get('positive')}")),
+                              _pct(s.get("macro_f"))] + speeds
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += _seed_summary(kind, runs, meta)
+    lines += ["", "Rows (loss blocks):", ""]
+    seen = set()
+    for r in runs:
+        if r["name"] in seen:
+            continue
+        seen.add(r["name"])
+        block = "spaCy's own component" if r["loss"] is None else json.dumps(r["loss"])
+        lines.append(f"* `{r['name']}`: {block}; rerun: `{r['rerun']}`")
+    return "\n".join(lines) + "\n"
+
+
+def _dev_main(kind: str, record: Dict[str, Any]) -> Optional[float]:
+    """The main metric of the kept model on the dev set (spaCy's weighted dev score when the
+    per-metric dev scores are unknown; for text classification the dev column is spaCy's
+    ``cats_score``, the macro F1, which selects the model)."""
+    if kind == "textcat":
+        return record.get("best_dev_score")
+    dev = record.get("dev_scores")
+    if not dev:
+        log = Path(record.get("paths", {}).get("log", ""))
+        if log.is_file():
+            from spacy_dice.experiments.runner import read_log, summarize
+
+            for rec in read_log(log):
+                if rec["step"] == record.get("best_step"):
+                    dev = summarize(rec["scores"])[0]
+    value = _main_score(kind, dev or {})
+    return value if value is not None else record.get("best_dev_score")
+
+
+def _main_score(kind: str, scores: Dict[str, float]) -> Optional[float]:
+    key = {"ner": "f", "pos": "pos_acc", "tag": "tag_acc"}.get(kind, "accuracy")
+    return scores.get(key)
+
+
+def _seed_summary(kind: str, runs: List[Dict[str, Any]], meta: Dict[str, Any]) -> List[str]:
+    """Mean and standard deviation over seeds, for rows run with more than one seed."""
+    import statistics
+
+    by_row: Dict[str, List[Dict[str, Any]]] = {}
+    for r in runs:
+        by_row.setdefault(r["name"], []).append(r)
+    if not any(len(v) > 1 for v in by_row.values()):
+        return []
+    metric = {"ner": "F1", "pos": "accuracy", "tag": "accuracy"}.get(kind, "accuracy")
+    extra = f" | F1 ({meta.get('positive')})" if kind == "textcat" else ""
+    lines = ["", f"Mean ± standard deviation over seeds (test {metric}; dev: the kept model's dev score):", "",
+             f"| row | seeds | dev | test {metric}{extra} |", "|---|---|---|---|" + ("---|" if extra else "")]
+
+    def fmt(values: List[float]) -> str:
+        if len(values) == 1:
+            return f"{100 * values[0]:.2f}"
+        return f"{100 * statistics.mean(values):.2f} ± {100 * statistics.stdev(values):.2f}"
+
+    for name, rs in by_row.items():
+        if len(rs) < 2:
+            continue
+        dev = [v for v in (_dev_main(kind, r) for r in rs) if v is not None]
+        test = [v for v in (_main_score(kind, r["scores"]) for r in rs) if v is not None]
+        cells = [name, ",".join(str(r["seed"]) for r in rs), fmt(dev), fmt(test)]
+        if extra:
+            cells.append(fmt([r["scores"].get(f"f_{meta.get('positive')}", 0.0) for r in rs]))
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def machine() -> str:
+    import os
+    import platform
+
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores (shared), CPU only"
+
+
+# ----------------------------------------------------------------------------- main
+def main(argv: Optional[List[str]] = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--task", required=True, choices=sorted(TASKS))
+    p.add_argument("--losses", default=",".join(ALL_ROWS),
+                   help=f"comma-separated rows: presets {list(LOSS_PRESETS)}, 'spacy' (spaCy's"
+                        " own component) or variant names")
+    p.add_argument("--variant", action="append", default=[],
+                   help="extra row NAME=PRESET:key=value,... e.g. dsc_a0.1=dsc:alpha=0.1")
+    p.add_argument("--max-steps", type=int, default=None)
+    p.add_argument("--eval-frequency", type=int, default=None)
+    p.add_argument("--seeds", default="0", help="comma-separated")
+    p.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
+    p.add_argument("--work-dir", default="/tmp/spacy_dice_bench")
+    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    p.add_argument("--gpu-id", type=int, default=-1)
+    p.add_argument("--sst2-train", type=int, default=10000, help="SST-2 training rows used")
+    p.add_argument("--resume", action="store_true",
+                   help="reuse finished runs (result.json) found in the work dir")
+    p.add_argument("--quiet", action="store_true", help="do not echo spaCy's training table")
+    p.add_argument("--report-only", action="store_true",
+                   help="rewrite <task>.md from <task>.json without training")
+    args = p.parse_args(argv)
+
+    spec = TASKS[args.task]
+    max_steps = args.max_steps or spec["max_steps"]
+    eval_frequency = args.eval_frequency or spec["eval_frequency"]
+    seeds = [int(s) for s in args.seeds.split(",")]
+    variants = {}
+    for v in args.variant:
+        name, preset, params = parse_variant(v)
+        variants[name] = (preset, params)
+    rows = [r for r in args.losses.split(",") if r]
+    for row in rows:
+        if row not in ALL_ROWS and row not in variants:
+            raise SystemExit(f"unknown row {row!r}: expected {ALL_ROWS} or a --variant name")
+
+    if args.report_only:
+        data = json.loads((Path(args.out) / f"{args.task}.json").read_text())
+        (Path(args.out) / f"{args.task}.md").write_text(markdown(args.task, data["runs"], data["meta"]))
+        return
+    work = Path(args.work_dir)
+    paths = prepare_data(args.task, Path(args.data_dir), work, args.sst2_train)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    json_path = out / f"{args.task}.json"
+    previous = json.loads(json_path.read_text()) if json_path.exists() else {"runs": []}
+    command = "python benchmarks/run_accuracy.py " + " ".join(
+        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    notes = {
+        "conll03": "CoNLL-2003 English NER: train eng.train, model chosen on eng.testa, reported on eng.testb.",
+        "uner": "UNER English-EWT: its train file is not available here, so every row trains on the"
+                " first 80% of UNER's dev file (1,600 sentences), is chosen on the last 20% (401"
+                " sentences) and is reported on UNER's test file (2,077 sentences).",
+        "ud_upos": "UD English-EWT UPOS: train / dev / test of r2.16; spaCy row: `morphologizer`"
+                   " (the spaCy component that predicts `token.pos_`).",
+        "ud_xpos": "UD English-EWT XPOS: train / dev / test of r2.16; spaCy row: `tagger`.",
+        "mrpc": "MRPC: trained on the first 90% of the train file, chosen on its last 10%,"
+                " reported on the test file (1,725 pairs). F1 is the paraphrase class's.",
+        "sst2": f"SST-2: trained on the first {args.sst2_train:,} rows of train, chosen on dev"
+                " (872), reported on test (1,821).",
+    }
+    meta = {"task": args.task, "command": command, "machine": machine(),
+            "max_steps": max_steps, "eval_frequency": eval_frequency, "seeds": seeds,
+            "predict_batch_size": 1000, "note": notes[args.task],
+            "positive": spec.get("positive"),
+            "data": {k: str(v) for k, v in paths.items()}}
+    # keep runs of other rows/seeds from earlier invocations with the same budget
+    runs: List[Dict[str, Any]] = [
+        r for r in previous.get("runs", [])
+        if r.get("max_steps") == max_steps
+        and not (r["name"] in rows and r["seed"] in seeds)
+    ]
+
+    def write() -> None:
+        order = {name: i for i, name in enumerate(ALL_ROWS + list(variants))}
+        runs.sort(key=lambda r: (order.get(r["name"], 99), r["name"], r["seed"]))
+        json_path.write_text(json.dumps({"meta": meta, "runs": runs}, indent=1))
+        (out / f"{args.task}.md").write_text(markdown(args.task, runs, meta))
+
+    for seed in seeds:
+        for row in rows:
+            run_dir = work / "runs" / args.task / f"{row}-s{seed}-n{max_steps}"
+            rerun = (f"python benchmarks/run_accuracy.py --task {args.task} --losses {row}"
+                     f" --max-steps {max_steps} --eval-frequency {eval_frequency} --seeds {seed}")
+            if row in variants:
+                rerun += f" --variant {shlex.quote(next(v for v in args.variant if v.startswith(row + '=')))}"
+            if args.resume and (run_dir / "result.json").exists():
+                record = json.loads((run_dir / "result.json").read_text())
+            else:
+                t0 = time.time()
+                print(f"=== {args.task} {row} seed {seed}: {max_steps} steps", flush=True)
+                result: RunResult = run_training(
+                    row_config(args.task, row, variants), run_dir,
+                    train_path=paths["train"], dev_path=paths["dev"], test_path=paths["test"],
+                    gpu_id=args.gpu_id, seed=seed, max_steps=max_steps,
+                    eval_frequency=eval_frequency, name=row, quiet=args.quiet,
+                    extra_overrides={"training.patience": 0},
+                )
+                record = result.to_dict()
+                print(f"=== {row} seed {seed}: {result.scores} train {result.train_words_per_s:.0f}"
+                      f" w/s predict {result.predict_words_per_s:.0f} w/s"
+                      f" ({time.time() - t0:.0f} s)", flush=True)
+            record["rerun"] = rerun
+            record.pop("metrics", None)
+            runs.append(record)
+            write()
+
+
+if __name__ == "__main__":
+    main()

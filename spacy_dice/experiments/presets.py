@@ -1,0 +1,207 @@
+"""Named loss presets and config rewrites for experiments.
+
+``with_loss(config, "ner", "dsc")`` returns a copy of a training config whose
+``[components.ner.loss]`` block is replaced by the ``dsc`` preset;
+``spacy_baseline(config, "ner")`` swaps our component for spaCy's own one on the same
+tok2vec, data, steps and seed.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any, Dict, Optional
+
+from thinc.api import Config
+
+CE = "spacy-dice.CrossEntropy.v1"
+FOCAL = "spacy-dice.FocalLoss.v1"
+DICE = "spacy-dice.DiceLoss.v1"
+TVERSKY = "spacy-dice.TverskyLoss.v1"
+COMBINED = "spacy-dice.CombinedLoss.v1"
+
+LOSS_PRESETS: Dict[str, Dict[str, Any]] = {
+    # plain cross entropy: the reference every other row is compared with
+    "ce": {"@losses": CE, "class_weights": None, "label_smoothing": 0.0},
+    # weighted CE. "inverse_sqrt_frequency" rather than "inverse_frequency": with 94% "O"
+    # tokens (UNER) the plain inverse frequency gives the rare BILUO tags weights ~100x that
+    # of "O" and floods the output with false positives (see docs/BENCHMARKS.md).
+    "wce": {"@losses": CE, "class_weights": "inverse_sqrt_frequency", "label_smoothing": 0.0},
+    "focal": {"@losses": FOCAL, "gamma": 2.0, "class_weights": None},
+    # the paper's dice loss (DL): no self-adjustment
+    "dl": {
+        "@losses": DICE, "smooth": 1.0, "alpha": 0.0, "square_denominator": True,
+        "level": "instance", "class_reduction": "mean",
+    },
+    # the paper's self-adjusting dice loss (DSC): alpha 0.01, smooth 1, squared denominator
+    "dsc": {
+        "@losses": DICE, "smooth": 1.0, "alpha": 0.01, "square_denominator": True,
+        "level": "instance", "class_reduction": "mean",
+    },
+    # Tversky index: alpha weighs false positives, beta false negatives (recall-leaning)
+    "tversky": {
+        "@losses": TVERSKY, "alpha": 0.3, "beta": 0.7, "smooth": 1.0,
+        "level": "instance", "class_reduction": "mean",
+    },
+    # CE + DSC: CE for a fast start, DSC for the F1-like objective
+    "combined": {
+        "@losses": COMBINED,
+        "losses": {
+            "ce": {"@losses": CE, "class_weights": None, "label_smoothing": 0.0},
+            "dsc": {
+                "@losses": DICE, "smooth": 1.0, "alpha": 0.01, "square_denominator": True,
+                "level": "instance", "class_reduction": "mean",
+            },
+        },
+        "weights": {"ce": 1.0, "dsc": 1.0},
+    },
+}
+"""Loss blocks by preset name (the value of a ``[components.X.loss]`` section)."""
+
+
+def loss_block(loss: str, **params: Any) -> Dict[str, Any]:
+    """A fresh copy of the preset ``loss`` with ``params`` overriding its keys.
+
+    Raises:
+        ValueError: unknown preset name (the message lists the allowed ones).
+    """
+    try:
+        preset = LOSS_PRESETS[loss]
+    except KeyError:
+        raise ValueError(
+            f"unknown loss preset {loss!r}: expected one of {', '.join(LOSS_PRESETS)}"
+        ) from None
+    block = copy.deepcopy(preset)
+    for key, value in params.items():
+        block[key] = copy.deepcopy(value)
+    return block
+
+
+def _component_section(config: Config, component: str) -> Dict[str, Any]:
+    components = config.get("components", {})
+    if component not in components:
+        raise ValueError(
+            f"no component {component!r} in the config: it has {', '.join(components) or 'none'}"
+        )
+    return components[component]
+
+
+def with_loss(config: Config, component: str, loss: str, **params: Any) -> Config:
+    """A copy of ``config`` whose ``[components.<component>.loss]`` block is the preset ``loss``.
+
+    The block is replaced, not merged: keys of the old loss do not leak into the new one.
+    ``params`` override the preset's keys (e.g. ``with_loss(cfg, "ner", "dsc", alpha=0.1)``).
+
+    Raises:
+        ValueError: unknown preset, or no such component in the config.
+    """
+    block = loss_block(loss, **params)
+    new = Config(config).copy()
+    section = _component_section(new, component)
+    section["loss"] = block
+    return new
+
+
+def _listener(section: Dict[str, Any]) -> Dict[str, Any]:
+    model = section.get("model", {})
+    tok2vec = model.get("tok2vec")
+    if tok2vec is None:
+        raise ValueError("the component's model has no [model.tok2vec] block to share")
+    return copy.deepcopy(tok2vec)
+
+
+def spacy_baseline(config: Config, component: str) -> Config:
+    """A copy of ``config`` where our component is replaced by spaCy's own equivalent.
+
+    Same tok2vec (the listener block is kept), data, steps, optimizer and seed:
+
+    * ``dice_ner`` -> ``ner`` (``spacy.TransitionBasedParser.v2``, spaCy's default sizes);
+    * ``dice_tagger`` with ``attr = "tag"`` -> ``tagger`` (``spacy.Tagger.v2``; it predicts
+      ``token.tag_`` only);
+    * ``dice_tagger`` with ``attr = "pos"`` -> ``morphologizer`` (``spacy.Tagger.v2``): spaCy's
+      component that predicts ``token.pos_`` (with no morphological features in the data its
+      labels are the UPOS tags); scored by ``pos_acc``;
+    * ``dice_textcat`` -> ``textcat`` with the same model block (``TextCatEnsemble``).
+
+    Raises:
+        ValueError: no such component, or a factory this function does not know.
+    """
+    new = Config(config).copy()
+    section = _component_section(new, component)
+    factory = section.get("factory")
+    if factory not in ("dice_ner", "dice_tagger", "dice_textcat"):
+        raise ValueError(
+            f"component {component!r} has factory {factory!r}; spacy_baseline knows"
+            " dice_ner, dice_tagger and dice_textcat"
+        )
+    tok2vec = _listener(section)
+    weights = new.setdefault("training", {}).setdefault("score_weights", {})
+    if factory == "dice_ner":
+        new["components"][component] = {
+            "factory": "ner",
+            "incorrect_spans_key": None,
+            "moves": None,
+            "scorer": {"@scorers": "spacy.ner_scorer.v1"},
+            "update_with_oracle_cut_size": 100,
+            "model": {
+                "@architectures": "spacy.TransitionBasedParser.v2",
+                "state_type": "ner",
+                "extra_state_tokens": False,
+                "hidden_width": 64,
+                "maxout_pieces": 2,
+                "use_upper": True,
+                "nO": None,
+                "tok2vec": tok2vec,
+            },
+        }
+    elif factory == "dice_tagger":
+        attr = section.get("attr", "tag")
+        model = {"@architectures": "spacy.Tagger.v2", "nO": None, "normalize": False,
+                 "tok2vec": tok2vec}
+        if attr == "pos":
+            new["components"][component] = {
+                "factory": "morphologizer",
+                "extend": False,
+                "overwrite": True,
+                "scorer": {"@scorers": "spacy.morphologizer_scorer.v1"},
+                "model": model,
+            }
+            for key in list(weights):
+                weights[key] = None
+            # None drops the morphologizer's default morph_acc / morph_per_feat weights
+            weights.update(pos_acc=1.0, morph_acc=None, morph_per_feat=None, tag_acc=None)
+        elif attr == "tag":
+            new["components"][component] = {
+                "factory": "tagger",
+                "neg_prefix": "!",
+                "overwrite": False,
+                "scorer": {"@scorers": "spacy.tagger_scorer.v1"},
+                "model": model,
+            }
+            for key in list(weights):
+                weights[key] = None
+            weights.update(tag_acc=1.0, pos_acc=None)
+        else:
+            raise ValueError(f"dice_tagger attr {attr!r}: expected 'pos' or 'tag'")
+    elif factory == "dice_textcat":
+        new["components"][component] = {
+            "factory": "textcat",
+            "threshold": 0.0,
+            "scorer": {"@scorers": "spacy.textcat_scorer.v2"},
+            "model": copy.deepcopy(section["model"]),
+        }
+    return new
+
+
+def loss_name_of(config: Config, component: str) -> Optional[str]:
+    """The preset name whose block equals the component's loss block, if any."""
+    section = _component_section(config, component)
+    block = section.get("loss")
+    for name, preset in LOSS_PRESETS.items():
+        if block == preset:
+            return name
+    return None
+
+
+def load_config(path: str) -> Config:
+    """A training config from disk, *not* interpolated (so ``${paths.train}`` stays an override
+    point and :func:`with_loss` edits the one loss block)."""
+    return Config().from_disk(path, interpolate=False)
