@@ -140,7 +140,7 @@ def test_inverse_frequency_weights_come_from_training_counts():
 
 def test_nan_scores_stop_training_naming_component_and_loss():
     nlp = spacy.blank("en")
-    ner = nlp.add_pipe("dice_ner", config={"model": SMALL_TAGGER_MODEL})
+    ner = nlp.add_pipe("dice_ner", config={"model": SMALL_TAGGER_MODEL, "loss": DSC})
     examples = ner_examples(nlp, n_docs=5)
     nlp.initialize(lambda: examples)
     softmax = ner.model.get_ref("softmax")
@@ -219,3 +219,12 @@ def test_grad_scale_of_wrong_type_is_refused_by_spacy(bad):
     # spaCy refuses NaN in a config (E961) and confection a bool for Union[str, float].
     with pytest.raises(ValueError, match="grad_scale"):
         spacy.blank("en").add_pipe("dice_ner", config={"grad_scale": bad})
+
+
+def test_shipped_default_losses():
+    """CE for tokens, DSC for texts: the measured choice (spacy_dice/pipeline/default_losses.py)."""
+    nlp = spacy.blank("en")
+    assert type(nlp.add_pipe("dice_ner").loss).__name__ == "CrossEntropy"
+    assert type(nlp.add_pipe("dice_tagger").loss).__name__ == "CrossEntropy"
+    textcat_loss = nlp.add_pipe("dice_textcat").loss
+    assert (type(textcat_loss).__name__, textcat_loss.alpha) == ("DiceLoss", 0.01)

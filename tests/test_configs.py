@@ -65,9 +65,9 @@ def test_debug_config_shows_a_bad_loss_setting(tmp_path):
     corpus = write_corpus(tmp_path, "ner_cnn.cfg")
     result = subprocess.run(
         [sys.executable, "-m", "spacy", "debug", "config", str(CONFIGS / "ner_cnn.cfg"),
-         "--paths.train", str(corpus), "--paths.dev", str(corpus), "--components.ner.loss.smooth", "-1"],
+         "--paths.train", str(corpus), "--paths.dev", str(corpus), "--components.ner.loss.label_smoothing", "1.5"],
         capture_output=True, text=True,
     )
     output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert "smooth=-1" in output and "finite number >= 0" in output
+    assert "label_smoothing=1.5" in output and "use 0 <= value < 1" in output

@@ -18,7 +18,8 @@ from thinc.api import Model
 
 from .biluo import biluo_tags_for_example, make_tag_names, spans_from_tags
 from .decoder import decode_batch
-from .tagger import DEFAULT_DSC_LOSS, DEFAULT_TAGGER_MODEL
+from .default_losses import NER_DEFAULT_LOSS
+from .tagger import DEFAULT_TAGGER_MODEL
 from .token_classifier import TokenClassifier
 
 
@@ -88,7 +89,7 @@ class DiceEntityRecognizer(TokenClassifier):
     assigns=["doc.ents", "token.ent_iob", "token.ent_type"],
     default_config={
         "model": DEFAULT_TAGGER_MODEL,
-        "loss": DEFAULT_DSC_LOSS,
+        "loss": NER_DEFAULT_LOSS,
         "grad_scale": "labelled",
         "scorer": {"@scorers": "spacy.ner_scorer.v1"},
     },

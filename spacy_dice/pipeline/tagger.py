@@ -9,6 +9,7 @@ from spacy.util import registry
 from spacy.vocab import Vocab
 from thinc.api import Config, Model
 
+from .default_losses import TAGGER_DEFAULT_LOSS
 from .token_classifier import TokenClassifier
 
 TAGGER_ATTRS = ("tag", "pos")
@@ -30,14 +31,6 @@ subword_features = true
 """
 )["model"]
 
-DEFAULT_DSC_LOSS = {
-    "@losses": "spacy-dice.DiceLoss.v1",
-    "smooth": 1.0,
-    "alpha": 0.01,
-    "square_denominator": True,
-    "level": "instance",
-    "class_reduction": "mean",
-}
 
 
 def tagger_score(examples: Iterable[Example], *, attr: str = "tag", **kwargs: Any) -> Dict[str, Any]:
@@ -119,7 +112,7 @@ class DiceTagger(TokenClassifier):
     assigns=["token.tag", "token.pos"],
     default_config={
         "model": DEFAULT_TAGGER_MODEL,
-        "loss": DEFAULT_DSC_LOSS,
+        "loss": TAGGER_DEFAULT_LOSS,
         "grad_scale": "labelled",
         "attr": "tag",
         "overwrite": False,

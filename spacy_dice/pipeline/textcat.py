@@ -6,7 +6,7 @@ identification) are one doc holding both sentences joined by
 :data:`spacy_dice.corpus.pairs.PAIR_SEPARATOR` (use :func:`spacy_dice.corpus.pairs.make_pair_text`).
 """
 from collections import Counter
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Optional, Tuple, Union
 
 import numpy
 from spacy.language import Language
@@ -17,7 +17,7 @@ from spacy.vocab import Vocab
 from thinc.api import Config, Model
 
 from .loss_support import ConfigurableLoss, check_grad_scale, check_loss, check_output_layer
-from .tagger import DEFAULT_DSC_LOSS
+from .default_losses import TEXTCAT_DEFAULT_LOSS
 
 DEFAULT_TEXTCAT_MODEL = Config().from_str(single_label_default_config)["model"]
 
@@ -118,7 +118,7 @@ class DiceTextCategorizer(ConfigurableLoss, TextCategorizer):
     assigns=["doc.cats"],
     default_config={
         "model": DEFAULT_TEXTCAT_MODEL,
-        "loss": DEFAULT_DSC_LOSS,
+        "loss": TEXTCAT_DEFAULT_LOSS,
         "grad_scale": "labelled",
         "positive_label": None,
         "scorer": {"@scorers": "spacy.textcat_scorer.v2"},
