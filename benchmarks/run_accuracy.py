@@ -153,10 +153,13 @@ def _num(x: Optional[float]) -> str:
 
 def markdown(task: str, runs: List[Dict[str, Any]], meta: Dict[str, Any]) -> str:
     kind = TASKS[task]["kind"]
+    commands = meta.get("commands") or [meta["command"]]
+    seeds = sorted({r["seed"] for r in runs})
     lines = [f"### {task}", "", meta["note"], "",
-             f"Command: `{meta['command']}`", "",
+             "Commands (in the order they were run; each row's own command is listed below the"
+             " table):", ""] + [f"    {c}" for c in commands] + ["",
              f"Machine: {meta['machine']}. Budget: {meta['max_steps']} steps, eval every"
-             f" {meta['eval_frequency']} steps; seeds {meta['seeds']}. `dev` is the dev score of the"
+             f" {meta['eval_frequency']} steps; seeds {', '.join(map(str, seeds))}. `dev` is the dev score of the"
              " model kept (the best of the evaluations); every other score is on the test set. Speeds in words/s"
              f" (prediction: `nlp.pipe`, batch size {meta['predict_batch_size']}, best of 3;"
              " training: from spaCy's log, evaluation time removed; the machine was shared,"
@@ -318,7 +321,12 @@ def main(argv: Optional[List[str]] = None) -> None:
         "sst2": f"SST-2: trained on the first {args.sst2_train:,} rows of train, chosen on dev"
                 " (872), reported on test (1,821).",
     }
-    meta = {"task": args.task, "command": command, "machine": machine(),
+    old_meta = previous.get("meta", {})
+    commands = list(old_meta.get("commands") or ([old_meta["command"]] if "command" in old_meta else []))
+    if old_meta.get("max_steps") not in (None, max_steps):
+        commands = []
+    meta = {"task": args.task, "command": command, "commands": commands + [command],
+            "machine": machine(),
             "max_steps": max_steps, "eval_frequency": eval_frequency, "seeds": seeds,
             "predict_batch_size": 1000, "note": notes[args.task],
             "positive": spec.get("positive"),
