@@ -228,3 +228,16 @@ def test_shipped_default_losses():
     assert type(nlp.add_pipe("dice_tagger").loss).__name__ == "CrossEntropy"
     textcat_loss = nlp.add_pipe("dice_textcat").loss
     assert (type(textcat_loss).__name__, textcat_loss.alpha) == ("DiceLoss", 0.01)
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_tagger_overwrite_setting(overwrite):
+    nlp = spacy.blank("en")
+    tagger = nlp.add_pipe("dice_tagger", config={"model": SMALL_TAGGER_MODEL, "overwrite": overwrite})
+    examples = tagger_examples(nlp)
+    train_until(nlp, examples, "tag_acc", 0.98)
+    doc = nlp.make_doc("Alice ran green box")
+    doc[0].tag_ = "PRESET"
+    tagger(doc)
+    assert doc[0].tag_ == ("PROPN" if overwrite else "PRESET")
+    assert [t.tag_ for t in doc[1:]] == ["VERB", "ADJ", "NOUN"]

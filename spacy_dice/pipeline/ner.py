@@ -68,8 +68,8 @@ class DiceEntityRecognizer(TokenClassifier):
         docs = list(docs)
         scores = super().predict(docs)
         for i, doc in enumerate(docs):
-            spaces = [token.i for token in doc if token.is_space]
-            if spaces:
+            spaces = numpy.flatnonzero(doc.to_array("IS_SPACE")) if len(doc) else ()
+            if len(spaces):
                 doc_scores = self.model.ops.xp.array(scores[i], copy=True)
                 doc_scores[spaces, :] = 0.0
                 doc_scores[spaces, 0] = 1.0

@@ -3,6 +3,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 
 import numpy
 from spacy.language import Language
+from spacy.parts_of_speech import IDS as POS_IDS
 from spacy.scorer import Scorer
 from spacy.training import Example
 from spacy.util import registry
@@ -93,18 +94,26 @@ class DiceTagger(TokenClassifier):
         )
 
     def set_annotations(self, docs: Iterable[Any], scores: List[Any]) -> None:
-        """Write the argmax class of each token to ``token.tag_`` or ``token.pos_``."""
-        labels = self.labels
-        attr = self.attr + "_"
+        """Write the argmax class of each token to ``token.tag_`` or ``token.pos_``, a doc at a time.
+
+        Without ``overwrite`` only tokens whose attribute is still unset get the prediction.
+        """
+        field = self.attr.upper()
+        if field == "POS":
+            values = numpy.asarray([POS_IDS[label] for label in self.labels], dtype="uint64")
+        else:
+            values = numpy.asarray([self.vocab.strings.add(label) for label in self.labels], dtype="uint64")
         overwrite = self.cfg["overwrite"]
         for doc, doc_scores in zip(docs, scores):
             if not len(doc):
                 continue
             best = doc_scores.argmax(axis=1)
-            best = best.get() if hasattr(best, "get") else best
-            for token, tag_id in zip(doc, best.tolist()):
-                if overwrite or not getattr(token, attr):
-                    setattr(token, attr, labels[tag_id])
+            best = best.get() if hasattr(best, "get") else numpy.asarray(best)
+            predicted = values[best]
+            if not overwrite:
+                current = doc.to_array(field).astype("uint64")
+                predicted = numpy.where(current == 0, predicted, current)
+            doc.from_array([field], predicted.reshape(-1, 1))
 
 
 @Language.factory(
