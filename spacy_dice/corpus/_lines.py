@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import codecs
 from pathlib import Path
-from typing import Iterator, List, Tuple
+from typing import Callable, Iterator, List, Optional, Tuple
 
 from .errors import CorpusFormatError, PathLike
 
@@ -86,3 +86,34 @@ def split_columns(
             f"found {len(columns)}{hint}: {preview(line)}",
         )
     return columns
+
+
+def iter_tsv_rows(
+    path: PathLike,
+    columns: List[str],
+    check_header: Callable[[int, str, List[str]], None],
+    limit: Optional[int],
+) -> Iterator[Tuple[int, List[str]]]:
+    """``(line number, columns)`` of each data row of a tab-separated file.
+
+    Blank lines are skipped; a first row whose first column is ``columns[0]`` is a header, checked
+    by ``check_header(lineno, line, cols)`` (which raises :class:`CorpusFormatError`) and skipped;
+    at most ``limit`` rows are yielded (``None``: all).
+    """
+    if limit == 0:
+        return
+    n_read = 0
+    first_row = True
+    for lineno, line in iter_lines(path):
+        if is_blank(line):
+            continue
+        is_header = first_row and line.split("\t", 1)[0].strip() == columns[0]
+        first_row = False
+        cols = split_columns(line, sep="\t", names=columns, path=path, lineno=lineno)
+        if is_header:
+            check_header(lineno, line, cols)
+            continue
+        yield lineno, cols
+        n_read += 1
+        if limit is not None and n_read >= limit:
+            return

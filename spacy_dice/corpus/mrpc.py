@@ -8,13 +8,13 @@ two strings, tokenized by ``spacy.blank("en")``, with cats
 """
 from __future__ import annotations
 
-from typing import Dict, Iterator, Optional
+from typing import Dict, Iterator, List, Optional
 
 from spacy.language import Language
 from spacy.tokens import Doc
 
 from ._docs import blank_english
-from ._lines import is_blank, iter_lines, preview, split_columns
+from ._lines import iter_tsv_rows, preview
 from .errors import CorpusFormatError, PathLike
 from .pairs import make_pair_text
 
@@ -50,24 +50,14 @@ def read_mrpc(
 
 
 def _read(path: PathLike, limit: Optional[int], nlp: Language) -> Iterator[Doc]:
-    if limit == 0:
-        return
-    n_read = 0
-    first_row = True
-    for lineno, line in iter_lines(path):
-        if is_blank(line):
-            continue
-        is_header = first_row and line.split("\t", 1)[0].strip() == COLUMNS[0]
-        cols = split_columns(line, sep="\t", names=COLUMNS, path=path, lineno=lineno)
-        if is_header:
-            first_row = False
-            if [c.strip() for c in cols] != COLUMNS:
-                raise CorpusFormatError(
-                    path, lineno,
-                    f"expected the header {chr(9).join(COLUMNS)!r}, found {preview(line)}",
-                )
-            continue
-        first_row = False
+    def check_header(lineno: int, line: str, cols: List[str]) -> None:
+        if [c.strip() for c in cols] != COLUMNS:
+            raise CorpusFormatError(
+                path, lineno,
+                f"expected the header {chr(9).join(COLUMNS)!r}, found {preview(line)}",
+            )
+
+    for lineno, cols in iter_tsv_rows(path, COLUMNS, check_header, limit):
         quality, _id1, _id2, first, second = cols
         if quality.strip() not in ("0", "1"):
             raise CorpusFormatError(
@@ -83,6 +73,3 @@ def _read(path: PathLike, limit: Optional[int], nlp: Language) -> Iterator[Doc]:
         doc = nlp.make_doc(make_pair_text(first, second))
         doc.cats = mrpc_cats(int(quality))
         yield doc
-        n_read += 1
-        if limit is not None and n_read >= limit:
-            return

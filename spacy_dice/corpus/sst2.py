@@ -7,13 +7,13 @@ cats ``{"positive": y, "negative": 1 - y}``.
 """
 from __future__ import annotations
 
-from typing import Dict, Iterator, Optional
+from typing import Dict, Iterator, List, Optional
 
 from spacy.language import Language
 from spacy.tokens import Doc
 
 from ._docs import blank_english
-from ._lines import is_blank, iter_lines, preview, split_columns
+from ._lines import iter_tsv_rows, preview
 from .errors import CorpusFormatError, PathLike
 
 COLUMNS = ["label", "sentence"]
@@ -49,24 +49,15 @@ def read_sst2(
 
 
 def _read(path: PathLike, limit: Optional[int], nlp: Language) -> Iterator[Doc]:
-    if limit == 0:
-        return
-    n_read = 0
-    first_row = True
-    for lineno, line in iter_lines(path):
-        if is_blank(line):
-            continue
-        is_header = first_row and line.split("\t", 1)[0].strip() == COLUMNS[0]
-        first_row = False
-        label, sentence = split_columns(line, sep="\t", names=COLUMNS, path=path, lineno=lineno)
-        if is_header:
-            if sentence.strip() not in HEADER_TEXT_COLUMNS:
-                raise CorpusFormatError(
-                    path, lineno,
-                    "expected the header 'label<TAB>sentence' or 'label<TAB>content', "
-                    f"found {preview(line)}",
-                )
-            continue
+    def check_header(lineno: int, line: str, cols: List[str]) -> None:
+        if cols[1].strip() not in HEADER_TEXT_COLUMNS:
+            raise CorpusFormatError(
+                path, lineno,
+                "expected the header 'label<TAB>sentence' or 'label<TAB>content', "
+                f"found {preview(line)}",
+            )
+
+    for lineno, (label, sentence) in iter_tsv_rows(path, COLUMNS, check_header, limit):
         if label.strip() not in ("0", "1"):
             raise CorpusFormatError(
                 path, lineno, f"expected label 0 or 1 in column 1, found {preview(label)}"
@@ -78,6 +69,3 @@ def _read(path: PathLike, limit: Optional[int], nlp: Language) -> Iterator[Doc]:
         doc = nlp.make_doc(sentence.strip())
         doc.cats = sst2_cats(int(label))
         yield doc
-        n_read += 1
-        if limit is not None and n_read >= limit:
-            return
