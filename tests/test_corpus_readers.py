@@ -524,3 +524,11 @@ def test_error_is_a_value_error_and_picklable(tmp_path):
     assert str(err) == "eng.train:17: expected something, found else"
     again = pickle.loads(pickle.dumps(err))
     assert str(again) == str(err) and again.line == 17
+
+
+def test_conll2003_empty_column_from_leading_spaces(tmp_path):
+    """Found by the fuzzer: four columns whose first is empty ('   I-NP')."""
+    path = tmp_path / "eng.train"
+    path.write_bytes(b"   I-NP\n")
+    with pytest.raises(CorpusFormatError, match=r"eng.train:1: .*found an empty word column"):
+        list(read_conll2003(path))

@@ -85,6 +85,15 @@ def split_columns(
             f"expected {len(names)} {kind}-separated columns ({listed}), "
             f"found {len(columns)}{hint}: {preview(line)}",
         )
+    if sep == " " and "" in columns:
+        empty = names[columns.index("")]
+        raise CorpusFormatError(
+            path,
+            lineno,
+            f"expected {len(names)} non-empty space-separated columns ({' '.join(names)}), "
+            f"found an empty {empty} column (two consecutive spaces or a leading/trailing space?): "
+            f"{preview(line)}",
+        )
     return columns
 
 
