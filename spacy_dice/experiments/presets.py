@@ -8,7 +8,7 @@ tok2vec, data, steps and seed.
 from __future__ import annotations
 
 import copy
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
 from thinc.api import Config
 
@@ -189,16 +189,6 @@ def spacy_baseline(config: Config, component: str) -> Config:
             "model": copy.deepcopy(section["model"]),
         }
     return new
-
-
-def loss_name_of(config: Config, component: str) -> Optional[str]:
-    """The preset name whose block equals the component's loss block, if any."""
-    section = _component_section(config, component)
-    block = section.get("loss")
-    for name, preset in LOSS_PRESETS.items():
-        if block == preset:
-            return name
-    return None
 
 
 def load_config(path: str) -> Config:
