@@ -9,13 +9,20 @@ The component owns the loss object built from its ``[components.NAME.loss]`` blo
   device, and multiplies the gradient by the component's explicit ``grad_scale`` setting (see
   :func:`check_grad_scale`) and by nothing else;
 * stops training with spaCy's E910 error, naming the component and the loss, when the loss value
-  is not finite, before any weight is updated with its gradient.
+  is not finite, before any weight is updated with its gradient;
+* tells a loss that changes over training (``set_step``, e.g. scheduled weights) which update it is
+  in: ``cfg["update_step"]`` counts this component's optimizer steps and is saved with it, so a
+  resumed training continues the schedule;
+* updates the weights with ``cfg["head_learn_rate_scale"]`` applied to its own layers
+  (:mod:`spacy_dice.pipeline.head_learn_rate`).
 """
 import math
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 from spacy.errors import Errors
-from thinc.api import Model
+from thinc.api import Model, Optimizer
+
+from .head_learn_rate import finish_update_with_head_scale
 
 
 def describe_loss(loss: Any) -> str:
@@ -126,6 +133,9 @@ class ConfigurableLoss:
         ``d_scores`` is the loss's gradient times ``cfg["grad_scale"]`` (``"labelled"``:
         ``n_labelled``, the number of rows with gold in the batch); see :func:`check_grad_scale`.
         """
+        set_step = getattr(self.loss, "set_step", None)
+        if callable(set_step):
+            set_step(int(self.cfg.get("update_step", 0)))
         d_scores, value = self.loss(scores, truths)
         value = float(value)
         scale = self.cfg.get("grad_scale", GRAD_SCALE_LABELLED)
@@ -144,6 +154,12 @@ class ConfigurableLoss:
                 " settings and lower the learn rate."
             )
         return value, d_scores
+
+    def finish_update(self, sgd: Optimizer) -> None:
+        """Update the weights (head layers at ``head_learn_rate_scale`` times the rate); count the step."""
+        scale = float(self.cfg.get("head_learn_rate_scale", 1.0))
+        finish_update_with_head_scale(self.model, sgd, scale)
+        self.cfg["update_step"] = int(self.cfg.get("update_step", 0)) + 1
 
     def from_disk(self, path: Any, *, exclude: Any = tuple()) -> Any:
         super().from_disk(path, exclude=exclude)  # type: ignore[misc]

@@ -38,9 +38,13 @@ class DiceEntityRecognizer(TokenClassifier):
         *,
         loss: Any,
         grad_scale: Any = "labelled",
+        head_learn_rate_scale: float = 1.0,
         scorer: Optional[Callable],
     ) -> None:
-        super().__init__(vocab, model, name, loss=loss, grad_scale=grad_scale, scorer=scorer)
+        super().__init__(
+            vocab, model, name, loss=loss, grad_scale=grad_scale, scorer=scorer,
+            head_learn_rate_scale=head_learn_rate_scale,
+        )
         self._tag_names: Optional[List[str]] = None
 
     @property
@@ -91,6 +95,7 @@ class DiceEntityRecognizer(TokenClassifier):
         "model": DEFAULT_TAGGER_MODEL,
         "loss": NER_DEFAULT_LOSS,
         "grad_scale": "labelled",
+        "head_learn_rate_scale": 1.0,
         "scorer": {"@scorers": "spacy.ner_scorer.v1"},
     },
     default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
@@ -101,10 +106,16 @@ def make_dice_ner(
     model: Model,
     loss: Any,
     grad_scale: Union[str, float],
+    head_learn_rate_scale: float,
     scorer: Optional[Callable],
 ) -> DiceEntityRecognizer:
     """Named entities by per-token BILUO classification, trained with ``loss``, decoded validly.
 
     ``grad_scale``: ``"labelled"`` or a number; see :func:`spacy_dice.pipeline.loss_support.check_grad_scale`.
+    ``head_learn_rate_scale``: multiplies the learning rate of the component's own layers; see
+    :mod:`spacy_dice.pipeline.head_learn_rate`.
     """
-    return DiceEntityRecognizer(nlp.vocab, model, name, loss=loss, grad_scale=grad_scale, scorer=scorer)
+    return DiceEntityRecognizer(
+        nlp.vocab, model, name, loss=loss, grad_scale=grad_scale,
+        head_learn_rate_scale=head_learn_rate_scale, scorer=scorer,
+    )

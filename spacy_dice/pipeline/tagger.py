@@ -59,6 +59,7 @@ class DiceTagger(TokenClassifier):
         *,
         loss: Any,
         grad_scale: Any = "labelled",
+        head_learn_rate_scale: float = 1.0,
         attr: str = "tag",
         overwrite: bool = False,
         scorer: Optional[Callable] = tagger_score,
@@ -70,7 +71,7 @@ class DiceTagger(TokenClassifier):
             )
         super().__init__(
             vocab, model, name, loss=loss, grad_scale=grad_scale, scorer=scorer, attr=attr,
-            overwrite=overwrite,
+            overwrite=overwrite, head_learn_rate_scale=head_learn_rate_scale,
         )
 
     @property
@@ -123,6 +124,7 @@ class DiceTagger(TokenClassifier):
         "model": DEFAULT_TAGGER_MODEL,
         "loss": TAGGER_DEFAULT_LOSS,
         "grad_scale": "labelled",
+        "head_learn_rate_scale": 1.0,
         "attr": "tag",
         "overwrite": False,
         "scorer": {"@scorers": "spacy-dice.tagger_scorer.v1"},
@@ -135,6 +137,7 @@ def make_dice_tagger(
     model: Model,
     loss: Any,
     grad_scale: Union[str, float],
+    head_learn_rate_scale: float,
     attr: str,
     overwrite: bool,
     scorer: Optional[Callable],
@@ -142,8 +145,10 @@ def make_dice_tagger(
     """A tagger of ``token.tag_`` (``attr="tag"``) or ``token.pos_`` (``attr="pos"``) trained with ``loss``.
 
     ``grad_scale``: ``"labelled"`` or a number; see :func:`spacy_dice.pipeline.loss_support.check_grad_scale`.
+    ``head_learn_rate_scale``: multiplies the learning rate of the component's own layers; see
+    :mod:`spacy_dice.pipeline.head_learn_rate`.
     """
     return DiceTagger(
-        nlp.vocab, model, name, loss=loss, grad_scale=grad_scale, attr=attr, overwrite=overwrite,
-        scorer=scorer,
+        nlp.vocab, model, name, loss=loss, grad_scale=grad_scale,
+        head_learn_rate_scale=head_learn_rate_scale, attr=attr, overwrite=overwrite, scorer=scorer,
     )

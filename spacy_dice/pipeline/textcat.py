@@ -16,6 +16,7 @@ from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
 from thinc.api import Config, Model
 
+from .head_learn_rate import check_head_learn_rate_scale
 from .loss_support import ConfigurableLoss, check_grad_scale, check_loss, check_output_layer
 from .default_losses import TEXTCAT_DEFAULT_LOSS
 
@@ -37,6 +38,7 @@ class DiceTextCategorizer(ConfigurableLoss, TextCategorizer):
         *,
         loss: Any,
         grad_scale: Any = "labelled",
+        head_learn_rate_scale: float = 1.0,
         positive_label: Optional[str] = None,
         scorer: Optional[Callable],
     ) -> None:
@@ -46,6 +48,7 @@ class DiceTextCategorizer(ConfigurableLoss, TextCategorizer):
         self.cfg["positive_label"] = positive_label
         self.cfg["label_counts"] = None
         self.cfg["grad_scale"] = check_grad_scale(name, grad_scale)
+        self.cfg["head_learn_rate_scale"] = check_head_learn_rate_scale(name, head_learn_rate_scale)
 
     def predict(self, docs: Iterable[Doc]) -> Any:
         """``(n_docs, n_labels)`` probabilities; a doc without tokens gets the uniform distribution.
@@ -120,6 +123,7 @@ class DiceTextCategorizer(ConfigurableLoss, TextCategorizer):
         "model": DEFAULT_TEXTCAT_MODEL,
         "loss": TEXTCAT_DEFAULT_LOSS,
         "grad_scale": "labelled",
+        "head_learn_rate_scale": 1.0,
         "positive_label": None,
         "scorer": {"@scorers": "spacy.textcat_scorer.v2"},
     },
@@ -142,14 +146,17 @@ def make_dice_textcat(
     model: Model,
     loss: Any,
     grad_scale: Union[str, float],
+    head_learn_rate_scale: float,
     positive_label: Optional[str],
     scorer: Optional[Callable],
 ) -> DiceTextCategorizer:
     """Exclusive-class text classifier trained with ``loss``; ``positive_label`` for binary F1.
 
     ``grad_scale``: ``"labelled"`` or a number; see :func:`spacy_dice.pipeline.loss_support.check_grad_scale`.
+    ``head_learn_rate_scale``: multiplies the learning rate of the component's own layers; see
+    :mod:`spacy_dice.pipeline.head_learn_rate`.
     """
     return DiceTextCategorizer(
-        nlp.vocab, model, name, loss=loss, grad_scale=grad_scale, positive_label=positive_label,
-        scorer=scorer,
+        nlp.vocab, model, name, loss=loss, grad_scale=grad_scale,
+        head_learn_rate_scale=head_learn_rate_scale, positive_label=positive_label, scorer=scorer,
     )

@@ -18,6 +18,7 @@ from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
 from thinc.api import Model, set_dropout_rate
 
+from .head_learn_rate import check_head_learn_rate_scale
 from .loss_support import ConfigurableLoss, check_grad_scale, check_loss, check_output_layer
 
 
@@ -37,6 +38,7 @@ class TokenClassifier(ConfigurableLoss, TrainablePipe):
         loss: Any,
         grad_scale: Any,
         scorer: Optional[Callable],
+        head_learn_rate_scale: float = 1.0,
         **cfg: Any,
     ) -> None:
         self.vocab = vocab
@@ -46,7 +48,8 @@ class TokenClassifier(ConfigurableLoss, TrainablePipe):
         self.loss = check_loss(name, loss)
         check_output_layer(name, model)
         self.cfg: Dict[str, Any] = {
-            "labels": [], "label_counts": None, "grad_scale": check_grad_scale(name, grad_scale), **cfg
+            "labels": [], "label_counts": None, "grad_scale": check_grad_scale(name, grad_scale),
+            "head_learn_rate_scale": check_head_learn_rate_scale(name, head_learn_rate_scale), **cfg
         }
         self.scorer = scorer
 
