@@ -17,6 +17,7 @@ The component owns the loss object built from its ``[components.NAME.loss]`` blo
   (:mod:`spacy_dice.pipeline.head_learn_rate`).
 """
 import math
+import warnings
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 from spacy.errors import Errors
@@ -98,9 +99,8 @@ def check_output_layer(component: str, model: Model) -> None:
     convention (their backprop is the identity on the output). A final ``softmax_activation``
     (``spacy.TextCatBOW.v3``) or ``Logistic`` would apply the softmax Jacobian a second time.
     """
-    node = model
-    while node.layers:
-        node = node.layers[-1]
+    check_not_transition_model(component, model)
+    node = output_layer(model)
     if node.name in PROBABILITY_GRADIENT_LAYERS:
         raise ValueError(
             f"[{component}] model: the output layer '{node.name}' back-propagates gradients"
@@ -109,6 +109,103 @@ def check_output_layer(component: str, model: Model) -> None:
             " architecture ending in Softmax or Softmax_v2: spacy.Tagger.v2 for tokens,"
             " spacy.TextCatEnsemble.v2 or spacy.TextCatReduce.v1 for texts."
         )
+
+    if node.name in LOGIT_OUTPUT_LAYERS:
+        raise ValueError(
+            f"[{component}] model: the output layer '{node.name}' gives logits, but spacy-dice"
+            " losses take probabilities from a Softmax/Softmax_v2 output layer (and return"
+            " gradients with respect to its logits). End the model in Softmax_v2, e.g."
+            " [components.NAME.model] @architectures = \"spacy.Tagger.v2\" for tokens,"
+            " spacy.TextCatEnsemble.v2 or spacy.TextCatReduce.v1 for texts."
+        )
+    if node.has_dim("nO") is False:
+        raise ValueError(
+            f"[{component}] model: the output layer '{node.name}' has no output width (nO)"
+            " that the component can set from its labels. End the model in a Softmax_v2"
+            " layer with nO = null, e.g. [components.NAME.model] @architectures ="
+            " \"spacy.Tagger.v2\" (nO = null) for tokens, spacy.TextCatEnsemble.v2 or"
+            " spacy.TextCatReduce.v1 for texts."
+        )
+
+
+LOGIT_OUTPUT_LAYERS = ("linear", "sparse_linear")
+"""Output layers that give logits (no softmax): the losses would read logits as probabilities."""
+
+TRANSITION_MODEL_NAMES = ("parser_model",)
+"""Model names of spaCy's transition-based parser/ner models (``spacy.TransitionBasedParser.v2``)."""
+
+
+def output_layer(model: Model) -> Model:
+    """The layer that produces ``model``'s output: follow the last sublayer down to a leaf."""
+    node = model
+    while node.layers:
+        node = node.layers[-1]
+    return node
+
+
+def check_not_transition_model(component: str, model: Model) -> None:
+    """Refuse spaCy's transition-based model (``spacy.TransitionBasedParser.v2``).
+
+    It scores parser actions for spaCy's ``ner``/``parser`` state machine, not one class per token,
+    so a spacy-dice component cannot train it. This is what a config from ``spacy init config -p
+    ner`` has after only ``factory = "dice_ner"`` was changed.
+    """
+    for node in model.walk():
+        if node.name in TRANSITION_MODEL_NAMES:
+            raise ValueError(
+                f"[{component}] model: got spaCy's transition-based model"
+                " (spacy.TransitionBasedParser.v2, for the 'ner'/'parser' state machines), which"
+                " scores parser actions, not one class per token. Replace the"
+                " [components.NAME.model] block with @architectures = \"spacy.Tagger.v2\""
+                " (nO = null) and keep its [components.NAME.model.tok2vec] block; remove the"
+                " parser-only settings (moves, update_with_oracle_cut_size,"
+                " incorrect_spans_key) from [components.NAME]. Or write a complete config with"
+                " `python -m spacy_dice init-config`."
+            )
+
+
+def check_output_width(component: str, model: Model, n_classes: int) -> None:
+    """At ``initialize``: an output width fixed in the config must equal the number of classes."""
+    node = output_layer(model)
+    if node.has_dim("nO") and node.get_dim("nO") != n_classes:
+        raise ValueError(
+            f"[{component}] model: the output layer '{node.name}' has nO = {node.get_dim('nO')},"
+            f" but the component predicts {n_classes} classes from its labels. Set nO = null in"
+            " the [components.NAME.model] block: the component sets it."
+        )
+
+
+def warn_unused_tok2vec(component: str, model: Model, nlp: Optional[Any]) -> None:
+    """Warn (at ``initialize``) when the pipeline has a shared embedding component that
+    ``component`` does not listen to: its model embeds the tokens itself, so the shared
+    ``tok2vec``/``transformer`` gets no gradient from it and is not used by it.
+    """
+    if nlp is None:
+        return
+    if any(node.name in LISTENER_NAMES for node in model.walk()):
+        return
+    for name in nlp.pipe_names:
+        factory = nlp.get_pipe_meta(name).factory
+        if factory not in EMBEDDING_FACTORIES or name == component:
+            continue
+        listener = (
+            '@architectures = "spacy.Tok2VecListener.v1", width = the tok2vec width'
+            if factory == "tok2vec"
+            else '@architectures = "spacy-transformers.TransformerListener.v1", grad_factor = 1.0'
+        )
+        warnings.warn(
+            f"[{component}] the pipeline's '{name}' component (factory '{factory}') is not used"
+            f" by '{component}': its model embeds the tokens itself (no listener). To share"
+            f" '{name}', set [components.{component}.model.tok2vec] {listener},"
+            f' upstream = "{name}"; otherwise remove \'{name}\' from the pipeline if no other'
+            " component listens to it.",
+            UserWarning,
+            stacklevel=2,
+        )
+
+
+LISTENER_NAMES = ("tok2vec-listener", "transformer-listener")
+EMBEDDING_FACTORIES = ("tok2vec", "transformer", "curated_transformer")
 
 
 class ConfigurableLoss:

@@ -17,7 +17,14 @@ from spacy.vocab import Vocab
 from thinc.api import Config, Model
 
 from .head_learn_rate import check_head_learn_rate_scale
-from .loss_support import ConfigurableLoss, check_grad_scale, check_loss, check_output_layer
+from .loss_support import (
+    ConfigurableLoss,
+    check_grad_scale,
+    check_loss,
+    check_output_layer,
+    check_output_width,
+    warn_unused_tok2vec,
+)
 from .default_losses import TEXTCAT_DEFAULT_LOSS
 
 DEFAULT_TEXTCAT_MODEL = Config().from_str(single_label_default_config)["model"]
@@ -110,6 +117,8 @@ class DiceTextCategorizer(ConfigurableLoss, TextCategorizer):
         validate_get_examples(get_examples, "DiceTextCategorizer.initialize")
         positive = positive_label if positive_label is not None else self.cfg.get("positive_label")
         super().initialize(get_examples, nlp=nlp, labels=labels, positive_label=positive)
+        check_output_width(self.name, self.model, len(self.labels))
+        warn_unused_tok2vec(self.name, self.model, nlp)
         counts = Counter(self._gold_ids(get_examples()).tolist())
         self.initialize_loss(
             self.labels, {label: int(counts.get(i, 0)) for i, label in enumerate(self.labels)}

@@ -19,7 +19,14 @@ from spacy.vocab import Vocab
 from thinc.api import Model, set_dropout_rate
 
 from .head_learn_rate import check_head_learn_rate_scale
-from .loss_support import ConfigurableLoss, check_grad_scale, check_loss, check_output_layer
+from .loss_support import (
+    ConfigurableLoss,
+    check_grad_scale,
+    check_loss,
+    check_output_layer,
+    check_output_width,
+    warn_unused_tok2vec,
+)
 
 
 class TokenClassifier(ConfigurableLoss, TrainablePipe):
@@ -151,6 +158,8 @@ class TokenClassifier(ConfigurableLoss, TrainablePipe):
             self.add_label(label)
         self._require_labels()
         names = self.class_names
+        check_output_width(self.name, self.model, len(names))
+        warn_unused_tok2vec(self.name, self.model, nlp)
         index = self._class_index()
         counts: Counter = Counter()
         for example in get_examples():
