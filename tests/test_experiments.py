@@ -20,7 +20,7 @@ CONFIGS = {
     "tagger": ROOT / "configs" / "tagger_cnn.cfg",
     "textcat": ROOT / "configs" / "textcat_cnn.cfg",
 }
-EXPECTED_PRESETS = {"ce", "wce", "focal", "dl", "dsc", "tversky", "combined"}
+EXPECTED_PRESETS = {"ce", "wce", "focal", "dl", "dsc", "tversky", "combined", "ce_then_dsc"}
 
 
 def _nlp(config):
@@ -44,6 +44,8 @@ def test_paper_settings():
     assert LOSS_PRESETS["dl"]["alpha"] == 0.0
     assert LOSS_PRESETS["focal"]["gamma"] == 2.0
     assert set(LOSS_PRESETS["combined"]["losses"]) == {"ce", "dsc"}
+    assert set(LOSS_PRESETS["ce_then_dsc"]["losses"]) == {"ce", "dsc"}
+    assert LOSS_PRESETS["ce_then_dsc"]["weights"]["dsc"]["start"] == 0.0
 
 
 @pytest.mark.parametrize("component", sorted(CONFIGS))

@@ -42,6 +42,14 @@ NAMES = {
          "weights": {"ce": 0.25}},
         {"weights": {"ce": 0.25, "tl": 1.0}},
     ),
+    "spacy-dice.ScheduledCombinedLoss.v1": (
+        {"losses": {"ce": {"@losses": "spacy-dice.CrossEntropy.v1"},
+                    "tl": {"@losses": "spacy-dice.TverskyLoss.v1", "alpha": 0.2}},
+         "weights": {"ce": 0.25,
+                     "tl": {"@schedules": "spacy-dice.LinearRamp.v1", "start": 0.5, "stop": 2.0,
+                            "begin_step": 0, "end_step": 10}}},
+        {"weights": {"ce": 0.25, "tl": 0.5}, "step": 0},
+    ),
 }
 DEFAULTS = {
     "spacy-dice.CrossEntropy.v1": {"label_smoothing": 0.0, "activation": "softmax", "class_weights_spec": None, "gamma": 0.0},
@@ -52,6 +60,7 @@ DEFAULTS = {
                                   "class_reduction": "mean", "activation": "softmax"},
     # CombinedLoss has a required argument: its "without parameters" form names one default sub-loss
     "spacy-dice.CombinedLoss.v1": {"weights": {"dice": 1.0}},
+    "spacy-dice.ScheduledCombinedLoss.v1": {"weights": {"dice": 1.0}, "step": 0},
 }
 CLASSES = {
     "spacy-dice.CrossEntropy.v1": "CrossEntropy",
@@ -59,6 +68,7 @@ CLASSES = {
     "spacy-dice.DiceLoss.v1": "DiceLoss",
     "spacy-dice.TverskyLoss.v1": "TverskyLoss",
     "spacy-dice.CombinedLoss.v1": "CombinedLoss",
+    "spacy-dice.ScheduledCombinedLoss.v1": "ScheduledCombinedLoss",
 }
 
 FRESH_SCRIPT = textwrap.dedent(
@@ -68,7 +78,7 @@ FRESH_SCRIPT = textwrap.dedent(
     before = sorted(m for m in sys.modules if m.split(".")[0] == "spacy_dice")
     name, params = sys.argv[1], json.loads(sys.argv[2])
     default = {"@losses": name}
-    if name == "spacy-dice.CombinedLoss.v1":
+    if name in ("spacy-dice.CombinedLoss.v1", "spacy-dice.ScheduledCombinedLoss.v1"):
         default["losses"] = {"dice": {"@losses": "spacy-dice.DiceLoss.v1"}}
     out = {"before": before}
     for key, block in (("default", default), ("params", dict({"@losses": name}, **params))):
@@ -76,7 +86,7 @@ FRESH_SCRIPT = textwrap.dedent(
         attrs = {}
         for attr in ("smooth", "alpha", "beta", "gamma", "square_denominator", "level",
                      "class_reduction", "activation", "label_smoothing", "class_weights_spec",
-                     "weights"):
+                     "weights", "step"):
             if hasattr(loss, attr):
                 attrs[attr] = getattr(loss, attr)
         if hasattr(loss, "losses"):
@@ -118,7 +128,7 @@ def test_resolves_in_fresh_interpreter_without_importing_spacy_dice(fresh_result
         assert out["default"]["attrs"].get(attr) == value, (attr, out["default"]["attrs"])
     for attr, value in NAMES[name][1].items():
         assert out["params"]["attrs"].get(attr) == value, (attr, out["params"]["attrs"])
-    if name == "spacy-dice.CombinedLoss.v1":
+    if name in ("spacy-dice.CombinedLoss.v1", "spacy-dice.ScheduledCombinedLoss.v1"):
         assert out["default"]["attrs"]["sub"] == {"dice": "DiceLoss"}
         assert out["params"]["attrs"]["sub"] == {"ce": "CrossEntropy", "tl": "TverskyLoss"}
 
@@ -253,6 +263,18 @@ BAD = [
      {"losses": {"a": {"@losses": "spacy-dice.CrossEntropy.v1"},
                  "b": {"@losses": "spacy-dice.DiceLoss.v1", "activation": "sigmoid"}}},
      "activation", "sigmoid"),
+    ("spacy-dice.ScheduledCombinedLoss.v1",
+     {"losses": {"ce": {"@losses": "spacy-dice.CrossEntropy.v1"}}, "weights": {"dice": 1.0}},
+     "weights", "dice"),
+    ("spacy-dice.ScheduledCombinedLoss.v1",
+     {"losses": {"ce": {"@losses": "spacy-dice.CrossEntropy.v1"}}, "weights": {"ce": -2.0}},
+     "weights", "-2"),
+    ("spacy-dice.ScheduledCombinedLoss.v1",
+     {"losses": {"ce": {"@losses": "spacy-dice.CrossEntropy.v1"}},
+      "weights": {"ce": {"@schedules": "spacy-dice.LinearRamp.v1", "start": -3.0, "stop": 1.0,
+                         "begin_step": 0, "end_step": 4}}},
+     "weights['ce']", "-3.0 at step 0"),
+    ("spacy-dice.ScheduledCombinedLoss.v1", {"losses": {}}, "losses", "empty"),
 ]
 
 

@@ -15,8 +15,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from spacy_dice.losses import CombinedLoss, CrossEntropy, DiceLoss, FocalLoss, TverskyLoss
-from torch_reference import activate_np, reference
+from spacy_dice.losses import (
+    CombinedLoss, CrossEntropy, DiceLoss, FocalLoss, ScheduledCombinedLoss, TverskyLoss,
+)
+from spacy_dice.losses.schedules import linear_ramp_v1
+from torch_reference import activate_np, ramp_value, reference
 
 # Every example is small. Numbers of examples are chosen so that this file takes about half a
 # minute of CPU (22 x 300 examples of the finiteness property alone).
@@ -27,6 +30,16 @@ SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 def weights_for(n_classes):
     return [0.5 + (i % 4) * 0.75 for i in range(n_classes)]
+
+
+def scheduled(C, a, step=7):
+    """CE 1 -> 0.25 and DSC 0 -> 3 over steps 5..20, at ``step`` (inside the ramps)."""
+    loss = ScheduledCombinedLoss(
+        {"ce": CrossEntropy(activation=a), "dsc": DiceLoss(alpha=0.01, activation=a)},
+        {"ce": linear_ramp_v1(1.0, 0.25, 5, 20), "dsc": linear_ramp_v1(0.0, 3.0, 5, 20)},
+    )
+    loss.set_step(step)
+    return loss
 
 
 # name -> factory(n_classes, activation); bounded: True if 0 <= loss <= 1 (mean) / <= C (sum)
@@ -42,12 +55,13 @@ LOSSES = {
     "tversky-instance-sum": (lambda C, a: TverskyLoss(0.3, 0.7, class_reduction="sum", activation=a), True),
     "tversky-set-s0": (lambda C, a: TverskyLoss(0.7, 0.3, smooth=0.0, level="set", activation=a), True),
     "combined": (lambda C, a: CombinedLoss({"ce": CrossEntropy(activation=a), "dsc": DiceLoss(alpha=0.01, activation=a)}, {"ce": 0.3}), False),
+    "scheduled": (scheduled, False),
 }
 LOSS_NAMES = sorted(LOSSES)
 # losses whose dL/dP is unbounded as P -> 1 (the DSC factor (1-P)^alpha, dQ/dP ~ alpha (1-P)^(alpha-1)):
 # through dZ = P (dP - sum P dP) their row sums carry a rounding error of about eps * |P dL/dP|, which
 # for 1 - P near eps is not small (a limit of working from probabilities, not a sign error)
-SINGULAR_DP = {"dsc-instance-a0.01", "dsc-set-a0.5-s0", "combined"}
+SINGULAR_DP = {"dsc-instance-a0.01", "dsc-set-a0.5-s0", "combined", "scheduled"}
 MODES = ["softmax", "sigmoid"]
 
 # Logits: hypothesis draws the shapes, the dtype, the scale and a seed; numpy fills the arrays (much
@@ -190,6 +204,8 @@ REFERENCE_SPECS = {
     "dsc-instance-a0.01": lambda C: ("dice", {"alpha": 0.01}),
     "tversky-instance-sum": lambda C: ("tversky", {"alpha": 0.3, "beta": 0.7, "class_reduction": "sum"}),
     "combined": lambda C: ("combined", {"parts": [(0.3, ("ce", {})), (1.0, ("dice", {"alpha": 0.01}))]}),
+    "scheduled": lambda C: ("combined", {"parts": [(ramp_value(1.0, 0.25, 5, 20, 7), ("ce", {})),
+                                                   (ramp_value(0.0, 3.0, 5, 20, 7), ("dice", {"alpha": 0.01}))]}),
 }
 
 

@@ -11,7 +11,9 @@ labelled-cell mask (softmax: the row's mask on every column), ``n`` the number o
 one labelled cell. Missing rows / cells count nowhere. ``n = 0`` gives a loss of exactly 0.
 
 A loss is described by a *spec*: ``(kind, params)`` with ``kind`` one of ``"ce"``, ``"focal"``,
-``"dice"``, ``"tversky"``, or ``("combined", [(weight, spec), ...])``. ``params`` are the registered
+``"dice"``, ``"tversky"``, or ``("combined", [(weight, spec), ...])``; the test glue also knows
+``("scheduled", {"parts": [(weight or ("ramp", start, stop, begin, end), spec)], "step": t})``, whose
+reference is the combined spec with every ramp evaluated at ``t`` by :func:`ramp_value`. ``params`` are the registered
 functions' keyword arguments (``class_weights`` only as a list in class order here; resolve names and
 frequencies with :func:`resolve_weights` first).
 """
@@ -261,12 +263,35 @@ LABELS = ("O", "B-PER", "I-PER", "B-LOC")
 LABEL_COUNTS = {"O": 70, "B-PER": 20, "I-PER": 7, "B-LOC": 3}
 
 
+def ramp_value(start: float, stop: float, begin: int, end: int, step: int) -> float:
+    """A linear ramp's value at ``step``, from its definition: ``start`` up to ``begin``, ``stop``
+    from ``end`` on (``stop`` after ``begin`` when ``begin == end``), linear in between."""
+    if step <= begin:
+        return float(start)
+    if step >= end:
+        return float(stop)
+    return start + (stop - start) * (step - begin) / (end - begin)
+
+
 def build_ours(spec: Spec, activation: str = "softmax", labels=LABELS, label_counts=LABEL_COUNTS):
     """The spacy_dice loss for ``spec``, built through the registered functions and initialized."""
     from spacy_dice.losses import registry as reg
 
     kind, params = spec
     params = dict(params or {})
+    if kind == "scheduled":
+        from spacy_dice.losses.schedules import linear_ramp_v1
+
+        losses = {f"part{i}": build_ours(sub, activation, labels, label_counts)
+                  for i, (_, sub) in enumerate(params["parts"])}
+        weights = {}
+        for i, (w, _) in enumerate(params["parts"]):
+            weights[f"part{i}"] = linear_ramp_v1(*w[1:]) if isinstance(w, tuple) else w
+        loss = reg.scheduled_combined_loss_v1(losses, weights)
+        loss.set_step(params["step"])
+        if labels is not None:
+            loss.initialize(list(labels), label_counts)
+        return loss
     if kind == "combined":
         losses = {f"part{i}": build_ours(sub, activation, labels, label_counts)
                   for i, (_, sub) in enumerate(params["parts"])}
@@ -289,6 +314,10 @@ def reference_spec(spec: Spec, labels=LABELS, label_counts=LABEL_COUNTS) -> Spec
     """``spec`` with class weights resolved to a list in class order (for the reference)."""
     kind, params = spec
     params = dict(params or {})
+    if kind == "scheduled":
+        parts = [(ramp_value(*w[1:], params["step"]) if isinstance(w, tuple) else w, sub)
+                 for w, sub in params["parts"]]
+        return reference_spec(("combined", {"parts": parts}), labels, label_counts)
     if kind == "combined":
         params["parts"] = [(w, reference_spec(s, labels, label_counts)) for w, s in params["parts"]]
     elif params.get("class_weights") is not None:
@@ -345,6 +374,12 @@ def loss_cases(n_classes: int = len(LABELS)) -> List[Tuple[str, Spec]]:
             (0.0, ("dice", {"level": "set", "class_reduction": "sum"})),
             (1.5, ("tversky", {}))]})),
     ]
+    # CE first, dice later: before, inside and after the ramps; one weight constant
+    for step in (0, 7, 30):
+        cases.append((f"scheduled-ce-dsc-step{step}", ("scheduled", {"step": step, "parts": [
+            (("ramp", 1.0, 0.25, 5, 20), ("ce", {})),
+            (("ramp", 0.0, 3.0, 5, 20), ("dice", {"alpha": 0.01})),
+            (0.5, ("tversky", {"alpha": 0.3, "beta": 0.7, "level": "set"}))]})))
     return cases
 
 

@@ -17,6 +17,8 @@ FOCAL = "spacy-dice.FocalLoss.v1"
 DICE = "spacy-dice.DiceLoss.v1"
 TVERSKY = "spacy-dice.TverskyLoss.v1"
 COMBINED = "spacy-dice.CombinedLoss.v1"
+SCHEDULED = "spacy-dice.ScheduledCombinedLoss.v1"
+RAMP = "spacy-dice.LinearRamp.v1"
 
 LOSS_PRESETS: Dict[str, Dict[str, Any]] = {
     # plain cross entropy: the reference every other row is compared with
@@ -52,6 +54,25 @@ LOSS_PRESETS: Dict[str, Dict[str, Any]] = {
             },
         },
         "weights": {"ce": 1.0, "dsc": 1.0},
+    },
+    # CE first, DSC later (docs/LOSSES.md): CE alone for the first 200 updates, then over 800
+    # updates CE down to 0.25 and DSC up to 4 (DSC's mean over C classes makes its logit gradient
+    # about C times smaller than CE's; a CE floor keeps every class reachable).
+    "ce_then_dsc": {
+        "@losses": SCHEDULED,
+        "losses": {
+            "ce": {"@losses": CE, "class_weights": None, "label_smoothing": 0.0},
+            "dsc": {
+                "@losses": DICE, "smooth": 1.0, "alpha": 0.01, "square_denominator": True,
+                "level": "instance", "class_reduction": "mean",
+            },
+        },
+        "weights": {
+            "ce": {"@schedules": RAMP, "start": 1.0, "stop": 0.25, "begin_step": 200,
+                   "end_step": 1000},
+            "dsc": {"@schedules": RAMP, "start": 0.0, "stop": 4.0, "begin_step": 200,
+                    "end_step": 1000},
+        },
     },
 }
 """Loss blocks by preset name (the value of a ``[components.X.loss]`` section)."""

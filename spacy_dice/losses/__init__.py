@@ -5,11 +5,14 @@ from .cross_entropy import CrossEntropy, FocalLoss
 from .dice import DiceLoss
 from .registry import (
     combined_loss_v1,
+    scheduled_combined_loss_v1,
     cross_entropy_v1,
     dice_loss_v1,
     focal_loss_v1,
     tversky_loss_v1,
 )
+from .scheduled import ScheduledCombinedLoss
+from .schedules import linear_ramp_v1
 from .tversky import TverskyLoss
 
 __all__ = [
@@ -19,9 +22,12 @@ __all__ = [
     "DiceLoss",
     "TverskyLoss",
     "CombinedLoss",
+    "ScheduledCombinedLoss",
     "cross_entropy_v1",
     "focal_loss_v1",
     "dice_loss_v1",
     "tversky_loss_v1",
     "combined_loss_v1",
+    "scheduled_combined_loss_v1",
+    "linear_ramp_v1",
 ]

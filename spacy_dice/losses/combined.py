@@ -76,8 +76,13 @@ class CombinedLoss(Loss):
             if hasattr(loss, "initialize"):
                 loss.initialize(labels, label_counts)
 
+    def _active(self) -> Dict[str, Any]:
+        """The sub-losses to compute (all of them here; subclasses may skip zero weights)."""
+        return self.losses
+
     def __call__(self, guesses: Guesses, truths: Truths) -> Tuple[Any, float]:
-        ours = [k for k, loss in self.losses.items() if isinstance(loss, DiceFamilyLoss)]
+        active = self._active()
+        ours = [k for k, loss in active.items() if isinstance(loss, DiceFamilyLoss)]
         total_grad = None
         total = 0.0
         if ours:
@@ -88,7 +93,7 @@ class CombinedLoss(Loss):
                 total_grad = grad if total_grad is None else total_grad + grad
                 total += self.weights[key] * value
             total_grad = batch.unflatten(total_grad)
-        for key, loss in self.losses.items():
+        for key, loss in active.items():
             if key in ours:
                 continue
             grad, value = loss(guesses, truths)
@@ -102,7 +107,7 @@ class CombinedLoss(Loss):
     def get_loss(self, guesses: Guesses, truths: Truths) -> float:
         return sum(
             self.weights[key] * float(loss.get_loss(guesses, truths))
-            for key, loss in self.losses.items()
+            for key, loss in self._active().items()
         )
 
 

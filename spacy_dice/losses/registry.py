@@ -11,6 +11,8 @@ from thinc.api import registry
 from .combined import CombinedLoss
 from .cross_entropy import CrossEntropy, FocalLoss
 from .dice import DiceLoss
+from .scheduled import ScheduledCombinedLoss
+from .schedules import linear_ramp_v1  # noqa: F401  (registers spacy-dice.LinearRamp.v1)
 from .tversky import TverskyLoss
 
 ClassWeights = Optional[Union[str, Dict[str, float], List[float]]]
@@ -78,3 +80,15 @@ def combined_loss_v1(
     annotation; :class:`CombinedLoss` checks that each resolved value is a loss.
     """
     return CombinedLoss(losses, weights)
+
+
+@registry.losses("spacy-dice.ScheduledCombinedLoss.v1")
+def scheduled_combined_loss_v1(
+    losses: Dict[str, Any],
+    weights: Optional[Dict[str, Any]] = None,
+) -> ScheduledCombinedLoss:
+    """Weighted sum of named sub-losses whose weights are numbers or thinc schedules over the
+    component's update steps (``[loss.weights.NAME]`` with ``@schedules = ...``), e.g. CE first and
+    dice later. See :mod:`spacy_dice.losses.scheduled`.
+    """
+    return ScheduledCombinedLoss(losses, weights)
