@@ -509,3 +509,18 @@ def decode_batch(
     elif decoder.tag_names != tuple(tag_names):
         raise ValueError("decoder was built for other tag names")
     return decoder.decode_probs(probs)
+
+
+def decode_log_probs_batch(
+    log_probs: Sequence, tag_names: Sequence[str], decoder: Optional[BiluoDecoder] = None
+) -> List[np.ndarray]:
+    """Best valid BILUO tag ids for each doc of a batch of ``(N_i, T)`` log-probabilities.
+
+    What ``dice_ner`` decodes: log-softmax of the model's logits (or the log of its probabilities),
+    see :mod:`spacy_dice.pipeline.output_scores`. ``-inf`` and NaN count as ``NEG_FLOOR``.
+    """
+    if decoder is None:
+        decoder = get_decoder(tuple(tag_names))
+    elif decoder.tag_names != tuple(tag_names):
+        raise ValueError("decoder was built for other tag names")
+    return decoder.decode_many(log_probs)

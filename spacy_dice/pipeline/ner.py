@@ -7,7 +7,7 @@ constraints more to work with, and the dice losses a class per boundary kind. A 
 Viterbi decoder over the log-probabilities that can only emit valid BILUO sequences, and writes
 ``doc.ents``.
 """
-from typing import Any, Callable, Dict, Iterable, List, Optional, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
 
 import numpy
 from spacy.language import Language
@@ -17,8 +17,9 @@ from spacy.vocab import Vocab
 from thinc.api import Model
 
 from .biluo import biluo_tags_for_example, make_tag_names, spans_from_tags
-from .decoder import decode_batch
+from .decoder import NEG_FLOOR, decode_log_probs_batch
 from .default_losses import NER_DEFAULT_LOSS
+from .output_scores import log_probs, output_normalizes
 from .tagger import DEFAULT_TAGGER_MODEL
 from .token_classifier import TokenClassifier
 
@@ -64,21 +65,32 @@ class DiceEntityRecognizer(TokenClassifier):
         return biluo_tags_for_example(example, class_index)
 
     def predict(self, docs: Iterable[Doc]) -> List[numpy.ndarray]:
-        """The best valid BILUO tag ids of each doc (constrained Viterbi).
+        """The best valid BILUO tag ids of each doc (constrained Viterbi on log-probabilities).
 
-        Whitespace tokens are always ``O``, as in spaCy's own ``ner``: an entity never starts,
-        ends or consists of a whitespace token.
+        The model's outputs become log-probabilities first (:func:`.output_scores.log_probs`:
+        log-softmax of logits, as ``spacy.Tagger.v2`` with ``normalize = false`` returns; the log of
+        probabilities otherwise; the output layer says which). Whitespace tokens are always ``O``,
+        as in spaCy's own ``ner`` (an entity never starts, ends or consists of a whitespace token):
+        their rows become log-probability 0 for ``O`` and ``NEG_FLOOR`` for every other tag.
         """
         docs = list(docs)
         scores = super().predict(docs)
-        for i, doc in enumerate(docs):
+        return decode_log_probs_batch(self.log_probs(docs, scores), self.class_names)
+
+    def log_probs(self, docs: Sequence[Doc], scores: Sequence[Any]) -> List[Any]:
+        """Per doc, the ``(len(doc), n_tags)`` log-probabilities the decoder maximises."""
+        normalized = output_normalizes(self.model)
+        out_index = self.class_names.index("O")
+        result = []
+        for doc, doc_scores in zip(docs, scores):
+            lp = log_probs(doc_scores, normalized)
             spaces = numpy.flatnonzero(doc.to_array("IS_SPACE")) if len(doc) else ()
             if len(spaces):
-                doc_scores = self.model.ops.xp.array(scores[i], copy=True)
-                doc_scores[spaces, :] = 0.0
-                doc_scores[spaces, 0] = 1.0
-                scores[i] = doc_scores
-        return decode_batch(scores, self.class_names)
+                rows = self.model.ops.xp.asarray(spaces)
+                lp[rows, :] = NEG_FLOOR
+                lp[rows, out_index] = 0.0
+            result.append(lp)
+        return result
 
     def set_annotations(self, docs: Iterable[Doc], tag_ids: List[numpy.ndarray]) -> None:
         """Replace ``doc.ents`` with the decoded entities; other tokens become ``O``."""
