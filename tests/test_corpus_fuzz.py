@@ -28,6 +28,10 @@ VALID = {
         "3\tin\tO\t-\t-\n4\ttampa\tB-LOC\t-\ta\n5\tbay\tI-LOC\t-\ta\n6\t.\tO\t-\t-\n\n"
         "1\tMary\tB-PER\t-\t-\n"
     ),
+    "iob": (
+        "-DOCSTART-\tO\n\n#hashtag\tX\tO\nJohn Smith\tX\tB-PER\nin\tX\tO\ntampa\tX\tI-LOC\nbay\tX\tI-LOC\n\n"
+        "Mary\tX\tI-PER\n\n"
+    ),
     "mrpc": (
         "\ufeffQuality\t#1 ID\t#2 ID\t#1 String\t#2 String\n"
         '1\t702876\t702977\tAmrozi called "the witness".\tHe said "the witness".\n'
@@ -41,6 +45,7 @@ FRAGMENTS = {
     "conll2003": ["EU", "NNP", "I-NP", "I-ORG", "B-PER", "B-", "X-PER", "O", "-DOCSTART-", " ", "  ", "\t", "\n", "\r\n", "\n\n", "é", "\x00", "\ufeff"],
     "conllu": ["1", "2", "1-2", "1.1", "0", "x", "NOUN", "FOO", "_", "NN", "SpaceAfter=No", "# c", "\t", " ", "\n", "\r\n", "\n\n", "\ufeff"],
     "uner": ["1", "2", "3", "John", "B-PER", "I-PER", "I-LOC", "O", "B-", "X-PER", "-", "# text = John", "\t", " ", "\n", "\r\n", "\n\n"],
+    "iob": ["John", "#x", "# text = a", "-DOCSTART-", "B-PER", "I-PER", "L-PER", "U-LOC", "E-X", "S-X", "O", "B-", "X-PER", "\t", " ", "  ", "\n", "\r\n", "\n\n", "\ufeff"],
     "mrpc": ["Quality", "#1 ID", "#2 ID", "#1 String", "#2 String", "0", "1", "2", "12", "a b.", '"', "\t", " ", "\n", "\r\n", "\ufeff"],
     "sst2": ["label", "sentence", "content", "0", "1", "yes", "good film", " ", "\t", "\n", "\r\n", "\ufeff", "\x85", "\u2028"],
 }
@@ -130,3 +135,9 @@ def test_fuzz_mrpc(content):
 @given(content=inputs("sst2"))
 def test_fuzz_sst2(content):
     check_one("sst2", content)
+
+
+@FUZZ
+@given(content=inputs("iob"))
+def test_fuzz_iob(content):
+    check_one("iob", content)

@@ -10,9 +10,11 @@ from wasabi import msg
 
 from ..corpus.convert import FORMATS, convert_file
 from ..corpus.errors import CorpusFormatError
+from ..corpus.iob import SCHEMES
 from .app import app
 
 FormatName = Enum("FormatName", {name: name for name in FORMATS}, type=str)  # type: ignore[misc]
+SchemeName = Enum("SchemeName", {name: name for name in SCHEMES}, type=str)  # type: ignore[misc]
 
 
 def _print_counts(counts: Dict[str, int], total: Optional[int] = None) -> None:
@@ -46,6 +48,8 @@ def print_stats(stats: Dict[str, Any]) -> None:
         f"Read {stats['sentences']:,} sentences, {stats['tokens']:,} tokens "
         f"in {stats['documents']:,} documents"
     )
+    if stats.get("scheme"):
+        msg.text(f"Tag scheme: {stats['scheme']}")
     if task == "ner":
         total = sum(stats["entities"].values())
         msg.text(f"Entities: {total:,} of {len(stats['entities'])} types")
@@ -75,6 +79,12 @@ def convert(
     limit: Optional[int] = typer.Option(
         None, "--limit", min=0, help="Keep only the first N sentences, pairs or rows."
     ),
+    scheme: SchemeName = typer.Option(  # type: ignore[valid-type]
+        "auto", "--scheme", help="iob only: the tag scheme (auto: BILUO if L-/U- tags, else IOB1/IOB2)."
+    ),
+    comments: bool = typer.Option(
+        False, "--comments", help="iob only: lines starting with # are comments (default: tokens)."
+    ),
 ) -> None:
     """Convert a corpus file to spaCy's binary .spacy format and print its counts.
 
@@ -90,8 +100,15 @@ def convert(
         raise typer.BadParameter(
             f"--n-sents is only supported for conll2003, not {name}", param_hint="--n-sents"
         )
+    scheme_name = scheme.value if isinstance(scheme, Enum) else str(scheme)
+    options: Dict[str, Any] = {}
+    if name == "iob":
+        options = {"scheme": scheme_name, "comments": comments}
+    elif scheme_name != "auto" or comments:
+        flag = "--scheme" if scheme_name != "auto" else "--comments"
+        raise typer.BadParameter(f"{flag} is only supported for iob, not {name}", param_hint=flag)
     try:
-        stats = convert_file(name, input_path, output_path, n_sents=n_sents, limit=limit)
+        stats = convert_file(name, input_path, output_path, n_sents=n_sents, limit=limit, **options)
     except CorpusFormatError as err:
         msg.fail(f"Cannot convert {input_path}", str(err))
         raise typer.Exit(code=1)

@@ -14,6 +14,7 @@ from spacy.tokens import Doc
 from . import mrpc, sst2
 from .conll2003 import read_conll2003
 from .conllu import read_conllu
+from .iob import read_iob
 from .docbin import write_docbin
 from .errors import PathLike
 from .mrpc import read_mrpc
@@ -31,6 +32,7 @@ class CorpusFormat:
     description: str
     positive_label: Optional[str] = None  # textcat: the label whose share is reported
     labels: Tuple[str, ...] = ()
+    options: Tuple[str, ...] = ()  # reader keyword options besides ``limit`` (e.g. ``scheme``)
 
 
 FORMATS: Dict[str, CorpusFormat] = {
@@ -40,6 +42,11 @@ FORMATS: Dict[str, CorpusFormat] = {
     ),
     "conllu": CorpusFormat("conllu", "pos", read_conllu, "CoNLL-U (UPOS -> pos_, XPOS -> tag_)"),
     "uner": CorpusFormat("uner", "ner", read_uner, "Universal NER .iob2 (tab separated, IOB2)"),
+    "iob": CorpusFormat(
+        "iob", "ner", read_iob,
+        "NER columns: token ... tag, tab or space separated, IOB1/IOB2/BILUO (auto-detected)",
+        options=("scheme", "comments"),
+    ),
     "mrpc": CorpusFormat(
         "mrpc", "textcat", read_mrpc, "MRPC paraphrase pairs (TSV)",
         mrpc.POSITIVE_LABEL, mrpc.LABELS,
@@ -63,23 +70,34 @@ def get_format(name: str) -> CorpusFormat:
 
 
 def read_corpus(
-    format: str, path: PathLike, *, n_sents: int = 1, limit: Optional[int] = None
-) -> Iterator[Doc]:
+    format: str,
+    path: PathLike,
+    *,
+    n_sents: int = 1,
+    limit: Optional[int] = None,
+    **options: Any,
+) -> Iterable[Doc]:
     """Read ``path`` in the named format (see :data:`FORMATS`) into docs, lazily.
 
     ``n_sents`` (sentences per doc) is only supported for ``conll2003``; ``limit``
-    keeps the first sentences (or pairs, or rows).
+    keeps the first sentences (or pairs, or rows); ``options`` are the format's own reader
+    options (:attr:`CorpusFormat.options`, e.g. ``scheme`` and ``comments`` for ``iob``).
 
     Raises:
         CorpusFormatError: malformed input (while iterating).
-        ValueError: unknown format, or ``n_sents`` other than 1 for another format.
+        ValueError: unknown format, ``n_sents`` other than 1 for another format, or an
+            option the format does not have.
     """
     fmt = get_format(format)
+    unknown = sorted(set(options) - set(fmt.options))
+    if unknown:
+        allowed = ", ".join(fmt.options) or "none"
+        raise ValueError(f"format {fmt.name} has no option {unknown[0]!r} (its options: {allowed})")
     if fmt.name == "conll2003":
         return read_conll2003(path, n_sents=n_sents, limit=limit)
     if n_sents != 1:
         raise ValueError(f"n_sents is only supported for conll2003, not for {fmt.name}")
-    return fmt.reader(path, limit=limit)
+    return fmt.reader(path, limit=limit, **options)
 
 
 @dataclass
@@ -133,6 +151,7 @@ def convert_file(
     *,
     n_sents: int = 1,
     limit: Optional[int] = None,
+    **options: Any,
 ) -> Dict[str, Any]:
     """Convert ``input`` (in the named format) to the ``.spacy`` file ``output``.
 
@@ -144,7 +163,7 @@ def convert_file(
         ``sentences``, ``tokens``, ``entities`` (label -> count), ``pos`` (UPOS ->
         count), ``tag`` (fine-grained tag -> count), ``cats`` (label -> number of docs
         where it is 1) and, for text classification, ``positive_label`` and
-        ``positive_share``.
+        ``positive_share``; for ``iob``, ``scheme`` (the tag scheme found or given).
 
     Raises:
         CorpusFormatError: malformed input.
@@ -152,7 +171,7 @@ def convert_file(
     """
     fmt = get_format(format)
     stats = CorpusStats()
-    docs = read_corpus(fmt.name, input, n_sents=n_sents, limit=limit)
+    docs = read_corpus(fmt.name, input, n_sents=n_sents, limit=limit, **options)
     write_docbin(stats.counting(docs), output)
     result: Dict[str, Any] = {
         "format": fmt.name,
@@ -161,6 +180,8 @@ def convert_file(
         "output": str(Path(output)),
         **stats.to_dict(),
     }
+    if getattr(docs, "scheme", None) is not None:
+        result["scheme"] = docs.scheme  # what the reader found (iob)
     if fmt.positive_label is not None:
         positives = stats.cats.get(fmt.positive_label, 0)
         result["positive_label"] = fmt.positive_label
