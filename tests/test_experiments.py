@@ -20,7 +20,7 @@ CONFIGS = {
     "tagger": ROOT / "configs" / "tagger_cnn.cfg",
     "textcat": ROOT / "configs" / "textcat_cnn.cfg",
 }
-EXPECTED_PRESETS = {"ce", "wce", "focal", "dl", "dsc", "tversky", "combined", "ce_then_dsc"}
+EXPECTED_PRESETS = {"ce", "wce", "focal", "dl", "dsc", "tversky", "combined", "ce_then_dsc", "logdice"}
 
 
 def _nlp(config):

@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from spacy_dice.losses import (
-    CombinedLoss, CrossEntropy, DiceLoss, FocalLoss, ScheduledCombinedLoss, TverskyLoss,
+    CombinedLoss, CrossEntropy, DiceLoss, FocalLoss, LogDiceLoss, ScheduledCombinedLoss,
+    TverskyLoss,
 )
 from spacy_dice.losses.schedules import linear_ramp_v1
 from torch_reference import activate_np, ramp_value, reference
@@ -56,12 +57,15 @@ LOSSES = {
     "tversky-set-s0": (lambda C, a: TverskyLoss(0.7, 0.3, smooth=0.0, level="set", activation=a), True),
     "combined": (lambda C, a: CombinedLoss({"ce": CrossEntropy(activation=a), "dsc": DiceLoss(alpha=0.01, activation=a)}, {"ce": 0.3}), False),
     "scheduled": (scheduled, False),
+    "logdice-set": (lambda C, a: LogDiceLoss(activation=a), False),
+    "logdice-instance-sum-a0.3": (lambda C, a: LogDiceLoss(alpha=0.3, level="instance", class_reduction="sum", square_denominator=False, activation=a), False),
 }
 LOSS_NAMES = sorted(LOSSES)
 # losses whose dL/dP is unbounded as P -> 1 (the DSC factor (1-P)^alpha, dQ/dP ~ alpha (1-P)^(alpha-1)):
 # through dZ = P (dP - sum P dP) their row sums carry a rounding error of about eps * |P dL/dP|, which
 # for 1 - P near eps is not small (a limit of working from probabilities, not a sign error)
-SINGULAR_DP = {"dsc-instance-a0.01", "dsc-set-a0.5-s0", "combined", "scheduled"}
+SINGULAR_DP = {"dsc-instance-a0.01", "dsc-set-a0.5-s0", "combined", "scheduled",
+               "logdice-instance-sum-a0.3"}
 MODES = ["softmax", "sigmoid"]
 
 # Logits: hypothesis draws the shapes, the dtype, the scale and a seed; numpy fills the arrays (much
@@ -204,6 +208,8 @@ REFERENCE_SPECS = {
     "dsc-instance-a0.01": lambda C: ("dice", {"alpha": 0.01}),
     "tversky-instance-sum": lambda C: ("tversky", {"alpha": 0.3, "beta": 0.7, "class_reduction": "sum"}),
     "combined": lambda C: ("combined", {"parts": [(0.3, ("ce", {})), (1.0, ("dice", {"alpha": 0.01}))]}),
+    "logdice-set": lambda C: ("logdice", {}),
+    "logdice-instance-sum-a0.3": lambda C: ("logdice", {"alpha": 0.3, "level": "instance", "class_reduction": "sum", "square_denominator": False}),
     "scheduled": lambda C: ("combined", {"parts": [(ramp_value(1.0, 0.25, 5, 20, 7), ("ce", {})),
                                                    (ramp_value(0.0, 3.0, 5, 20, 7), ("dice", {"alpha": 0.01}))]}),
 }

@@ -11,7 +11,7 @@ labelled-cell mask (softmax: the row's mask on every column), ``n`` the number o
 one labelled cell. Missing rows / cells count nowhere. ``n = 0`` gives a loss of exactly 0.
 
 A loss is described by a *spec*: ``(kind, params)`` with ``kind`` one of ``"ce"``, ``"focal"``,
-``"dice"``, ``"tversky"``, or ``("combined", [(weight, spec), ...])``; the test glue also knows
+``"dice"``, ``"logdice"``, ``"tversky"``, or ``("combined", [(weight, spec), ...])``; the test glue also knows
 ``("scheduled", {"parts": [(weight or ("ramp", start, stop, begin, end), spec)], "step": t})``, whose
 reference is the combined spec with every ramp evaluated at ``t`` by :func:`ramp_value`. ``params`` are the registered
 functions' keyword arguments (``class_weights`` only as a list in class order here; resolve names and
@@ -89,6 +89,23 @@ def dice_from_probs(
     num = 2.0 * (M * Q * Y).sum(dim=0) + smooth
     den = (M * Q**k).sum(dim=0) + (M * Y**k).sum(dim=0) + smooth
     return _agg(1.0 - num / den, class_reduction)
+
+
+def logdice_from_probs(
+    P, Y, M, *, smooth=0.01, alpha=0.0, square_denominator=True, level="set", class_reduction="mean"
+):
+    """``-log`` of the dice coefficient of :func:`dice_from_probs` (per cell or per class)."""
+    n = _n_rows(M)
+    if float(n) == 0.0:
+        return (P * 0.0).sum()
+    Q = (1.0 - P) ** alpha * P if alpha else P
+    k = 2 if square_denominator else 1
+    if level == "instance":
+        D = (2.0 * Q * Y + smooth) / (Q**k + Y**k + smooth)
+        return _agg(M * -torch.log(D), class_reduction).sum() / n
+    num = 2.0 * (M * Q * Y).sum(dim=0) + smooth
+    den = (M * Q**k).sum(dim=0) + (M * Y**k).sum(dim=0) + smooth
+    return _agg(-torch.log(num / den), class_reduction)
 
 
 def tversky_from_probs(
@@ -174,6 +191,8 @@ def loss_from_probs(spec: Spec, P, Y, M, gold, activation: str):
         return total
     if kind == "dice":
         return dice_from_probs(P, Y, M, **params)
+    if kind == "logdice":
+        return logdice_from_probs(P, Y, M, **params)
     if kind == "tversky":
         return tversky_from_probs(P, Y, M, **params)
     if kind == "focal":
@@ -302,6 +321,7 @@ def build_ours(spec: Spec, activation: str = "softmax", labels=LABELS, label_cou
             "ce": reg.cross_entropy_v1,
             "focal": reg.focal_loss_v1,
             "dice": reg.dice_loss_v1,
+            "logdice": reg.log_dice_loss_v1,
             "tversky": reg.tversky_loss_v1,
         }[kind]
         loss = factory(activation=activation, **params)
@@ -374,6 +394,15 @@ def loss_cases(n_classes: int = len(LABELS)) -> List[Tuple[str, Spec]]:
             (0.0, ("dice", {"level": "set", "class_reduction": "sum"})),
             (1.5, ("tversky", {}))]})),
     ]
+    for level in ("instance", "set"):
+        for red in ("mean", "sum"):
+            for square in (True, False):
+                for alpha, smooth in ((0.0, 0.01), (0.3, 1.0)):
+                    cases.append((
+                        f"logdice-{level}-{red}-{'sq' if square else 'lin'}-a{alpha}-s{smooth}",
+                        ("logdice", {"smooth": smooth, "alpha": alpha, "square_denominator": square,
+                                     "level": level, "class_reduction": red}),
+                    ))
     # CE first, dice later: before, inside and after the ramps; one weight constant
     for step in (0, 7, 30):
         cases.append((f"scheduled-ce-dsc-step{step}", ("scheduled", {"step": step, "parts": [

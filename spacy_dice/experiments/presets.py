@@ -18,6 +18,7 @@ DICE = "spacy-dice.DiceLoss.v1"
 TVERSKY = "spacy-dice.TverskyLoss.v1"
 COMBINED = "spacy-dice.CombinedLoss.v1"
 SCHEDULED = "spacy-dice.ScheduledCombinedLoss.v1"
+LOG_DICE = "spacy-dice.LogDiceLoss.v1"
 RAMP = "spacy-dice.LinearRamp.v1"
 
 LOSS_PRESETS: Dict[str, Dict[str, Any]] = {
@@ -54,6 +55,12 @@ LOSS_PRESETS: Dict[str, Dict[str, Any]] = {
             },
         },
         "weights": {"ce": 1.0, "dsc": 1.0},
+    },
+    # -log of the set-level dice coefficient (docs/LOSSES.md): the gradient of a class does not
+    # vanish with its probability
+    "logdice": {
+        "@losses": LOG_DICE, "smooth": 0.01, "alpha": 0.0, "square_denominator": True,
+        "level": "set", "class_reduction": "mean",
     },
     # CE first, DSC later (docs/LOSSES.md): CE alone for the first 200 updates, then over 800
     # updates CE down to 0.25 and DSC up to 4 (DSC's mean over C classes makes its logit gradient

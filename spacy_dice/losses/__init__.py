@@ -3,11 +3,13 @@ from .base import DiceFamilyLoss
 from .combined import CombinedLoss
 from .cross_entropy import CrossEntropy, FocalLoss
 from .dice import DiceLoss
+from .log_dice import LogDiceLoss
 from .registry import (
     combined_loss_v1,
     scheduled_combined_loss_v1,
     cross_entropy_v1,
     dice_loss_v1,
+    log_dice_loss_v1,
     focal_loss_v1,
     tversky_loss_v1,
 )
@@ -20,12 +22,14 @@ __all__ = [
     "CrossEntropy",
     "FocalLoss",
     "DiceLoss",
+    "LogDiceLoss",
     "TverskyLoss",
     "CombinedLoss",
     "ScheduledCombinedLoss",
     "cross_entropy_v1",
     "focal_loss_v1",
     "dice_loss_v1",
+    "log_dice_loss_v1",
     "tversky_loss_v1",
     "combined_loss_v1",
     "scheduled_combined_loss_v1",

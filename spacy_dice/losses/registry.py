@@ -11,6 +11,7 @@ from thinc.api import registry
 from .combined import CombinedLoss
 from .cross_entropy import CrossEntropy, FocalLoss
 from .dice import DiceLoss
+from .log_dice import LogDiceLoss
 from .scheduled import ScheduledCombinedLoss
 from .schedules import linear_ramp_v1  # noqa: F401  (registers spacy-dice.LinearRamp.v1)
 from .tversky import TverskyLoss
@@ -52,6 +53,22 @@ def dice_loss_v1(
 ) -> DiceLoss:
     """Dice loss (``alpha = 0``) or the paper's self-adjusting DSC (``alpha > 0``; paper: 0.01)."""
     return DiceLoss(
+        smooth, alpha, square_denominator, level, class_reduction, activation=activation
+    )
+
+
+@registry.losses("spacy-dice.LogDiceLoss.v1")
+def log_dice_loss_v1(
+    smooth: float = 0.01,
+    alpha: float = 0.0,
+    square_denominator: bool = True,
+    level: str = "set",
+    class_reduction: str = "mean",
+    activation: str = "softmax",
+) -> LogDiceLoss:
+    """``-log`` of the (self-adjusting) dice coefficient: dice whose gradient does not vanish with
+    the probability of a class (docs/LOSSES.md). ``smooth`` must be > 0."""
+    return LogDiceLoss(
         smooth, alpha, square_denominator, level, class_reduction, activation=activation
     )
 
