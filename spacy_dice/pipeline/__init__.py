@@ -1,5 +1,8 @@
-"""spaCy components whose loss is a config block: dice_tagger, dice_ner, dice_textcat."""
+"""spaCy components whose loss is a config block: dice_tagger, dice_ner, dice_textcat,
+dice_spancat, dice_spancat_singlelabel, dice_span_finder."""
 from .ner import DiceEntityRecognizer, make_dice_ner
+from .span_finder import DiceSpanFinder, make_dice_span_finder
+from .spancat import DiceSpanCategorizer, make_dice_spancat, make_dice_spancat_singlelabel
 from .tagger import DiceTagger, make_dice_tagger
 from .textcat import DiceTextCategorizer, make_dice_textcat
 
@@ -10,4 +13,9 @@ __all__ = [
     "make_dice_tagger",
     "make_dice_ner",
     "make_dice_textcat",
+    "DiceSpanCategorizer",
+    "DiceSpanFinder",
+    "make_dice_spancat",
+    "make_dice_spancat_singlelabel",
+    "make_dice_span_finder",
 ]

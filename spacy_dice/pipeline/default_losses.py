@@ -26,3 +26,16 @@ CE_LOSS = {"@losses": "spacy-dice.CrossEntropy.v1", "class_weights": None, "labe
 NER_DEFAULT_LOSS = CE_LOSS
 TAGGER_DEFAULT_LOSS = CE_LOSS
 TEXTCAT_DEFAULT_LOSS = DSC_LOSS
+
+# Span components (issue 10). Sigmoid BCE for dice_spancat / dice_span_finder, CE for the
+# single-label spancat: the starting point of the UNER screen; docs/BENCHMARKS.md ("Spans") says
+# which loss the dev scores chose and whether a dice loss beat BCE there.
+BCE_LOSS = {
+    "@losses": "spacy-dice.CrossEntropy.v1",
+    "class_weights": None,
+    "label_smoothing": 0.0,
+    "activation": "sigmoid",
+}
+SPANCAT_DEFAULT_LOSS = BCE_LOSS
+SPANCAT_SINGLELABEL_DEFAULT_LOSS = CE_LOSS
+SPAN_FINDER_DEFAULT_LOSS = BCE_LOSS

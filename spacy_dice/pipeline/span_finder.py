@@ -1,0 +1,199 @@
+"""``dice_span_finder``: spaCy's ``span_finder`` (start / end pointers per token) with a configurable loss.
+
+Every token gets two independent sigmoid scores, ``P_t0`` (a span starts here) and ``P_t1`` (a span
+ends here); prediction pairs every start with every end at or after it whose length is within
+``[min_length, max_length]`` and writes them to ``doc.spans[spans_key]``, where a downstream
+``dice_spancat`` with ``spacy.preset_spans_suggester.v1`` labels them. This is the pointer
+setting of the paper's MRC-NER experiments (binary start / end classifiers trained with the
+set-level DSC, negatives outnumbering positives by 50-170 to one).
+
+spaCy's ``span_finder`` trains with the masked squared error ``sum m (P - Y)^2`` on probabilities
+through ``Logistic`` (logit gradient ``(P - Y) P (1 - P)``); here any spacy-dice loss in
+``activation = "sigmoid"`` mode over the ``(tokens, 2)`` matrix, columns named ``"start"`` and
+``"end"`` (class weights by name), with the loss's logit gradient reaching the logits unchanged
+(:mod:`.span_output`). Unannotated docs and misaligned boundaries are masked (:mod:`.span_gold`).
+"""
+import copy
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+from spacy.language import Language
+from spacy.pipeline.span_finder import DEFAULT_SPAN_FINDER_MODEL, SpanFinder
+from spacy.pipeline.spancat import DEFAULT_SPANS_KEY
+from spacy.training import Example, validate_examples, validate_get_examples
+from thinc.api import Model, Optimizer, set_dropout_rate
+from thinc.types import Floats2d
+
+from .default_losses import SPAN_FINDER_DEFAULT_LOSS
+from .head_learn_rate import check_head_learn_rate_scale
+from .loss_support import ConfigurableLoss, check_grad_scale
+from .span_gold import boundary_gold, reference_spans
+from .span_output import prepare_span_scorer
+from .spancat import check_activation, check_spans_key
+
+BOUNDARY_LABELS = ("start", "end")
+DICE_SPAN_FINDER_MODEL = copy.deepcopy(dict(DEFAULT_SPAN_FINDER_MODEL))
+DICE_SPAN_FINDER_MODEL["scorer"] = {"@layers": "spacy-dice.LinearLogits.v1", "nO": 2, "nI": None}
+
+
+class DiceSpanFinder(ConfigurableLoss, SpanFinder):
+    """spaCy's ``SpanFinder`` whose loss is the configured sigmoid-mode spacy-dice loss."""
+
+    def __init__(
+        self,
+        nlp: Language,
+        model: Model[Iterable[Any], Floats2d],
+        name: str = "dice_span_finder",
+        *,
+        loss: Any,
+        grad_scale: Any = "labelled",
+        head_learn_rate_scale: float = 1.0,
+        spans_key: str = DEFAULT_SPANS_KEY,
+        threshold: float = 0.5,
+        max_length: Optional[int] = None,
+        min_length: Optional[int] = None,
+        scorer: Optional[Callable],
+    ) -> None:
+        check_spans_key(name, spans_key)
+        for key, value in (("min_length", min_length), ("max_length", max_length)):
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                raise ValueError(
+                    f"[{name}] {key}={value!r} is not allowed; use an integer >= 1 (a span"
+                    " length in tokens) or null for no limit"
+                )
+        if min_length is not None and max_length is not None and min_length > max_length:
+            raise ValueError(
+                f"[{name}] min_length={min_length} is larger than max_length={max_length}, so no"
+                " span could be suggested; use min_length <= max_length"
+            )
+        super().__init__(
+            nlp, model, name, spans_key=spans_key, threshold=threshold,
+            max_length=max_length, min_length=min_length, scorer=scorer,
+        )
+        self.loss = check_activation(
+            name, loss, "sigmoid", "an independent start and end score per token"
+        )
+        self.adapted_layers = prepare_span_scorer(name, model, "sigmoid")
+        self.cfg["label_counts"] = None
+        self.cfg["grad_scale"] = check_grad_scale(name, grad_scale)
+        self.cfg["head_learn_rate_scale"] = check_head_learn_rate_scale(name, head_learn_rate_scale)
+
+    @property
+    def loss_labels(self) -> Tuple[str, ...]:
+        return BOUNDARY_LABELS
+
+    @property
+    def labels(self) -> Tuple[str, ...]:
+        """The span finder predicts no labels; the loss's columns are :data:`BOUNDARY_LABELS`."""
+        return tuple()
+
+    def _initialize_loss_from_cfg(self, labels: Sequence[str]) -> None:
+        super()._initialize_loss_from_cfg(self.loss_labels)
+
+    def update(
+        self,
+        examples: Iterable[Example],
+        *,
+        drop: float = 0.0,
+        sgd: Optional[Optimizer] = None,
+        losses: Optional[Dict[str, float]] = None,
+    ) -> Dict[str, float]:
+        """spaCy's span finder update with the configured loss (docs without tokens left out)."""
+        if losses is None:
+            losses = {}
+        losses.setdefault(self.name, 0.0)
+        validate_examples(examples, "DiceSpanFinder.update")
+        examples = [eg for eg in examples if len(eg.predicted)]
+        if not examples:
+            return losses
+        set_dropout_rate(self.model, drop)
+        scores, backprop_scores = self.model.begin_update([eg.predicted for eg in examples])
+        loss, d_scores = self.get_loss(examples, scores)
+        backprop_scores(d_scores)
+        if sgd is not None:
+            self.finish_update(sgd)
+        losses[self.name] += loss
+        return losses
+
+    def get_loss(self, examples: Iterable[Example], scores: Floats2d) -> Tuple[float, Floats2d]:
+        """The configured loss over the ``(tokens, 2)`` start / end probabilities."""
+        examples = list(examples)
+        gold = boundary_gold(examples, self.cfg["spans_key"], self.name)
+        n_labelled = int((gold >= 0).any(axis=1).sum()) if gold.size else 0
+        return self.apply_loss(scores, self.model.ops.asarray2f(gold), n_labelled)
+
+    def predict(self, docs: Iterable[Any]) -> Floats2d:
+        """``(tokens, 2)`` probabilities; docs without tokens are left out of the model's batch."""
+        docs = list(docs)
+        filled = [doc for doc in docs if len(doc)]
+        if not filled:
+            return self.model.ops.alloc2f(0, 2)
+        return self.model.predict(filled)
+
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Optional[Language] = None,
+    ) -> None:
+        """spaCy's span finder initialisation; the loss gets the start / end counts."""
+        validate_get_examples(get_examples, "DiceSpanFinder.initialize")
+        subbatch: List[Example] = []
+        starts = 0
+        for example in get_examples():
+            if len(subbatch) < 10 and len(example.predicted):
+                subbatch.append(example)
+            group = reference_spans(example, self.cfg["spans_key"])
+            if group is not None:
+                starts += sum(1 for span in group if len(span))
+        if subbatch:
+            docs = [eg.reference for eg in subbatch]
+            Y = self.model.ops.asarray2f(boundary_gold(subbatch, self.cfg["spans_key"], self.name))
+            self.model.initialize(X=docs, Y=Y)
+        else:
+            self.model.initialize()
+        self.initialize_loss(self.loss_labels, {"start": starts, "end": starts})
+
+
+@Language.factory(
+    "dice_span_finder",
+    assigns=["doc.spans"],
+    default_config={
+        "threshold": 0.5,
+        "model": DICE_SPAN_FINDER_MODEL,
+        "spans_key": DEFAULT_SPANS_KEY,
+        "max_length": 25,
+        "min_length": None,
+        "loss": SPAN_FINDER_DEFAULT_LOSS,
+        "grad_scale": "labelled",
+        "head_learn_rate_scale": 1.0,
+        "scorer": {"@scorers": "spacy.span_finder_scorer.v1"},
+    },
+    default_score_weights={
+        f"spans_{DEFAULT_SPANS_KEY}_f": 1.0,
+        f"spans_{DEFAULT_SPANS_KEY}_p": 0.0,
+        f"spans_{DEFAULT_SPANS_KEY}_r": 0.0,
+    },
+)
+def make_dice_span_finder(
+    nlp: Language,
+    name: str,
+    model: Model[Iterable[Any], Floats2d],
+    spans_key: str,
+    threshold: float,
+    max_length: Optional[int],
+    min_length: Optional[int],
+    scorer: Optional[Callable],
+    loss: Any,
+    grad_scale: Union[str, float],
+    head_learn_rate_scale: float,
+) -> DiceSpanFinder:
+    """Span boundary finder (spaCy's ``span_finder`` settings) trained with a sigmoid-mode ``loss``.
+
+    ``model``: ``spacy.SpanFinder.v1`` with ``scorer = spacy-dice.LinearLogits.v1`` (``nO = 2``;
+    spaCy's ``spacy.LinearLogistic.v1`` is adapted).
+    """
+    return DiceSpanFinder(
+        nlp, model, name, loss=loss, grad_scale=grad_scale,
+        head_learn_rate_scale=head_learn_rate_scale, spans_key=spans_key, threshold=threshold,
+        max_length=max_length, min_length=min_length, scorer=scorer,
+    )

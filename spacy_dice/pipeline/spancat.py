@@ -1,0 +1,341 @@
+"""``dice_spancat`` and ``dice_spancat_singlelabel``: spaCy's span categorizers with a configurable loss.
+
+Both keep spaCy's ``SpanCategorizer`` (suggester, model, ``doc.spans[spans_key]`` output, scorer,
+thresholds) and replace its hard-coded loss:
+
+* ``dice_spancat`` (multi-label, overlapping and nested spans): spaCy's ``spancat`` back-propagates
+  ``P - Y`` through ``Logistic``, i.e. the squared error ``(1/2) sum_{i,c} (P_ic - Y_ic)^2`` on
+  probabilities. Here the loss is any spacy-dice loss in ``activation = "sigmoid"`` mode over the
+  ``(candidates, labels)`` matrix ``P = sigmoid(Z)`` with gold ``Y_ic = 1`` when candidate ``i`` is
+  a gold span of label ``c``; e.g. BCE ``-(1/nC) sum_{i,c} [Y log P + (1-Y) log(1-P)]`` or the
+  set-level DSC of the paper (eq. 12 with the batch as one set, as the authors train MRC-NER), one
+  column per label;
+* ``dice_spancat_singlelabel`` (exclusive labels): softmax over the labels plus a negative label
+  ("not a span", named :data:`NEGATIVE_LABEL` for class weights), any loss in the default softmax
+  mode.
+
+The gradient that reaches the logits is exactly the loss's logit gradient ``dL/dZ``
+(:mod:`spacy_dice.pipeline.span_output`): spaCy's ``spacy.LinearLogistic.v1`` is adapted, models
+that cannot pass logit gradients are refused. Missing gold is masked (:mod:`.span_gold`).
+"""
+import copy
+import warnings
+from collections import Counter
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+import numpy
+from spacy.language import Language
+from spacy.pipeline.spancat import (
+    DEFAULT_SPANCAT_MODEL,
+    DEFAULT_SPANCAT_SINGLELABEL_MODEL,
+    DEFAULT_SPANS_KEY,
+    SpanCategorizer,
+    Suggester,
+)
+from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.vocab import Vocab
+from thinc.api import Model, Optimizer, set_dropout_rate
+from thinc.types import Floats2d, Ragged
+
+from .default_losses import SPANCAT_DEFAULT_LOSS, SPANCAT_SINGLELABEL_DEFAULT_LOSS
+from .head_learn_rate import check_head_learn_rate_scale
+from .loss_support import ConfigurableLoss, check_grad_scale, check_loss, describe_loss
+from .span_gold import candidate_gold_sigmoid, candidate_gold_softmax, reference_spans
+from .span_output import prepare_span_scorer
+
+NEGATIVE_LABEL = "__negative__"
+"""Name of ``dice_spancat_singlelabel``'s "not a span" class in the loss (class weights by name,
+e.g. ``class_weights = {"__negative__": 0.2}``, replace spaCy's ``negative_weight``)."""
+
+DICE_SPANCAT_MODEL = copy.deepcopy(dict(DEFAULT_SPANCAT_MODEL))
+DICE_SPANCAT_MODEL["scorer"] = {"@layers": "spacy-dice.LinearLogits.v1", "nO": None, "nI": None}
+SPANCAT_SCORE_WEIGHTS = {"spans_sc_f": 1.0, "spans_sc_p": 0.0, "spans_sc_r": 0.0}
+NGRAM_SUGGESTER = {"@misc": "spacy.ngram_suggester.v1", "sizes": [1, 2, 3]}
+
+
+def check_spans_key(component: str, spans_key: Any) -> str:
+    """``spans_key`` must be a non-empty string (the key of ``doc.spans``)."""
+    if not isinstance(spans_key, str) or not spans_key:
+        raise ValueError(
+            f"[{component}] spans_key={spans_key!r} is not allowed; use a non-empty string, the"
+            f" key of doc.spans that holds the gold spans and receives the predictions (spaCy's"
+            f" default: \"{DEFAULT_SPANS_KEY}\")"
+        )
+    return spans_key
+
+
+def check_activation(component: str, loss: Any, activation: str, what: str) -> Any:
+    """:func:`check_loss`, with a message that says what the span component predicts."""
+    found = getattr(loss, "activation", "softmax")
+    if callable(loss) and found != activation:
+        raise ValueError(
+            f"[{component}] loss: {describe_loss(loss)} is configured with activation={found!r},"
+            f" but this component predicts {what} through a {activation}; set"
+            f" activation = \"{activation}\" in the [components.{component}.loss] block"
+        )
+    return check_loss(component, loss, activation=activation)
+
+
+class DiceSpanCategorizer(ConfigurableLoss, SpanCategorizer):
+    """spaCy's ``SpanCategorizer`` whose loss is the configured spacy-dice loss.
+
+    ``add_negative_label=False``: multi-label, sigmoid-mode loss over ``(candidates, labels)``;
+    ``True``: single-label, softmax-mode loss over ``labels + [NEGATIVE_LABEL]``.
+    """
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        model: Model[Tuple[List[Any], Ragged], Floats2d],
+        suggester: Suggester,
+        name: str = "dice_spancat",
+        *,
+        loss: Any,
+        grad_scale: Any = "labelled",
+        head_learn_rate_scale: float = 1.0,
+        add_negative_label: bool = False,
+        spans_key: str = DEFAULT_SPANS_KEY,
+        allow_overlap: bool = True,
+        max_positive: Optional[int] = None,
+        threshold: Optional[float] = 0.5,
+        scorer: Optional[Callable],
+    ) -> None:
+        check_spans_key(name, spans_key)
+        if not callable(suggester):
+            raise ValueError(
+                f"[{name}] suggester: {suggester!r} is not a suggester; use a @misc block such"
+                " as spacy.ngram_suggester.v1 (sizes = [1, 2, 3]) or"
+                " spacy.preset_spans_suggester.v1 (after a span finder)"
+            )
+        super().__init__(
+            vocab, model, suggester, name, add_negative_label=add_negative_label,
+            spans_key=spans_key, negative_weight=1.0, allow_overlap=allow_overlap,
+            max_positive=max_positive, threshold=threshold, scorer=scorer,
+        )
+        activation = "softmax" if add_negative_label else "sigmoid"
+        what = (
+            "one exclusive label (or none) per candidate span" if add_negative_label
+            else "independent labels per candidate span (multi-label)"
+        )
+        self.loss = check_activation(name, loss, activation, what)
+        self.adapted_layers = prepare_span_scorer(name, model, activation)
+        self.cfg["label_counts"] = None
+        self.cfg["grad_scale"] = check_grad_scale(name, grad_scale)
+        self.cfg["head_learn_rate_scale"] = check_head_learn_rate_scale(name, head_learn_rate_scale)
+        self._warned_no_candidates = False
+
+    @property
+    def loss_labels(self) -> Tuple[str, ...]:
+        """The loss's classes: the labels, plus :data:`NEGATIVE_LABEL` for single-label."""
+        labels = tuple(self.labels)
+        return labels + (NEGATIVE_LABEL,) if self.add_negative_label else labels
+
+    def _initialize_loss_from_cfg(self, labels: Sequence[str]) -> None:
+        super()._initialize_loss_from_cfg(self.loss_labels)
+
+    def update(
+        self,
+        examples: Iterable[Example],
+        *,
+        drop: float = 0.0,
+        sgd: Optional[Optimizer] = None,
+        losses: Optional[Dict[str, float]] = None,
+    ) -> Dict[str, float]:
+        """spaCy's spancat update with the configured loss; warns once when the suggester finds
+        no candidate in a batch that has tokens (nothing can be learned from it)."""
+        if losses is None:
+            losses = {}
+        losses.setdefault(self.name, 0.0)
+        examples = list(examples)
+        validate_examples(examples, "DiceSpanCategorizer.update")
+        if not any(len(eg.predicted) if eg.predicted else 0 for eg in examples):
+            return losses
+        docs = [eg.predicted for eg in examples]
+        spans = self.suggester(docs, ops=self.model.ops)
+        if spans.lengths.sum() == 0:
+            self._warn_no_candidates()
+            return losses
+        set_dropout_rate(self.model, drop)
+        scores, backprop_scores = self.model.begin_update((docs, spans))
+        loss, d_scores = self.get_loss(examples, (spans, scores))
+        backprop_scores(d_scores)
+        if sgd is not None:
+            self.finish_update(sgd)
+        losses[self.name] += loss
+        return losses
+
+    def _warn_no_candidates(self) -> None:
+        if self._warned_no_candidates:
+            return
+        self._warned_no_candidates = True
+        warnings.warn(
+            f"[{self.name}] the suggester proposed no candidate span for a training batch, so"
+            " the batch taught nothing. With spacy.preset_spans_suggester.v1 the upstream"
+            " component (e.g. a span finder) must be listed in [training]"
+            " annotating_components; with spacy.ngram_suggester.v1 check that the sizes fit"
+            " the docs.",
+            stacklevel=3,
+        )
+
+    def _candidates_per_doc(self, spans: Ragged) -> List[numpy.ndarray]:
+        ops = self.model.ops
+        lengths = ops.to_numpy(spans.lengths).astype("int64")
+        data = ops.to_numpy(spans.dataXd).reshape((-1, 2)) if int(lengths.sum()) else None
+        out, start = [], 0
+        for length in lengths.tolist():
+            out.append(data[start : start + length] if data is not None else numpy.zeros((0, 2), "i"))
+            start += length
+        return out
+
+    def gold(self, examples: Sequence[Example], spans: Ragged) -> numpy.ndarray:
+        """The loss's gold for the candidates ``spans`` (see :mod:`.span_gold`)."""
+        candidates = self._candidates_per_doc(spans)
+        if self.add_negative_label:
+            return candidate_gold_softmax(examples, candidates, self.labels, self.key)
+        return candidate_gold_sigmoid(examples, candidates, self.labels, self.key)
+
+    def get_loss(
+        self, examples: Iterable[Example], spans_scores: Tuple[Ragged, Floats2d]
+    ) -> Tuple[float, Floats2d]:
+        """The configured loss over the candidates' probabilities; gradient w.r.t. the logits."""
+        examples = list(examples)
+        spans, scores = spans_scores
+        gold = self.gold(examples, spans)
+        ops = self.model.ops
+        if self.add_negative_label:
+            n_labelled = int((gold >= 0).sum())
+            truths = ops.asarray(gold, dtype="int32")
+        else:
+            n_labelled = int((gold >= 0).any(axis=1).sum()) if gold.size else 0
+            truths = ops.asarray2f(gold)
+        return self.apply_loss(scores, truths, n_labelled)
+
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Optional[Language] = None,
+        labels: Optional[List[str]] = None,
+    ) -> None:
+        """spaCy's spancat initialisation, then the loss learns its classes and their counts.
+
+        Counts: gold spans per label in the annotated training docs; single-label also counts
+        the negative class (the suggester's candidates that are no gold span).
+        """
+        validate_get_examples(get_examples, "DiceSpanCategorizer.initialize")
+        super().initialize(get_examples, nlp=nlp, labels=labels)
+        self.initialize_loss(self.loss_labels, self._label_counts(get_examples))
+
+    def _label_counts(self, get_examples: Callable[[], Iterable[Example]]) -> Dict[str, int]:
+        counts: Counter = Counter()
+        known = set(self.labels)
+        batch: List[Example] = []
+
+        def count_negatives(batch: List[Example]) -> None:
+            spans = self.suggester([eg.predicted for eg in batch], ops=self.model.ops)
+            gold = self.gold(batch, spans)
+            counts[NEGATIVE_LABEL] += int((gold == len(self.labels)).sum())
+
+        for example in get_examples():
+            group = reference_spans(example, self.key)
+            if group is None:
+                continue
+            counts.update(span.label_ for span in group if span.label_ in known)
+            if self.add_negative_label:
+                batch.append(example)
+                if len(batch) == 64:
+                    count_negatives(batch)
+                    batch = []
+        if batch:
+            count_negatives(batch)
+        return {label: int(counts.get(label, 0)) for label in self.loss_labels}
+
+
+SPANCAT_DEFAULT_CONFIG = {
+    "threshold": 0.5,
+    "spans_key": DEFAULT_SPANS_KEY,
+    "max_positive": None,
+    "model": DICE_SPANCAT_MODEL,
+    "suggester": NGRAM_SUGGESTER,
+    "loss": SPANCAT_DEFAULT_LOSS,
+    "grad_scale": "labelled",
+    "head_learn_rate_scale": 1.0,
+    "scorer": {"@scorers": "spacy.spancat_scorer.v1"},
+}
+
+
+@Language.factory(
+    "dice_spancat",
+    assigns=["doc.spans"],
+    default_config=SPANCAT_DEFAULT_CONFIG,
+    default_score_weights=SPANCAT_SCORE_WEIGHTS,
+)
+def make_dice_spancat(
+    nlp: Language,
+    name: str,
+    suggester: Suggester,
+    model: Model[Tuple[List[Any], Ragged], Floats2d],
+    spans_key: str,
+    scorer: Optional[Callable],
+    threshold: float,
+    max_positive: Optional[int],
+    loss: Any,
+    grad_scale: Union[str, float],
+    head_learn_rate_scale: float,
+) -> DiceSpanCategorizer:
+    """Multi-label span categorizer (spaCy's ``spancat`` settings) trained with a sigmoid-mode ``loss``.
+
+    ``model``: ``spacy.SpanCategorizer.v1`` with ``scorer = spacy-dice.LinearLogits.v1`` (spaCy's
+    ``spacy.LinearLogistic.v1`` is adapted); ``grad_scale``: ``"labelled"`` (times the number of
+    labelled candidates) or a number; ``head_learn_rate_scale``: see
+    :mod:`spacy_dice.pipeline.head_learn_rate`.
+    """
+    return DiceSpanCategorizer(
+        nlp.vocab, model, suggester, name, loss=loss, grad_scale=grad_scale,
+        head_learn_rate_scale=head_learn_rate_scale, add_negative_label=False,
+        spans_key=spans_key, allow_overlap=True, max_positive=max_positive,
+        threshold=threshold, scorer=scorer,
+    )
+
+
+SPANCAT_SINGLELABEL_DEFAULT_CONFIG = {
+    "spans_key": DEFAULT_SPANS_KEY,
+    "model": copy.deepcopy(dict(DEFAULT_SPANCAT_SINGLELABEL_MODEL)),
+    "suggester": NGRAM_SUGGESTER,
+    "allow_overlap": True,
+    "loss": SPANCAT_SINGLELABEL_DEFAULT_LOSS,
+    "grad_scale": "labelled",
+    "head_learn_rate_scale": 1.0,
+    "scorer": {"@scorers": "spacy.spancat_scorer.v1"},
+}
+
+
+@Language.factory(
+    "dice_spancat_singlelabel",
+    assigns=["doc.spans"],
+    default_config=SPANCAT_SINGLELABEL_DEFAULT_CONFIG,
+    default_score_weights=SPANCAT_SCORE_WEIGHTS,
+)
+def make_dice_spancat_singlelabel(
+    nlp: Language,
+    name: str,
+    suggester: Suggester,
+    model: Model[Tuple[List[Any], Ragged], Floats2d],
+    spans_key: str,
+    allow_overlap: bool,
+    scorer: Optional[Callable],
+    loss: Any,
+    grad_scale: Union[str, float],
+    head_learn_rate_scale: float,
+) -> DiceSpanCategorizer:
+    """Single-label span categorizer (spaCy's ``spancat_singlelabel``) with a softmax-mode ``loss``.
+
+    The negative class is :data:`NEGATIVE_LABEL`; spaCy's ``negative_weight`` becomes the loss's
+    ``class_weights = {"__negative__": w}`` (any loss that takes class weights).
+    """
+    return DiceSpanCategorizer(
+        nlp.vocab, model, suggester, name, loss=loss, grad_scale=grad_scale,
+        head_learn_rate_scale=head_learn_rate_scale, add_negative_label=True,
+        spans_key=spans_key, allow_overlap=allow_overlap, max_positive=1, threshold=None,
+        scorer=scorer,
+    )
