@@ -155,6 +155,11 @@ def test_trf_config_contents(component):
     assert listener["upstream"] == "transformer"
     expected = "spacy.TextCatReduce.v1" if component == "textcat" else "spacy.Tagger.v2"
     assert comp["model"]["@architectures"] == expected
+    # the measured transformer defaults (docs/BENCHMARKS.md, "Transformers")
+    assert comp["head_learn_rate_scale"] == 200.0
+    assert config["training"]["batcher"]["size"] == 300
+    assert config["training"]["optimizer"]["learn_rate"]["warmup_steps"] == 20
+    assert config["training"]["optimizer"]["learn_rate"]["initial_rate"] == 5e-5
 
 
 @pytest.mark.parametrize("component", sorted(COMPONENTS))
@@ -163,6 +168,38 @@ def test_trf_config_builds_pipeline(component):
     nlp = build_nlp(component, "bert-base-cased")
     assert nlp.pipe_names == ["transformer", component]
     assert nlp.get_pipe(component).loss is not None
+
+
+# --- head_learn_rate_scale with a listened-to transformer ----------------------------------------
+def test_head_scale_leaves_listened_transformer_at_optimizer_rate(tmp_path):
+    """One Adam step (no decay, no clipping) moves a weight by learn_rate x its lr_scale: the
+    transformer's torch weights by the rate, dice_ner's softmax by head_learn_rate_scale x rate."""
+    lr, scale = 1e-4, 50.0
+    bert = make_tiny_bert(tmp_path / "tiny-bert", max_position_embeddings=MAX_POSITIONS)
+    fix_random_seed(0)
+    nlp = build_nlp("ner", str(bert), **{"components.ner.head_learn_rate_scale": scale})
+    examples = make_examples("ner", nlp, n=4)
+    nlp.initialize(lambda: examples)
+    ner = nlp.get_pipe("ner").model
+    softmax = [node for node in ner.walk() if "softmax_normalize" in node.attrs][0]
+    rng = numpy.random.default_rng(0)  # a zero softmax would send no gradient to the transformer
+    softmax.set_param("W", rng.normal(0, 0.1, softmax.get_param("W").shape).astype("f"))
+    torch_model = [n for n in nlp.get_pipe("transformer").model.walk() if n.shims][0].shims[0]._model
+    before_torch = {n: p.detach().clone().numpy() for n, p in torch_model.named_parameters()}
+    before_head = {name: numpy.array(softmax.get_param(name)) for name in ("W", "b")}
+    nlp.update(examples, sgd=False, drop=0.0)  # gradients only; then one optimizer step each
+    optimizer = Adam(lr, L2=0.0, grad_clip=0.0, use_averages=False)
+    for _, proc in nlp.pipeline:
+        proc.finish_update(optimizer)
+    torch_moves = [
+        float(numpy.abs(p.detach().numpy() - before_torch[n]).max()) for n, p in torch_model.named_parameters()
+    ]
+    moved = [m for m in torch_moves if m > 0]
+    assert len(moved) > len(torch_moves) // 2
+    assert max(moved) == pytest.approx(lr, rel=1e-2)
+    for name in ("W", "b"):
+        move = float(numpy.abs(softmax.get_param(name) - before_head[name]).max())
+        assert move == pytest.approx(lr * scale, rel=1e-3)
 
 
 # --- the tiny BERT: training, saving, reloading --------------------------------------------------
