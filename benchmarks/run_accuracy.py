@@ -37,6 +37,7 @@ from spacy_dice.corpus.convert import convert_file  # noqa: E402
 from spacy_dice.experiments import (  # noqa: E402
     LOSS_PRESETS, load_config, spacy_baseline, with_loss,
 )
+from spacy_dice.experiments.presets import SPAN_LOSS_PRESETS, spacy_span_baseline  # noqa: E402
 from spacy_dice.experiments.runner import RunResult, run_training  # noqa: E402
 
 TASKS: Dict[str, Dict[str, Any]] = {
@@ -52,8 +53,26 @@ TASKS: Dict[str, Dict[str, Any]] = {
              "max_steps": 400, "eval_frequency": 100, "positive": "paraphrase"},
     "sst2": {"config": "configs/textcat_cnn.cfg", "component": "textcat", "kind": "textcat",
              "max_steps": 400, "eval_frequency": 100, "positive": "positive"},
+    # the NER corpora as doc.spans["sc"] (spacy_dice.corpus.spans), same splits as the NER tasks
+    "uner_spans": {"config": "configs/spancat_cnn.cfg", "component": "spancat", "kind": "ner",
+                   "spans_of": "uner", "max_steps": 1000, "eval_frequency": 100},
+    "conll03_spans": {"config": "configs/spancat_cnn.cfg", "component": "spancat", "kind": "ner",
+                      "spans_of": "conll03", "max_steps": 1000, "eval_frequency": 200},
+    # span finder suggesting the spancat's candidates; a row's loss goes to both components
+    "uner_spanfinder": {"config": "configs/spans_cnn.cfg", "component": "spancat", "kind": "ner",
+                        "spans_of": "uner", "max_steps": 1000, "eval_frequency": 100,
+                        "also": ["span_finder"]},
 }
 ALL_ROWS = list(LOSS_PRESETS) + ["spacy"]
+# span tasks: sigmoid presets for dice_spancat, spaCy's spancat ("spacy") and spancat_singlelabel
+# ("spacy_single"), and dice_spancat_singlelabel with CE ("single_ce")
+SPAN_ROWS = ["spacy", "spacy_single", "single_ce"] + list(SPAN_LOSS_PRESETS)
+NGRAM_SIZES = [1, 2, 3, 4]  # configs/spancat_cnn.cfg
+
+
+def task_rows(task: str) -> List[str]:
+    """The rows a task knows (besides --variant rows)."""
+    return SPAN_ROWS if "spans_of" in TASKS[task] else ALL_ROWS
 
 
 # ----------------------------------------------------------------------------- data
@@ -73,6 +92,18 @@ def prepare_data(task: str, data_dir: Path, work: Path, sst2_train: int) -> Dict
     out.mkdir(parents=True, exist_ok=True)
     paths = {split: out / f"{split}.spacy" for split in ("train", "dev", "test")}
     if all(p.exists() for p in paths.values()):
+        return paths
+    if "spans_of" in TASKS.get(task, {}):
+        import spacy
+        from spacy.tokens import DocBin
+
+        from spacy_dice.corpus.spans import ents_as_spans
+
+        base = prepare_data(TASKS[task]["spans_of"], data_dir, work, sst2_train)
+        vocab = spacy.blank("en").vocab
+        for split, path in base.items():
+            docs = ents_as_spans(DocBin().from_disk(path).get_docs(vocab), "sc")
+            DocBin(docs=list(docs), store_user_data=True).to_disk(paths[split])
         return paths
     if task == "conll03":
         d = data_dir / "conll2003"
@@ -114,7 +145,7 @@ def parse_variant(spec: str) -> Tuple[str, str, Dict[str, Any]]:
             params[key] = json.loads(value)
         except json.JSONDecodeError:
             params[key] = value
-    if preset not in LOSS_PRESETS:
+    if preset not in LOSS_PRESETS and preset not in SPAN_LOSS_PRESETS:
         raise SystemExit(f"variant {spec!r}: unknown preset {preset!r}")
     return name, preset, params
 
@@ -134,12 +165,44 @@ def task_config(task: str):
 def row_config(task: str, row: str, variants: Dict[str, Tuple[str, Dict[str, Any]]]):
     spec = TASKS[task]
     base = task_config(task)
+    if "spans_of" in spec:
+        return span_row_config(spec, base, row, variants)
     if row == "spacy":
         return spacy_baseline(base, spec["component"])
     if row in variants:
         preset, params = variants[row]
         return with_loss(base, spec["component"], preset, **params)
     return with_loss(base, spec["component"], row)
+
+
+def span_row_config(spec: Dict[str, Any], base, row: str,
+                    variants: Dict[str, Tuple[str, Dict[str, Any]]]):
+    """Span tasks: the row's loss on the spancat (and on ``spec["also"]``, e.g. the span finder);
+    ``spacy`` swaps every one of them for spaCy's component, ``spacy_single`` / ``single_ce``
+    the spancat for (dice_)spancat_singlelabel."""
+    components = [spec["component"]] + spec.get("also", [])
+    if row == "spacy":
+        for name in components:
+            base = spacy_span_baseline(base, name)
+        return base
+    if row in ("spacy_single", "single_ce"):
+        factory = "spancat_singlelabel" if row == "spacy_single" else "dice_spancat_singlelabel"
+        return spacy_span_baseline(base, spec["component"], factory, loss="ce")
+    preset, params = variants.get(row, (row, {}))
+    for name in components:
+        base = with_loss(base, name, preset, **params)
+    return base
+
+
+def candidate_ratio(path: Path) -> Dict[str, Any]:
+    """Negative:positive ratio of the n-gram candidates (sizes of configs/spancat_cnn.cfg)."""
+    import spacy
+    from spacy.tokens import DocBin
+
+    from spacy_dice.corpus.spans import count_candidates
+
+    docs = DocBin().from_disk(path).get_docs(spacy.blank("en").vocab)
+    return count_candidates(docs, NGRAM_SIZES, "sc")
 
 
 # ----------------------------------------------------------------------------- tables
@@ -158,26 +221,35 @@ def markdown(task: str, runs: List[Dict[str, Any]], meta: Dict[str, Any]) -> str
     lines = [f"### {task}", "", meta["note"], "",
              "Commands (in the order they were run; each row's own command is listed below the"
              " table):", ""] + [f"    {c}" for c in commands] + ["",
-             f"Machine: {meta['machine']}. Budget: {meta['max_steps']} steps, eval every"
-             f" {meta['eval_frequency']} steps; seeds {', '.join(map(str, seeds))}. `dev` is the dev score of the"
+             f"Machine: {meta['machine']}. Budget: {meta['max_steps']} steps"
+             + (f" at most, early stopping with patience {meta['patience']} steps (a run stops"
+                " when the dev score has not improved for that many steps)" if meta.get("patience") else "")
+             + f", eval every {meta['eval_frequency']} steps; seeds {', '.join(map(str, seeds))}. `dev` is the dev score of the"
              " model kept (the best of the evaluations); every other score is on the test set. Speeds in words/s"
              f" (prediction: `nlp.pipe`, batch size {meta['predict_batch_size']}, best of 3;"
              " training: from spaCy's log, evaluation time removed; the machine was shared,"
              " so speeds are noisy).", ""]
+    steps_col = ["best/last step"] if meta.get("patience") else []
     if kind == "ner":
-        head = ["row", "seed", "dev F1", "P", "R", "F1", "per-type F1", "train w/s", "predict w/s"]
+        head = ["row", "seed"] + steps_col + ["dev F1", "P", "R", "F1", "per-type F1", "train w/s", "predict w/s"]
     elif kind in ("pos", "tag"):
-        head = ["row", "seed", "dev acc", "accuracy", "train w/s", "predict w/s"]
+        head = ["row", "seed"] + steps_col + ["dev acc", "accuracy", "train w/s", "predict w/s"]
     else:
-        head = ["row", "seed", "dev macro-F", "accuracy", f"F1 ({meta.get('positive')})",
+        head = ["row", "seed"] + steps_col + ["dev macro-F", "accuracy", f"F1 ({meta.get('positive')})",
                 "macro F1", "train w/s", "predict w/s"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in runs:
         s = r["scores"]
-        common = [r["name"], str(r["seed"]), _pct(_dev_main(kind, r))]
+        common = [r["name"], str(r["seed"])]
+        if meta.get("patience"):
+            common.append(f"{r.get('best_step')}/{r.get('last_step')}")
+        common.append(_pct(_dev_main(kind, r)))
         speeds = [_num(r.get("train_words_per_s")), _num(r.get("predict_words_per_s"))]
         if kind == "ner":
-            per = ", ".join(f"{k} {_pct(v)}" for k, v in sorted(r["per_type"].items()))
+            prf = r.get("per_type_prf") or {}
+            per = ", ".join(
+                f"{k} {_pct(v)}" + (f" (R {_pct(prf[k]['r'])})" if k in prf else "")
+                for k, v in sorted(r["per_type"].items()))
             cells = common + [_pct(s.get("p")), _pct(s.get("r")), _pct(s.get("f")), per] + speeds
         elif kind in ("pos", "tag"):
             cells = common + [_pct(s.get(f"{kind}_acc"))] + speeds
@@ -252,6 +324,13 @@ def _seed_summary(kind: str, runs: List[Dict[str, Any]], meta: Dict[str, Any]) -
     return lines
 
 
+def git_commit() -> str:
+    import subprocess
+
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                          text=True).stdout.strip()
+
+
 def machine() -> str:
     import os
     import platform
@@ -263,13 +342,18 @@ def machine() -> str:
 def main(argv: Optional[List[str]] = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--task", required=True, choices=sorted(TASKS))
-    p.add_argument("--losses", default=",".join(ALL_ROWS),
+    p.add_argument("--losses", default=None,
                    help=f"comma-separated rows: presets {list(LOSS_PRESETS)}, 'spacy' (spaCy's"
-                        " own component) or variant names")
+                        f" own component) or variant names; span tasks: {SPAN_ROWS}")
     p.add_argument("--variant", action="append", default=[],
                    help="extra row NAME=PRESET:key=value,... e.g. dsc_a0.1=dsc:alpha=0.1")
     p.add_argument("--max-steps", type=int, default=None)
     p.add_argument("--eval-frequency", type=int, default=None)
+    p.add_argument("--patience", type=int, default=0,
+                   help="early stopping: stop after this many steps without a better dev score"
+                        " (spaCy's [training] patience; 0 = train for --max-steps)")
+    p.add_argument("--results-name", default=None,
+                   help="results file stem (default: the task name; e.g. uner_converged)")
     p.add_argument("--seeds", default="0", help="comma-separated")
     p.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
     p.add_argument("--work-dir", default="/tmp/spacy_dice_bench")
@@ -291,20 +375,22 @@ def main(argv: Optional[List[str]] = None) -> None:
     for v in args.variant:
         name, preset, params = parse_variant(v)
         variants[name] = (preset, params)
-    rows = [r for r in args.losses.split(",") if r]
+    known_rows = task_rows(args.task)
+    rows = [r for r in (args.losses or ",".join(known_rows)).split(",") if r]
     for row in rows:
-        if row not in ALL_ROWS and row not in variants:
-            raise SystemExit(f"unknown row {row!r}: expected {ALL_ROWS} or a --variant name")
+        if row not in known_rows and row not in variants:
+            raise SystemExit(f"unknown row {row!r}: expected {known_rows} or a --variant name")
 
+    stem = args.results_name or args.task
     if args.report_only:
-        data = json.loads((Path(args.out) / f"{args.task}.json").read_text())
-        (Path(args.out) / f"{args.task}.md").write_text(markdown(args.task, data["runs"], data["meta"]))
+        data = json.loads((Path(args.out) / f"{stem}.json").read_text())
+        (Path(args.out) / f"{stem}.md").write_text(markdown(args.task, data["runs"], data["meta"]))
         return
     work = Path(args.work_dir)
     paths = prepare_data(args.task, Path(args.data_dir), work, args.sst2_train)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    json_path = out / f"{args.task}.json"
+    json_path = out / f"{stem}.json"
     previous = json.loads(json_path.read_text()) if json_path.exists() else {"runs": []}
     command = "python benchmarks/run_accuracy.py " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
@@ -321,6 +407,16 @@ def main(argv: Optional[List[str]] = None) -> None:
         "sst2": f"SST-2: trained on the first {args.sst2_train:,} rows of train, chosen on dev"
                 " (872), reported on test (1,821).",
     }
+    for name, task_spec in TASKS.items():
+        if "spans_of" in task_spec:
+            notes[name] = (
+                notes[task_spec["spans_of"]] + " Entities as doc.spans[\"sc\"] (span"
+                " categorization; P/R/F1 are spaCy's spans_sc_* scores). Rows: `spacy` = spaCy's"
+                " spancat" + (" and span_finder" if task_spec.get("also") else "")
+                + " (spacy.LinearLogistic.v1, its squared-error loss), `spacy_single` = spaCy's"
+                " spancat_singlelabel, `single_ce` = dice_spancat_singlelabel with CE, every"
+                " other row dice_spancat" + (" and dice_span_finder" if task_spec.get("also") else "")
+                + " with that sigmoid loss preset; same tok2vec, suggester, steps and seed.")
     old_meta = previous.get("meta", {})
     commands = list(old_meta.get("commands") or ([old_meta["command"]] if "command" in old_meta else []))
     if old_meta.get("max_steps") not in (None, max_steps):
@@ -328,27 +424,38 @@ def main(argv: Optional[List[str]] = None) -> None:
     meta = {"task": args.task, "command": command, "commands": commands + [command],
             "machine": machine(),
             "max_steps": max_steps, "eval_frequency": eval_frequency, "seeds": seeds,
+            "patience": args.patience,
             "predict_batch_size": 1000, "note": notes[args.task],
             "positive": spec.get("positive"),
             "data": {k: str(v) for k, v in paths.items()}}
+    if "spans_of" in spec:
+        meta["candidates"] = {split: candidate_ratio(path) for split, path in paths.items()}
+        meta["note"] += " Negative:positive n-gram candidates (sizes {}): {}.".format(
+            NGRAM_SIZES, ", ".join(f"{split} {c['neg_pos_ratio']:.1f}"
+                                   for split, c in meta["candidates"].items()))
     # keep runs of other rows/seeds from earlier invocations with the same budget
     runs: List[Dict[str, Any]] = [
         r for r in previous.get("runs", [])
-        if r.get("max_steps") == max_steps
+        if r.get("max_steps") == max_steps and r.get("patience", 0) == args.patience
         and not (r["name"] in rows and r["seed"] in seeds)
     ]
 
     def write() -> None:
-        order = {name: i for i, name in enumerate(ALL_ROWS + list(variants))}
+        order = {name: i for i, name in enumerate(known_rows + list(variants))}
         runs.sort(key=lambda r: (order.get(r["name"], 99), r["name"], r["seed"]))
         json_path.write_text(json.dumps({"meta": meta, "runs": runs}, indent=1))
-        (out / f"{args.task}.md").write_text(markdown(args.task, runs, meta))
+        (out / f"{stem}.md").write_text(markdown(args.task, runs, meta))
 
     for seed in seeds:
         for row in rows:
-            run_dir = work / "runs" / args.task / f"{row}-s{seed}-n{max_steps}"
+            suffix = f"-p{args.patience}" if args.patience else ""
+            run_dir = work / "runs" / args.task / f"{row}-s{seed}-n{max_steps}{suffix}"
             rerun = (f"python benchmarks/run_accuracy.py --task {args.task} --losses {row}"
                      f" --max-steps {max_steps} --eval-frequency {eval_frequency} --seeds {seed}")
+            if args.patience:
+                rerun += f" --patience {args.patience}"
+            if args.results_name:
+                rerun += f" --results-name {args.results_name}"
             if row in variants:
                 rerun += f" --variant {shlex.quote(next(v for v in args.variant if v.startswith(row + '=')))}"
             if args.resume and (run_dir / "result.json").exists():
@@ -361,13 +468,19 @@ def main(argv: Optional[List[str]] = None) -> None:
                     train_path=paths["train"], dev_path=paths["dev"], test_path=paths["test"],
                     gpu_id=args.gpu_id, seed=seed, max_steps=max_steps,
                     eval_frequency=eval_frequency, name=row, quiet=args.quiet,
-                    extra_overrides={"training.patience": 0},
+                    extra_overrides={"training.patience": args.patience},
                 )
                 record = result.to_dict()
+                record["patience"] = args.patience
+                record["last_step"] = max((step for step, _ in result.dev_curve), default=None)
+                record["git_commit"] = git_commit()
                 print(f"=== {row} seed {seed}: {result.scores} train {result.train_words_per_s:.0f}"
                       f" w/s predict {result.predict_words_per_s:.0f} w/s"
                       f" ({time.time() - t0:.0f} s)", flush=True)
             record["rerun"] = rerun
+            per_type = (record.get("metrics") or {}).get("ents_per_type")
+            if per_type:  # P/R/F1 per entity type on the test set (rarest-class recall)
+                record["per_type_prf"] = per_type
             record.pop("metrics", None)
             runs.append(record)
             write()
