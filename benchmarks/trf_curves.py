@@ -209,7 +209,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     train_s = time.perf_counter() - t0
     curve = parse_curve(log_path.read_text(encoding="utf8"), spec["keys"])
     test_last = evaluate(run_dir / "model-last", paths["test"], spec["keys"])
-    test_best = evaluate(run_dir / "model-best", paths["test"], spec["keys"])
+    best_step = max(curve, key=lambda p: p["score"])["step"] if curve else None
+    # model-best is the model of the best dev score; when that is the last step it is model-last
+    same = best_step == max(p["step"] for p in curve) if curve else False
+    test_best = dict(test_last) if same else evaluate(run_dir / "model-best", paths["test"], spec["keys"])
     result = {
         "task": args.task,
         "row": name,
@@ -228,7 +231,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         "dev_curve": curve,
         "test_last": test_last,
         "test_best": test_best,
-        "best_dev_step": max(curve, key=lambda p: p["score"])["step"] if curve else None,
+        "best_dev_step": best_step,
     }
     results: Dict[str, Any] = {}
     if args.out.exists():
