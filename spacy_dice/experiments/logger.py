@@ -5,7 +5,9 @@ keys, per-type dicts kept), ``losses``, ``words`` (training words seen so far), 
 (float wall time since the logger was set up) and ``dev_words_per_s`` (spaCy's ``speed``).
 The runner derives training words/s from it, minus the evaluation time.
 
-``spacy train`` loads this file with ``--code`` (the registry has no entry point for it).
+Registered through the ``spacy_loggers`` entry point (setup.cfg): a config with
+``@loggers = "spacy-dice.JsonlLogger.v1"`` trains with plain ``spacy train`` once spacy-dice is
+installed, no ``--code``.
 """
 import json
 import sys
