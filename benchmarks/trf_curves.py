@@ -209,7 +209,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     train_s = time.perf_counter() - t0
     curve = parse_curve(log_path.read_text(encoding="utf8"), spec["keys"])
     test_last = evaluate(run_dir / "model-last", paths["test"], spec["keys"])
-    best_step = max((p["score"], p["step"]) for p in curve)[1] if curve else None  # as spaCy: ties -> later
+    main = spec["main"]  # the only score weight: finer than the rounded SCORE column
+    best_step = max((p.get(main, p["score"]), p["step"]) for p in curve)[1] if curve else None
     # model-best is the model of the best dev score; when that is the last step it is model-last
     same = best_step == max(p["step"] for p in curve) if curve else False
     test_best = dict(test_last) if same else evaluate(run_dir / "model-best", paths["test"], spec["keys"])
