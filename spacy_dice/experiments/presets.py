@@ -8,7 +8,7 @@ tok2vec, data, steps and seed.
 from __future__ import annotations
 
 import copy
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from thinc.api import Config
 
@@ -84,6 +84,50 @@ LOSS_PRESETS: Dict[str, Dict[str, Any]] = {
 }
 """Loss blocks by preset name (the value of a ``[components.X.loss]`` section)."""
 
+_SIGMOID = {"activation": "sigmoid"}
+_DSC_SET_SIGMOID = {
+    "@losses": DICE, "smooth": 1.0, "alpha": 0.01, "square_denominator": True,
+    "level": "set", "class_reduction": "mean", **_SIGMOID,
+}
+SPAN_LOSS_PRESETS: Dict[str, Dict[str, Any]] = {
+    # sigmoid presets for dice_spancat / dice_span_finder: one 0/1 column per label (or per
+    # start / end), candidates x columns
+    "bce": {"@losses": CE, "class_weights": None, "label_smoothing": 0.0, **_SIGMOID},
+    # weights per label column from the training span counts (N / (C count_c)); they do not
+    # change the negative:positive ratio inside a column
+    "wbce": {"@losses": CE, "class_weights": "inverse_frequency", "label_smoothing": 0.0, **_SIGMOID},
+    "focal_sig": {"@losses": FOCAL, "gamma": 2.0, "class_weights": None, **_SIGMOID},
+    "dl_inst": {
+        "@losses": DICE, "smooth": 1.0, "alpha": 0.0, "square_denominator": True,
+        "level": "instance", "class_reduction": "mean", **_SIGMOID,
+    },
+    "dsc_inst": {
+        "@losses": DICE, "smooth": 1.0, "alpha": 0.01, "square_denominator": True,
+        "level": "instance", "class_reduction": "mean", **_SIGMOID,
+    },
+    # set level: the whole batch's candidates as one set per label, as the authors train
+    # MRC-NER's start / end / span matching
+    "dl_set": {
+        "@losses": DICE, "smooth": 1.0, "alpha": 0.0, "square_denominator": True,
+        "level": "set", "class_reduction": "mean", **_SIGMOID,
+    },
+    "dsc_set": _DSC_SET_SIGMOID,
+    "tversky_set": {
+        "@losses": TVERSKY, "alpha": 0.3, "beta": 0.7, "smooth": 1.0,
+        "level": "set", "class_reduction": "mean", **_SIGMOID,
+    },
+    # BCE + set-level DSC
+    "bce_dsc": {
+        "@losses": COMBINED,
+        "losses": {
+            "ce": {"@losses": CE, "class_weights": None, "label_smoothing": 0.0, **_SIGMOID},
+            "dsc": dict(_DSC_SET_SIGMOID),
+        },
+        "weights": {"ce": 1.0, "dsc": 1.0},
+    },
+}
+"""Sigmoid-mode loss blocks for the span components (``with_loss`` finds them by name too)."""
+
 
 def loss_block(loss: str, **params: Any) -> Dict[str, Any]:
     """A fresh copy of the preset ``loss`` with ``params`` overriding its keys.
@@ -92,10 +136,11 @@ def loss_block(loss: str, **params: Any) -> Dict[str, Any]:
         ValueError: unknown preset name (the message lists the allowed ones).
     """
     try:
-        preset = LOSS_PRESETS[loss]
+        preset = LOSS_PRESETS[loss] if loss in LOSS_PRESETS else SPAN_LOSS_PRESETS[loss]
     except KeyError:
         raise ValueError(
-            f"unknown loss preset {loss!r}: expected one of {', '.join(LOSS_PRESETS)}"
+            f"unknown loss preset {loss!r}: expected one of"
+            f" {', '.join(list(LOSS_PRESETS) + list(SPAN_LOSS_PRESETS))}"
         ) from None
     block = copy.deepcopy(preset)
     for key, value in params.items():
@@ -147,7 +192,9 @@ def spacy_baseline(config: Config, component: str) -> Config:
     * ``dice_tagger`` with ``attr = "pos"`` -> ``morphologizer`` (``spacy.Tagger.v2``): spaCy's
       component that predicts ``token.pos_`` (with no morphological features in the data its
       labels are the UPOS tags); scored by ``pos_acc``;
-    * ``dice_textcat`` -> ``textcat`` with the same model block (``TextCatEnsemble``).
+    * ``dice_textcat`` -> ``textcat`` with the same model block (``TextCatEnsemble``);
+    * ``dice_spancat`` -> ``spancat``, ``dice_spancat_singlelabel`` -> ``spancat_singlelabel``,
+      ``dice_span_finder`` -> ``span_finder``: see :func:`spacy_span_baseline`.
 
     Raises:
         ValueError: no such component, or a factory this function does not know.
@@ -155,10 +202,12 @@ def spacy_baseline(config: Config, component: str) -> Config:
     new = Config(config).copy()
     section = _component_section(new, component)
     factory = section.get("factory")
+    if factory in SPAN_BASELINES:
+        return spacy_span_baseline(config, component)
     if factory not in ("dice_ner", "dice_tagger", "dice_textcat"):
         raise ValueError(
             f"component {component!r} has factory {factory!r}; spacy_baseline knows"
-            " dice_ner, dice_tagger and dice_textcat"
+            " dice_ner, dice_tagger, dice_textcat, " + ", ".join(SPAN_BASELINES)
         )
     tok2vec = _listener(section)
     weights = new.setdefault("training", {}).setdefault("score_weights", {})
@@ -216,6 +265,68 @@ def spacy_baseline(config: Config, component: str) -> Config:
             "scorer": {"@scorers": "spacy.textcat_scorer.v2"},
             "model": copy.deepcopy(section["model"]),
         }
+    return new
+
+
+SPAN_BASELINES = {
+    "dice_spancat": "spancat",
+    "dice_spancat_singlelabel": "spancat_singlelabel",
+    "dice_span_finder": "span_finder",
+}
+_SPACY_SCORER_LAYER = {"spancat": "spacy.LinearLogistic.v1", "span_finder": "spacy.LinearLogistic.v1",
+                       "spancat_singlelabel": "Softmax.v2"}
+_SPAN_SETTINGS = {
+    "spancat": ("spans_key", "suggester", "threshold", "max_positive", "scorer"),
+    "spancat_singlelabel": ("spans_key", "suggester", "allow_overlap", "scorer"),
+    "span_finder": ("spans_key", "threshold", "max_length", "min_length", "scorer"),
+}
+
+
+def spacy_span_baseline(
+    config: Config, component: str, factory: Optional[str] = None, loss: Optional[str] = None
+) -> Config:
+    """A copy of ``config`` with a span component swapped for spaCy's own (or another of ours).
+
+    ``factory`` (default: spaCy's counterpart of the component's factory, :data:`SPAN_BASELINES`)
+    may be ``spancat``, ``spancat_singlelabel``, ``span_finder`` or one of ours
+    (``dice_spancat_singlelabel`` with ``loss``, a preset name). The model keeps its tok2vec
+    (listener), reducer and sizes; only the output layer follows the factory: spaCy's
+    ``spacy.LinearLogistic.v1`` for ``spancat`` / ``span_finder`` (what ``spacy init config``
+    writes), ``Softmax.v2`` for the single-label ones. Suggester, ``spans_key``, thresholds and
+    the scorer are kept where the target factory has them.
+
+    Raises:
+        ValueError: not a span component, or an unknown target factory.
+    """
+    new = Config(config).copy()
+    section = _component_section(new, component)
+    old = section.get("factory")
+    if old not in SPAN_BASELINES:
+        raise ValueError(
+            f"component {component!r} has factory {old!r}; spacy_span_baseline knows "
+            + ", ".join(SPAN_BASELINES)
+        )
+    target = factory or SPAN_BASELINES[old]
+    spacy_target = target[len("dice_"):] if target.startswith("dice_") else target
+    if spacy_target not in _SPAN_SETTINGS:
+        raise ValueError(
+            f"factory {target!r} is not a span factory; use one of {', '.join(_SPAN_SETTINGS)}"
+            " or their dice_ versions"
+        )
+    model = copy.deepcopy(section["model"])
+    model["scorer"] = {"@layers": _SPACY_SCORER_LAYER[spacy_target]}
+    if spacy_target == "span_finder":
+        model["scorer"]["nO"] = 2
+    replaced: Dict[str, Any] = {"factory": target, "model": model}
+    for key in _SPAN_SETTINGS[spacy_target]:
+        if key in section:
+            replaced[key] = copy.deepcopy(section[key])
+    if target.startswith("dice_"):
+        for key in ("grad_scale", "head_learn_rate_scale"):
+            if key in section:
+                replaced[key] = section[key]
+        replaced["loss"] = loss_block(loss or "ce")
+    new["components"][component] = replaced
     return new
 
 

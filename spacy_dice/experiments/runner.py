@@ -31,7 +31,7 @@ class RunResult:
     """What one training run produced.
 
     ``scores`` are the summary scores on the evaluation set (``test_path`` when given, else the
-    best dev scores): NER ``p``/``r``/``f``, tagging ``acc``, text classification ``accuracy``,
+    best dev scores): NER (and span categorization, ``spans_<key>_*``) ``p``/``r``/``f``, tagging ``acc``, text classification ``accuracy``,
     ``macro_f`` and ``f_<label>`` per label; all in [0, 1]. ``per_type`` is the per-label F1.
     ``metrics`` is spaCy's full metrics dict. ``best_dev_score`` is spaCy's weighted dev score of
     the kept model and ``dev_scores`` its summary dev scores (same keys as ``scores``).
@@ -150,6 +150,14 @@ def summarize(metrics: Dict[str, Any]) -> Tuple[Dict[str, float], Dict[str, floa
         scores.update(p=metrics["ents_p"], r=metrics["ents_r"], f=metrics["ents_f"])
         for label, prf in (metrics.get("ents_per_type") or {}).items():
             per_type[label] = prf["f"]
+    if not scores:  # span categorization: spans_<key>_p/r/f (the first key with a score)
+        for key in sorted(k for k in metrics if k.startswith("spans_") and k.endswith("_f")):
+            if metrics.get(key) is not None:
+                stem = key[: -len("_f")]
+                scores.update(p=metrics[f"{stem}_p"], r=metrics[f"{stem}_r"], f=metrics[key])
+                for label, prf in (metrics.get(f"{stem}_per_type") or {}).items():
+                    per_type[label] = prf["f"]
+                break
     for key in ("pos_acc", "tag_acc"):
         if metrics.get(key) is not None:
             scores[key.replace("_acc", "") + "_acc"] = metrics[key]
