@@ -94,6 +94,9 @@ ROW_NAMES = {
     "dsc_set": "set-level DSC",
     "dsc_a0.1": "DSC alpha 0.1",
     "wce_inv": "WCE inverse frequency",
+    "ce_then_dsc": "CE then DSC (scheduled)",
+    "logdice": "log-dice (set level)",
+    "spacy": "spaCy `ner`",
 }
 
 
@@ -172,6 +175,144 @@ def results_table(results_dir: Path) -> str:
     ]
     for cells in accuracy_summary_rows(results_dir):
         lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------- loss diagnosis
+DIAGNOSIS_WINDOWS = ((0, 10), (20, 60), (70, 150), (160, 250), (260, 400))
+
+
+@generator("diagnosis")
+def diagnosis_table(results_dir: Path) -> str:
+    """docs/LOSSES.md: per row and window of steps, the mean gold probability of entity tokens,
+    the mean back-propagated gradient on their gold logit and the mean gradient norm of ``O``
+    tokens (batches with entity tokens only), and the dev F1 curve
+    (``diagnosis_uner.json``, from benchmarks/diagnose_saturation.py)."""
+    data = load_results(results_dir, "diagnosis_uner")
+    head = ["row"] + [f"steps {a}-{b}: p(gold) ent / grad ent / grad O" for a, b in DIAGNOSIS_WINDOWS]
+    lines = ["| " + " | ".join(head + ["dev F1 at steps 100, 200, 300, 400 (best)"]) + " |",
+             "|" + "---|" * (len(head) + 1)]
+    for row in data["rows"]:
+        cells = [f"`{row['name']}`"]
+        for a, b in DIAGNOSIS_WINDOWS:
+            recs = [r for r in row["records"] if a <= r["step"] <= b and "entity" in r and "O" in r]
+
+            def mean(group: str, key: str) -> float:
+                return statistics.mean(r[group][key] for r in recs) if recs else float("nan")
+
+            cells.append(f"{mean('entity', 'p_gold'):.3f} / {mean('entity', 'grad_gold_logit'):.0e}"
+                         f" / {mean('O', 'grad_norm'):.0e}")
+        dev = {e["step"]: e["f"] for e in row["dev"]}
+        curve = ", ".join(f"{100 * dev[s]:.1f}" for s in (100, 200, 300, 400) if s in dev)
+        best = max(dev.values()) if dev else 0.0
+        cells.append(f"{curve} ({100 * best:.1f})")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+CONVERGED_ROW_ORDER = ("ce", "wce", "dsc", "ce_then_dsc", "logdice", "combined", "spacy")
+
+
+def converged_table(results_dir: Path, stem: str, rarest: str) -> str:
+    """Rows of an early-stopped NER benchmark (``run_accuracy.py --patience``): mean +- std over
+    seeds of the dev F1 of the kept model, test P / R / F1 and the test recall of the rarest entity
+    type, with the kept and the last step."""
+    data = load_results(results_dir, stem)
+    meta = data["meta"]
+    rows = _group(data["runs"])
+    order = sorted(rows, key=lambda k: (CONVERGED_ROW_ORDER.index(k)
+                                        if k in CONVERGED_ROW_ORDER else 99, k))
+    lines = [f"Budget: at most {meta['max_steps']} steps, dev every {meta['eval_frequency']} steps,"
+             f" early stopping with patience {meta.get('patience')} steps; mean +- std over seeds.",
+             "",
+             f"| row | seeds | kept / last step | dev F1 | test P | test R | test F1 | test R {rarest} |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name in order:
+        runs = rows[name]
+        steps = ", ".join(f"{r.get('best_step')}/{r.get('last_step')}" for r in runs)
+        dev = [r["dev_scores"].get("f", 0.0) for r in runs]
+        rare = [r.get("per_type_prf", {}).get(rarest, {}).get("r") for r in runs]
+        rare_s = _mean_std([x for x in rare if x is not None]) if all(x is not None for x in rare) else ""
+        cells = [ROW_NAMES.get(name, name), ",".join(str(r["seed"]) for r in runs), steps,
+                 _mean_std(dev)] + [_mean_std([r["scores"][k] for r in runs]) for k in ("p", "r", "f")]
+        lines.append("| " + " | ".join(cells + [rare_s]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+@generator("converged_uner")
+def converged_uner_table(results_dir: Path) -> str:
+    """docs/LOSSES.md: UNER NER at convergence (``uner_converged.json``); ORG is its rarest type."""
+    return converged_table(results_dir, "uner_converged", "ORG")
+
+
+DICE_FAMILY = ("dl", "dsc", "tversky", "combined", "dsc_set", "dsc_a0.1", "tversky_a0.5",
+               "tversky_set", "ce_then_dsc", "logdice")
+
+
+@dataclass(frozen=True)
+class Situation:
+    label: str
+    results: str  # results file stem
+    metric: str  # key of a run's test ``scores``
+    metric_label: str
+    textcat_accuracy: bool = False  # choose on dev accuracy (micro F), not spaCy's macro-F score
+
+
+# The README's "which loss to pick" table, one line per situation (spans: issue 10's results).
+SITUATIONS: Tuple[Situation, ...] = (
+    Situation("entities (NER), at convergence: UNER English-EWT", "uner_converged", "f", "test F1"),
+    Situation("entities (NER), 800 steps: CoNLL-2003", "conll03", "f", "test F1"),
+    Situation("token tags (POS), 600 steps: UD EWT UPOS", "ud_upos", "pos_acc", "test acc"),
+    Situation("texts, F1 of the positive class: MRPC", "mrpc", "f_paraphrase", "test F1 (paraphrase)"),
+    Situation("texts, accuracy: SST-2", "sst2", "accuracy", "test acc", textcat_accuracy=True),
+)
+
+
+def _dev_value(run: Dict[str, Any], situation: Situation) -> float:
+    if situation.textcat_accuracy and run.get("dev_scores", {}).get("accuracy") is not None:
+        return run["dev_scores"]["accuracy"]
+    return run["best_dev_score"]
+
+
+def _chosen_on_dev(rows: Dict[str, List[Dict[str, Any]]], names: Iterable[str],
+                   situation: Situation) -> Optional[str]:
+    """Among ``names`` run with the most seeds, the highest mean dev score."""
+    pool = {k: v for k, v in rows.items() if k in set(names)}
+    if not pool:
+        return None
+    most = max(len(v) for v in pool.values())
+    pool = {k: v for k, v in pool.items() if len(v) == most}
+    return max(pool, key=lambda k: statistics.mean(_dev_value(r, situation) for r in pool[k]))
+
+
+@generator("loss_choice")
+def loss_choice_table(results_dir: Path) -> str:
+    """README "Which loss to pick": per situation, the loss row chosen on dev (highest mean dev
+    score among the loss rows run with the most seeds; spaCy's own component excluded), its test
+    score, CE's and the dice-family row chosen on dev, mean +- std (seeds)."""
+    lines = ["| situation | pick (chosen on dev) | its test score | CE | best dice-family row (chosen on dev) |",
+             "|---|---|---|---|---|"]
+    for sit in SITUATIONS:
+        path = results_dir / f"{sit.results}.json"
+        if not path.exists():
+            continue
+        rows = _group(load_results(results_dir, sit.results)["runs"])
+        losses = [k for k in rows if k != "spacy"]
+        pick = _chosen_on_dev(rows, losses, sit)
+        dice = _chosen_on_dev(rows, [k for k in losses if k in DICE_FAMILY], sit)
+
+        def cell(name: Optional[str]) -> str:
+            if name is None or name not in rows:
+                return ""
+            values = [r["scores"][sit.metric] for r in rows[name]]
+            return f"{_mean_std(values)} ({len(values)})"
+
+        def named(name: Optional[str]) -> str:
+            return "" if name is None else f"{ROW_NAMES.get(name, name)}: {cell(name)}"
+
+        lines.append(f"| {sit.label} ({sit.metric_label}) | {ROW_NAMES.get(pick, pick)} | {cell(pick)}"
+                     f" | {cell('ce')} | {named(dice)} |")
+    lines.append("| spans | see [docs/BENCHMARKS.md](docs/BENCHMARKS.md) (issue 10) | | | |")
     return "\n".join(lines) + "\n"
 
 
