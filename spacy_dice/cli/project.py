@@ -83,13 +83,60 @@ DATASETS: Dict[str, Dataset] = {
         "SST-2 binary sentiment (GLUE SST-2.zip also accepted)",
         positive_label="positive",
     ),
+    "custom": Dataset(
+        "custom", "iob", "ner", "", {},
+        "your own files: --train-file/--dev-file/--test-file in --custom-format (default iob)",
+    ),
 }
 """The data sets the template knows, by the ``dataset`` variable's value."""
+
+CUSTOM_TASKS: Dict[str, Tuple[str, Optional[str], Optional[str]]] = {
+    # format -> (task, tagger attr, textcat positive label)
+    "iob": ("ner", None, None),
+    "conll2003": ("ner", None, None),
+    "uner": ("ner", None, None),
+    "conllu": ("tagger", "pos", None),
+    "mrpc": ("textcat", None, "paraphrase"),
+    "sst2": ("textcat", None, "positive"),
+}
+"""What the ``custom`` data set trains for each input format of ``python -m spacy_dice convert``."""
+
+
+def custom_dataset(format: str, files: Dict[str, str]) -> Dataset:
+    """The ``custom`` data set for the user's ``files`` (split -> path; ``dev`` may be missing or
+    empty: every 10th training doc is dev then) in ``format``."""
+    if format not in CUSTOM_TASKS:
+        raise typer.BadParameter(
+            f"unknown format {format!r} for the custom data set: expected one of {', '.join(CUSTOM_TASKS)}",
+            param_hint="--custom-format",
+        )
+    given = {split: path for split, path in files.items() if path}
+    for split in ("train", "test"):
+        if split not in given:
+            raise typer.BadParameter(
+                f"the custom data set needs a {split} file: --vars.{split}_file PATH"
+                f" (--{split}-file for project-convert)",
+                param_hint=f"--{split}-file",
+            )
+    task, attr, positive = CUSTOM_TASKS[format]
+    return Dataset("custom", format, task, "", given, f"your own {format} files", attr=attr,
+                   positive_label=positive)
 
 DEV_EVERY = 10  # data sets without a dev file: every DEV_EVERY-th training doc is dev
 
 
-def get_dataset(name: str) -> Dataset:
+def get_dataset(name: str, custom_format: str = "iob") -> Dataset:
+    """The data set called ``name``; for ``custom`` its task follows ``custom_format``."""
+    if name == "custom":
+        if custom_format not in CUSTOM_TASKS:
+            raise typer.BadParameter(
+                f"unknown format {custom_format!r} for the custom data set: expected one of"
+                f" {', '.join(CUSTOM_TASKS)}",
+                param_hint="--custom-format",
+            )
+        task, attr, positive = CUSTOM_TASKS[custom_format]
+        return Dataset("custom", custom_format, task, "", {}, DATASETS["custom"].description,
+                       attr=attr, positive_label=positive)
     try:
         return DATASETS[name]
     except KeyError:
@@ -105,6 +152,15 @@ def get_dataset(name: str) -> Dataset:
 
 def _source_files(ds: Dataset, data_dir: Path, sample_dir: Path, work_dir: Path) -> Dict[str, Path]:
     """The input file of each split that has one; raises ``FileNotFoundError`` with advice."""
+    if ds.name == "custom":
+        paths = {split: Path(path) for split, path in ds.files.items()}
+        missing = [f"{split} file {p}" for split, p in paths.items() if not p.is_file()]
+        if missing:
+            raise FileNotFoundError(
+                f"missing {', '.join(missing)}: give existing files with --vars.train_file,"
+                " --vars.dev_file (optional) and --vars.test_file"
+            )
+        return paths
     if ds.name == "sample":
         folder = sample_dir
     else:
@@ -159,14 +215,22 @@ def convert_dataset(
     *,
     sample_dir: Path = SAMPLE_DIR,
     limit: Optional[int] = None,
+    custom_files: Optional[Dict[str, str]] = None,
+    custom_format: str = "iob",
 ) -> Dict[str, Dict[str, Any]]:
-    """Write ``output_dir/{train,dev,test}.spacy`` for the data set ``name``; return stats by split."""
+    """Write ``output_dir/{train,dev,test}.spacy`` for the data set ``name``; return stats by split.
+
+    ``custom``: the files of ``custom_files`` (split -> path) in ``custom_format``.
+    """
     from spacy.tokens import DocBin
 
     from ..corpus.convert import convert_file
     from ..corpus.docbin import write_docbin
 
-    ds = get_dataset(name)
+    if name == "custom":
+        ds = custom_dataset(custom_format, custom_files or {})
+    else:
+        ds = get_dataset(name)
     output_dir.mkdir(parents=True, exist_ok=True)
     sources = _source_files(ds, Path(data_dir), Path(sample_dir), output_dir / "raw")
     stats: Dict[str, Dict[str, Any]] = {}
@@ -205,13 +269,21 @@ def project_convert(
     limit: Optional[int] = typer.Option(
         None, "--limit", min=1, help="Keep the first N sentences/pairs of each split."
     ),
+    train_file: str = typer.Option("", "--train-file", help="custom only: the training file."),
+    dev_file: str = typer.Option("", "--dev-file", help="custom only: the dev file (empty: every 10th training doc)."),
+    test_file: str = typer.Option("", "--test-file", help="custom only: the test file."),
+    custom_format: str = typer.Option(
+        "iob", "--custom-format", help="custom only: " + ", ".join(CUSTOM_TASKS) + " (see `convert --help`)."
+    ),
 ) -> None:
     """Convert a data set's train/dev/test files to .spacy files (for project.yml)."""
     from ..corpus.errors import CorpusFormatError
 
-    ds = get_dataset(dataset)
+    files = {"train": train_file, "dev": dev_file, "test": test_file}
+    ds = custom_dataset(custom_format, files) if dataset == "custom" else get_dataset(dataset)
     try:
-        stats = convert_dataset(dataset, data_dir, output_dir, sample_dir=sample_dir, limit=limit)
+        stats = convert_dataset(dataset, data_dir, output_dir, sample_dir=sample_dir, limit=limit,
+                                custom_files=files, custom_format=custom_format)
     except FileNotFoundError as err:
         msg.fail(f"Cannot convert {dataset}", str(err))
         raise typer.Exit(code=1)
@@ -243,6 +315,7 @@ def build_config(
     eval_frequency: Optional[int] = None,
     loss_params: Optional[Dict[str, Any]] = None,
     transformer_model: Optional[str] = None,
+    custom_format: str = "iob",
 ):
     """``configs/<task>_<backbone>.cfg`` with the ``loss`` preset and the data set's settings.
 
@@ -252,7 +325,7 @@ def build_config(
 
     from ..experiments.presets import with_loss
 
-    ds = get_dataset(dataset)
+    ds = get_dataset(dataset, custom_format)
     path = Path(configs_dir) / f"{ds.task}_{backbone}.cfg"
     if not path.exists():
         raise FileNotFoundError(f"no config {path} for task {ds.task!r} and backbone {backbone!r}")
@@ -289,6 +362,9 @@ def project_config(
         None, "--transformer-model",
         help="trf only: a Hugging Face name, a local folder or 'minilm' (see `model-path`).",
     ),
+    custom_format: str = typer.Option(
+        "iob", "--custom-format", help="custom only: the files' format, which sets the task."
+    ),
 ) -> None:
     """Write the training config for a data set, backbone and loss preset (for project.yml)."""
     from ..transformers import TransformerModelNotFound
@@ -297,7 +373,7 @@ def project_config(
         config, component = build_config(
             dataset, backbone, loss, configs_dir=configs_dir, seed=seed,
             max_steps=max_steps, eval_frequency=eval_frequency,
-            transformer_model=transformer_model,
+            transformer_model=transformer_model, custom_format=custom_format,
         )
     except (FileNotFoundError, ValueError, TransformerModelNotFound) as err:
         msg.fail("Cannot write the config", str(err))
@@ -305,6 +381,6 @@ def project_config(
     output.parent.mkdir(parents=True, exist_ok=True)
     config.to_disk(output)
     msg.good(
-        f"Wrote {output}: {configs_dir}/{get_dataset(dataset).task}_{backbone}.cfg, "
+        f"Wrote {output}: {configs_dir}/{get_dataset(dataset, custom_format).task}_{backbone}.cfg, "
         f"[components.{component}.loss] = {loss}, seed {seed}, max_steps {config['training']['max_steps']}"
     )
