@@ -74,8 +74,8 @@ def align_spans(example: Example, spans: Iterable[Span]) -> Tuple[List[GoldSpan]
 def _approximate_chars(example: Example, span: Span) -> Tuple[int, int]:
     """Character offsets of a reference span in the predicted text (texts differ in whitespace)."""
     y2x = example.alignment.y2x
-    starts = y2x[span.start].dataXd.ravel() if len(span) else []
-    ends = y2x[span.end - 1].dataXd.ravel() if len(span) else []
+    starts = numpy.asarray(y2x[span.start]).ravel() if len(span) else []
+    ends = numpy.asarray(y2x[span.end - 1]).ravel() if len(span) else []
     x = example.predicted
     if len(starts) and len(ends):
         return x[int(starts[0])].idx, x[int(ends[-1])].idx + len(x[int(ends[-1])])
