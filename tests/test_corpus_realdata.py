@@ -1,7 +1,7 @@
 """The readers on the real corpora in ../shared/data: the published counts, exactly.
 
-Skipped (with the reason) where that folder is absent, e.g. outside this workplace;
-see ../shared/data/README.md for the sources.
+Skipped (with the reason) where that folder is absent, e.g. outside this workplace; the
+folder can be set with SPACY_DICE_DATA (see tests/realdata.py).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from spacy_dice.corpus import (
     read_uner,
 )
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from realdata import DATA, skip_reason
 
 pytestmark = pytest.mark.realdata
 
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.realdata
 def data_file(relative: str) -> Path:
     path = DATA / relative
     if not path.is_file():
-        pytest.skip(f"real data not available: {path} is absent (see shared/data/README.md)")
+        pytest.skip(skip_reason(path))
     return path
 
 

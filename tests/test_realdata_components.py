@@ -8,7 +8,6 @@ leave room for noise across machines.
 """
 import itertools
 import random
-from pathlib import Path
 
 import pytest
 import spacy
@@ -18,11 +17,11 @@ from thinc.api import Adam
 
 from spacy_dice.corpus import read_conllu, read_uner
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from realdata import DATA, skip_reason  # noqa: E402
 pytestmark = [
     pytest.mark.realdata,
     pytest.mark.slow,
-    pytest.mark.skipif(not DATA.is_dir(), reason=f"real corpora not found at {DATA}"),
+    pytest.mark.skipif(not DATA.is_dir(), reason=skip_reason(DATA)),
 ]
 DSC = {"@losses": "spacy-dice.DiceLoss.v1", "alpha": 0.01, "smooth": 1.0, "square_denominator": True}
 MODEL = {

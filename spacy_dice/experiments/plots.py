@@ -1,7 +1,7 @@
 """PNG plots for ``python -m spacy_dice compare`` and ``sweep`` (matplotlib, no display needed).
 
 * :func:`plot_per_label_f1`: grouped bars, one group per label (plus the headline score),
-  one bar per loss.
+  one bar per loss, each labelled with its value.
 * :func:`plot_dev_curves`: the dev score against the training step, one line per loss.
 * :func:`plot_sweep`: scores against a loss parameter's value.
 """
@@ -37,8 +37,19 @@ def plot_per_label_f1(
     """Grouped bars: ``per_label[run][label]`` (0..1) for each label, one bar colour per run.
 
     Labels are in first-seen order; put an overall score first (e.g. ``"all (F1)"``) to have
-    it as the leftmost group.
+    it as the leftmost group. Every bar carries its value (``0.0`` is a bar of height 0;
+    ``n/a`` marks a label the run has no score for).
     """
+    return _save(per_label_figure(per_label, title=title, ylabel=ylabel), path)
+
+
+def per_label_figure(
+    per_label: Mapping[str, Mapping[str, Optional[float]]],
+    *,
+    title: str = "F1 by label and loss",
+    ylabel: str = "F1 (%)",
+):
+    """The figure of :func:`plot_per_label_f1` (not saved)."""
     runs = list(per_label)
     labels: List[str] = []
     for values in per_label.values():
@@ -50,17 +61,24 @@ def plot_per_label_f1(
     cmap = plt.get_cmap("tab10")
     for i, run in enumerate(runs):
         xs = [j + (i - (n_runs - 1) / 2) * width for j in range(len(labels))]
-        ys = [100 * (per_label[run].get(label) or 0.0) for label in labels]
-        ax.bar(xs, ys, width=width, label=run, color=cmap(i % 10))
+        values = [per_label[run].get(label) for label in labels]
+        ys = [100 * (v or 0.0) for v in values]
+        bars = ax.bar(xs, ys, width=width, label=run, color=cmap(i % 10))
+        ax.bar_label(
+            bars, labels=["n/a" if v is None else f"{100 * v:.1f}" for v in values],
+            fontsize=6 if n_runs * len(labels) > 24 else 7, rotation=90 if n_runs > 3 else 0,
+            padding=2,
+        )
     ax.set_xticks(range(len(labels)))
     ax.set_xticklabels(labels, rotation=45 if len(labels) > 8 else 0, ha="right" if len(labels) > 8 else "center")
     ax.set_ylabel(ylabel)
-    ax.set_ylim(0, 100)
+    ax.set_ylim(0, 112)  # room for the value labels above a bar at 100
+    ax.set_yticks(range(0, 101, 20))
     ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(title="loss", fontsize=8, ncol=min(n_runs, 7), loc="upper center",
               bbox_to_anchor=(0.5, -0.12 if len(labels) <= 8 else -0.3))
-    return _save(fig, path)
+    return fig
 
 
 def plot_dev_curves(
