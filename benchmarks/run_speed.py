@@ -131,6 +131,9 @@ def main(argv: Optional[List[str]] = None) -> None:
                    help="UNER training docs per timed training pass (batches of ~1000 words)")
     p.add_argument("--losses", default=",".join(LOSS_PRESETS))
     p.add_argument("--skip", default="", help="comma-separated parts to skip: predict,train")
+    p.add_argument("--start-step", type=int, default=0,
+                   help="training: start dice_ner's update counter here (a scheduled loss, e.g."
+                        " ce_then_dsc, is timed in the phase of that step)")
     p.add_argument("--profile", action="store_true")
     p.add_argument("--clock", choices=sorted(CLOCKS), default="cpu",
                    help="training speed per CPU second of the process (default) or per wall second")
@@ -194,6 +197,8 @@ def main(argv: Optional[List[str]] = None) -> None:
             examples = examples[: args.train_docs]
             batches = list(minibatch(examples, size=40))
             optimizer = nlp.create_optimizer()
+            if row != "spacy":
+                nlp.get_pipe("ner").cfg["update_step"] = args.start_step
             train_wps(nlp, batches[:2], optimizer)  # warm-up
             pipelines[row] = (nlp, batches, optimizer)
             funcs[row] = (lambda n=nlp, b=batches, o=optimizer: train_wps(n, b, o, args.clock))
@@ -203,7 +208,8 @@ def main(argv: Optional[List[str]] = None) -> None:
             res[row]["ratio_to_ce"] = res[row]["best"] / ce
         words = sum(len(eg) for batch in pipelines["ce"][1] for eg in batch)
         report["train"] = {"data": f"first {len(docs)} UNER training docs ({words} words), "
-                                   "batches of 40 docs", "clock": args.clock, "results": res}
+                                   "batches of 40 docs", "clock": args.clock,
+                           "start_step": args.start_step, "results": res}
         print({k: (round(v["best"]), round(v["ratio_to_ce"], 3)) for k, v in res.items()}, flush=True)
         if args.profile:
             nlp, batches, optimizer = pipelines["dsc"]
