@@ -7,6 +7,7 @@ import pytest
 import spacy
 from spacy.tokens import DocBin
 
+from span_synthetic import span_examples
 from synthetic import ner_examples, tagger_examples, textcat_examples
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -14,6 +15,8 @@ EXAMPLES = {
     "ner_cnn.cfg": lambda nlp: ner_examples(nlp, n_docs=20),
     "tagger_cnn.cfg": lambda nlp: tagger_examples(nlp, "pos", n_docs=20),
     "textcat_cnn.cfg": lambda nlp: textcat_examples(nlp, n_docs=20),
+    "spancat_cnn.cfg": lambda nlp: span_examples(nlp, n_docs=20),
+    "spans_cnn.cfg": lambda nlp: span_examples(nlp, n_docs=20),
 }
 POSITIVE = {"textcat_cnn.cfg": ["--components.textcat.positive_label", "POS"]}
 
@@ -49,7 +52,7 @@ def test_config_trains_a_few_steps(config, tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     nlp = spacy.load(output / "model-last")
-    assert nlp.pipe_names[-1] in ("ner", "tagger", "textcat")
+    assert nlp.pipe_names[-1] in ("ner", "tagger", "textcat", "spancat")
     nlp("Alice went to Paris")
 
 
