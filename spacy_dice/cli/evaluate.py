@@ -43,6 +43,17 @@ def summarize(scores: Dict[str, Any], per_label: Optional[Dict[str, Dict[str, fl
             ("F1", _f(scores.get("ents_f"))),
             dict(scores.get("ents_per_type") or per_label or {}),
         )
+    spans_f = sorted(k for k in scores if k.startswith("spans_") and k.endswith("_f")
+                     and scores[k] is not None)
+    if spans_f:  # spancat / span_finder: spans_<key>_p/r/f (the first key with a score)
+        stem = spans_f[0][: -len("_f")]
+        return Summary(
+            "spans",
+            [("P", _f(scores.get(f"{stem}_p"))), ("R", _f(scores.get(f"{stem}_r"))),
+             ("F1", _f(scores.get(f"{stem}_f")))],
+            ("F1", _f(scores.get(f"{stem}_f"))),
+            dict(scores.get(f"{stem}_per_type") or per_label or {}),
+        )
     if "cats_score" in scores:
         metrics = [
             ("P (micro)", _f(scores.get("cats_micro_p"))),
@@ -64,7 +75,7 @@ def summarize(scores: Dict[str, Any], per_label: Optional[Dict[str, Dict[str, fl
                 for name, k in (("P (macro)", "p"), ("R (macro)", "r"), ("F1 (macro)", "f")):
                     metrics.append((name, sum(v[k] for v in labels.values()) / len(labels)))
             return Summary("tagger", metrics, (f"{attr.upper()} acc", _f(scores.get(key))), labels)
-    raise ValueError(f"no NER, tagger or textcat scores among {', '.join(sorted(scores)) or 'none'}")
+    raise ValueError(f"no NER, span, tagger or textcat scores among {', '.join(sorted(scores)) or 'none'}")
 
 
 def token_attr_prf(examples: Iterable[Any], attr: str) -> Tuple[Dict[str, Dict[str, float]], Dict[str, int]]:
@@ -130,6 +141,8 @@ def gold_support(data_path: Path, task: str, attr: Optional[str] = None) -> Dict
     for doc in DocBin().from_disk(data_path).get_docs(spacy.blank("en").vocab):
         if task == "ner":
             counts.update(ent.label_ for ent in doc.ents)
+        elif task == "spans":
+            counts.update(span.label_ for group in doc.spans.values() for span in group)
         elif task == "textcat":
             counts.update(k for k, v in doc.cats.items() if v >= 0.5)
         elif attr:
@@ -180,7 +193,8 @@ def evaluate_table(
     support: Dict[str, int] = {}
     attr: Optional[str] = None
     notes: List[str] = []
-    needs_labels = not any(k in scores for k in ("ents_per_type", "cats_f_per_type"))
+    needs_labels = not any(k in scores for k in ("ents_per_type", "cats_f_per_type")) and not any(
+        k.startswith("spans_") for k in scores)
     if model is not None and data is not None and needs_labels:
         import spacy
         from spacy.cli._util import setup_gpu

@@ -124,6 +124,51 @@ def custom_dataset(format: str, files: Dict[str, str]) -> Dataset:
 
 DEV_EVERY = 10  # data sets without a dev file: every DEV_EVERY-th training doc is dev
 
+SPAN_TASKS = {
+    # --vars.task value -> (config stem: configs/<stem>_<backbone>.cfg, components with a loss)
+    "spans": ("spancat", ("spancat",)),
+    "spans_finder": ("spans", ("span_finder", "spancat")),
+}
+"""NER data sets trained as span categorization (``doc.spans["sc"]``): ``spans`` = dice_spancat
+over n-gram candidates, ``spans_finder`` = dice_span_finder suggesting dice_spancat's candidates."""
+TASK_CHOICES = ("auto",) + tuple(SPAN_TASKS)
+SPANS_KEY = "sc"
+SPAN_LOSS_NAMES = {
+    # the template's loss names -> the sigmoid preset a span task uses (set level: the paper's
+    # setting for binary span / pointer decisions)
+    "ce": "bce", "wce": "wbce", "focal": "focal_sig", "dl": "dl_set", "dsc": "dsc_set",
+    "tversky": "tversky_set", "combined": "bce_dsc",
+}
+
+
+def check_task(task: str, ds: Dataset) -> str:
+    """``auto`` (the data set's own task) or a span task, which needs an NER data set."""
+    if task not in TASK_CHOICES:
+        raise typer.BadParameter(
+            f"unknown task {task!r}: expected one of {', '.join(TASK_CHOICES)}", param_hint="--task"
+        )
+    if task != "auto" and ds.task != "ner":
+        raise typer.BadParameter(
+            f"task {task!r} trains spans from entity annotation, but data set {ds.name!r} is a"
+            f" {ds.task} data set; use an NER data set (sample, conll2003, uner_ewt, custom iob)",
+            param_hint="--task",
+        )
+    return task
+
+
+def span_loss_name(loss: str) -> str:
+    """The sigmoid preset for a span task: a span preset as is, a template name mapped."""
+    from ..experiments.presets import SPAN_LOSS_PRESETS
+
+    if loss in SPAN_LOSS_PRESETS:
+        return loss
+    if loss in SPAN_LOSS_NAMES:
+        return SPAN_LOSS_NAMES[loss]
+    raise ValueError(
+        f"loss {loss!r} has no span (sigmoid) preset; use one of "
+        + ", ".join(list(SPAN_LOSS_NAMES) + list(SPAN_LOSS_PRESETS))
+    )
+
 
 def get_dataset(name: str, custom_format: str = "iob") -> Dataset:
     """The data set called ``name``; for ``custom`` its task follows ``custom_format``."""
@@ -217,10 +262,12 @@ def convert_dataset(
     limit: Optional[int] = None,
     custom_files: Optional[Dict[str, str]] = None,
     custom_format: str = "iob",
+    task: str = "auto",
 ) -> Dict[str, Dict[str, Any]]:
     """Write ``output_dir/{train,dev,test}.spacy`` for the data set ``name``; return stats by split.
 
-    ``custom``: the files of ``custom_files`` (split -> path) in ``custom_format``.
+    ``custom``: the files of ``custom_files`` (split -> path) in ``custom_format``. ``task`` a
+    span task (:data:`SPAN_TASKS`): the entities are also written to ``doc.spans["sc"]``.
     """
     from spacy.tokens import DocBin
 
@@ -231,6 +278,7 @@ def convert_dataset(
         ds = custom_dataset(custom_format, custom_files or {})
     else:
         ds = get_dataset(name)
+    check_task(task, ds)
     output_dir.mkdir(parents=True, exist_ok=True)
     sources = _source_files(ds, Path(data_dir), Path(sample_dir), output_dir / "raw")
     stats: Dict[str, Dict[str, Any]] = {}
@@ -253,6 +301,15 @@ def convert_dataset(
                 **stats["train"], "documents": len(part), "tokens": sum(len(d) for d in part),
                 "cats": dict(cats.most_common()), "entities": dict(ents.most_common()),
             }
+    if task in SPAN_TASKS:
+        import spacy
+
+        from ..corpus.spans import ents_as_spans
+
+        vocab = spacy.blank("en").vocab
+        for split in SPLITS:
+            path = output_dir / f"{split}.spacy"
+            write_docbin(list(ents_as_spans(DocBin().from_disk(path).get_docs(vocab), SPANS_KEY)), path)
     return stats
 
 
@@ -275,6 +332,10 @@ def project_convert(
     custom_format: str = typer.Option(
         "iob", "--custom-format", help="custom only: " + ", ".join(CUSTOM_TASKS) + " (see `convert --help`)."
     ),
+    task: str = typer.Option(
+        "auto", "--task", help="auto (the data set's task) or spans / spans_finder: NER data also"
+        " written as doc.spans[\"sc\"] for span categorization."
+    ),
 ) -> None:
     """Convert a data set's train/dev/test files to .spacy files (for project.yml)."""
     from ..corpus.errors import CorpusFormatError
@@ -282,8 +343,9 @@ def project_convert(
     files = {"train": train_file, "dev": dev_file, "test": test_file}
     ds = custom_dataset(custom_format, files) if dataset == "custom" else get_dataset(dataset)
     try:
+        check_task(task, ds)
         stats = convert_dataset(dataset, data_dir, output_dir, sample_dir=sample_dir, limit=limit,
-                                custom_files=files, custom_format=custom_format)
+                                custom_files=files, custom_format=custom_format, task=task)
     except FileNotFoundError as err:
         msg.fail(f"Cannot convert {dataset}", str(err))
         raise typer.Exit(code=1)
@@ -316,26 +378,43 @@ def build_config(
     loss_params: Optional[Dict[str, Any]] = None,
     transformer_model: Optional[str] = None,
     custom_format: str = "iob",
+    task: str = "auto",
 ):
     """``configs/<task>_<backbone>.cfg`` with the ``loss`` preset and the data set's settings.
 
-    Returns ``(config, component_name)``; the config is not interpolated (it keeps ``${...}``).
+    ``task``: ``auto`` or a span task (:data:`SPAN_TASKS`: ``configs/spancat_<backbone>.cfg`` or
+    ``configs/spans_<backbone>.cfg``, the loss name mapped by :func:`span_loss_name` and given to
+    every span component). Returns ``(config, component_name)``; the config is not interpolated
+    (it keeps ``${...}``).
     """
     from thinc.api import Config
 
     from ..experiments.presets import with_loss
 
     ds = get_dataset(dataset, custom_format)
-    path = Path(configs_dir) / f"{ds.task}_{backbone}.cfg"
+    check_task(task, ds)
+    stem, span_components = SPAN_TASKS.get(task, (ds.task, ()))
+    path = Path(configs_dir) / f"{stem}_{backbone}.cfg"
     if not path.exists():
         raise FileNotFoundError(f"no config {path} for task {ds.task!r} and backbone {backbone!r}")
     config = Config().from_disk(path, interpolate=False)
+    if span_components:
+        for name in span_components:
+            config = with_loss(config, name, span_loss_name(loss), **(loss_params or {}))
+        _set_run_settings(config, seed, max_steps, eval_frequency, transformer_model)
+        return config, "spancat"
     config = with_loss(config, ds.task, loss, **(loss_params or {}))
     component = config["components"][ds.task]
     if ds.attr is not None:
         component["attr"] = ds.attr
     if ds.positive_label is not None:
         component["positive_label"] = ds.positive_label
+    _set_run_settings(config, seed, max_steps, eval_frequency, transformer_model)
+    return config, ds.task
+
+
+def _set_run_settings(config: Any, seed: int, max_steps: Optional[int],
+                      eval_frequency: Optional[int], transformer_model: Optional[str]) -> None:
     config["system"]["seed"] = seed
     if max_steps is not None:
         config["training"]["max_steps"] = max_steps
@@ -345,7 +424,6 @@ def build_config(
         from ..transformers import resolve_model_name
 
         config["paths"]["transformer_model"] = resolve_model_name(transformer_model)
-    return config, ds.task
 
 
 @app.command("project-config")
@@ -365,6 +443,11 @@ def project_config(
     custom_format: str = typer.Option(
         "iob", "--custom-format", help="custom only: the files' format, which sets the task."
     ),
+    task: str = typer.Option(
+        "auto", "--task", help="auto (the data set's task) or spans (dice_spancat,"
+        " configs/spancat_<backbone>.cfg) / spans_finder (dice_span_finder + dice_spancat,"
+        " configs/spans_<backbone>.cfg); the loss name maps to its sigmoid preset (dsc -> dsc_set)."
+    ),
 ) -> None:
     """Write the training config for a data set, backbone and loss preset (for project.yml)."""
     from ..transformers import TransformerModelNotFound
@@ -373,14 +456,16 @@ def project_config(
         config, component = build_config(
             dataset, backbone, loss, configs_dir=configs_dir, seed=seed,
             max_steps=max_steps, eval_frequency=eval_frequency,
-            transformer_model=transformer_model, custom_format=custom_format,
+            transformer_model=transformer_model, custom_format=custom_format, task=task,
         )
-    except (FileNotFoundError, ValueError, TransformerModelNotFound) as err:
+    except (FileNotFoundError, ValueError, TransformerModelNotFound, typer.BadParameter) as err:
         msg.fail("Cannot write the config", str(err))
         raise typer.Exit(code=1)
     output.parent.mkdir(parents=True, exist_ok=True)
     config.to_disk(output)
+    stem = SPAN_TASKS[task][0] if task in SPAN_TASKS else get_dataset(dataset, custom_format).task
     msg.good(
-        f"Wrote {output}: {configs_dir}/{get_dataset(dataset, custom_format).task}_{backbone}.cfg, "
-        f"[components.{component}.loss] = {loss}, seed {seed}, max_steps {config['training']['max_steps']}"
+        f"Wrote {output}: {configs_dir}/{stem}_{backbone}.cfg, "
+        f"[components.{component}.loss] = {span_loss_name(loss) if task in SPAN_TASKS else loss},"
+        f" seed {seed}, max_steps {config['training']['max_steps']}"
     )

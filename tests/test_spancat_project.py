@@ -1,0 +1,93 @@
+"""The span task of the project template: NER corpora as doc.spans, configs, evaluation table,
+and `spacy project run all --vars.task spans` on the shipped sample."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import spacy
+import srsly
+from spacy.tokens import Doc, DocBin, Span
+from typer.testing import CliRunner
+
+from spacy_dice.cli import app
+from spacy_dice.cli.evaluate import summarize
+from spacy_dice.cli.project import SPAN_LOSS_NAMES, build_config
+from spacy_dice.corpus.spans import count_candidates, ents_as_spans
+from spacy_dice.experiments.presets import LOSS_PRESETS, SPAN_LOSS_PRESETS
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+
+def test_ents_as_spans_marks_unannotated_docs_as_missing():
+    vocab = spacy.blank("en").vocab
+    annotated = Doc(vocab, words=["Alice", "met", "Bob"], ents=["B-PER", "O", "B-PER"])
+    no_entities = Doc(vocab, words=["it", "rained"], ents=["O", "O"])
+    unannotated = Doc(vocab, words=["no", "gold"])
+    docs = list(ents_as_spans([annotated, no_entities, unannotated], "sc"))
+    assert [(s.start, s.end, s.label_) for s in docs[0].spans["sc"]] == [(0, 1, "PER"), (2, 3, "PER")]
+    assert "sc" in docs[1].spans and len(docs[1].spans["sc"]) == 0
+    assert "sc" not in docs[2].spans
+    with pytest.raises(ValueError, match="spans_key='' is not allowed"):
+        list(ents_as_spans([annotated], ""))
+
+
+def test_count_candidates_gives_the_negative_positive_ratio():
+    vocab = spacy.blank("en").vocab
+    doc = Doc(vocab, words=["a", "Acme", "Corp", "b"])
+    doc.spans["sc"] = [Span(doc, 1, 3, label="ORG"), Span(doc, 1, 3, label="X"), Span(doc, 0, 4, label="Y")]
+    counts = count_candidates([doc, Doc(vocab, words=["x"])], [1, 2])
+    assert counts["candidates"] == 4 + 3 and counts["positives"] == 1
+    assert counts["gold_not_suggested"] == 1 and counts["neg_pos_ratio"] == 6.0
+
+
+def test_project_convert_and_config_for_span_tasks(tmp_path):
+    result = runner.invoke(app, ["project-convert", "sample", "--output", str(tmp_path / "corpus"),
+                                 "--sample-dir", str(ROOT / "assets" / "sample"), "--task", "spans"])
+    assert result.exit_code == 0, result.output
+    docs = list(DocBin().from_disk(tmp_path / "corpus" / "train.spacy").get_docs(spacy.blank("en").vocab))
+    assert all([(e.start, e.end, e.label_) for e in d.ents] ==
+               [(s.start, s.end, s.label_) for s in d.spans["sc"]] for d in docs)
+    assert sum(len(d.spans["sc"]) for d in docs) > 100
+    for task, components in (("spans", ["spancat"]), ("spans_finder", ["span_finder", "spancat"])):
+        config, component = build_config("sample", "cnn", "dsc", configs_dir=ROOT / "configs", task=task)
+        assert component == "spancat"
+        for name in components:
+            assert config["components"][name]["loss"] == SPAN_LOSS_PRESETS["dsc_set"]
+    result = runner.invoke(app, ["project-config", "ud_ewt", "--task", "spans", "--output", str(tmp_path / "x.cfg")])
+    assert result.exit_code == 1 and "use an NER data set" in result.output
+    assert set(SPAN_LOSS_NAMES) <= set(LOSS_PRESETS)
+    assert set(SPAN_LOSS_NAMES.values()) <= set(SPAN_LOSS_PRESETS)
+    unmapped = sorted(set(LOSS_PRESETS) - set(SPAN_LOSS_NAMES))
+    if unmapped:
+        with pytest.raises(ValueError, match="has no span \\(sigmoid\\) preset"):
+            build_config("sample", "cnn", unmapped[0], configs_dir=ROOT / "configs", task="spans")
+
+
+def test_evaluation_table_reads_span_scores():
+    summary = summarize({"spans_sc_p": 0.5, "spans_sc_r": 0.25, "spans_sc_f": 1 / 3,
+                         "spans_sc_per_type": {"PER": {"p": 0.5, "r": 0.25, "f": 1 / 3}}})
+    assert summary.task == "spans" and summary.main == ("F1", 1 / 3)
+    assert summary.per_label["PER"]["r"] == 0.25
+
+
+@pytest.mark.slow
+def test_project_run_all_trains_the_span_task(tmp_path):
+    shutil.copy(ROOT / "project.yml", tmp_path / "project.yml")
+    shutil.copytree(ROOT / "configs", tmp_path / "configs")
+    shutil.copytree(ROOT / "assets", tmp_path / "assets", ignore=shutil.ignore_patterns("downloads"))
+    assert srsly.read_yaml(tmp_path / "project.yml")["vars"]["task"] == "auto"
+    cmd = [sys.executable, "-m", "spacy", "project", "run", "all", str(tmp_path), "--vars.task", "spans",
+           "--vars.max_steps", "20", "--vars.eval_frequency", "10", "--vars.name", "sample-spans"]
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, (proc.stdout[-4000:], proc.stderr[-4000:])
+    metrics = json.loads((tmp_path / "metrics" / "sample-spans.json").read_text())
+    assert 0.0 <= metrics["spans_sc_f"] <= 1.0
+    config = (tmp_path / "training" / "sample-spans" / "config.cfg").read_text()
+    assert 'factory = "dice_spancat"' in config and 'level = "set"' in config
+    assert "| label | P | R | F1 | support |" in (tmp_path / "metrics" / "sample-spans.md").read_text()
