@@ -168,6 +168,12 @@ def test_bad_schedule_values_name_the_sub_loss_and_the_step(schedule, step, mess
         loss.set_step(step)
 
 
+@pytest.mark.parametrize("weight", [[1.0, 0.5], "0.5", None, True])
+def test_weight_that_is_neither_number_nor_schedule_is_refused(weight):
+    with pytest.raises(ValueError, match=r"weights\['ce'\].*number >= 0 or a schedule"):
+        ScheduledCombinedLoss({"ce": CrossEntropy()}, {"ce": weight})
+
+
 def test_negative_start_fails_when_built():
     block = {"@losses": "spacy-dice.ScheduledCombinedLoss.v1",
              "losses": {"ce": {"@losses": "spacy-dice.CrossEntropy.v1"}},

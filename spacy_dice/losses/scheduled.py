@@ -102,6 +102,12 @@ class ScheduledCombinedLoss(CombinedLoss):
         weights = dict(weights or {})
         schedules = {k: w for k, w in weights.items() if is_schedule(w)}
         constants = {k: w for k, w in weights.items() if k not in schedules}
+        for key, weight in constants.items():
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+                raise ValueError(
+                    f"{self.name}: weights[{key!r}]={weight!r} is not allowed; use a number >= 0"
+                    " or a schedule (a [loss.weights.NAME] block with @schedules = ...)"
+                )
         # sub-loss and constant-weight checks of CombinedLoss (the schedules as 0 placeholders)
         super().__init__(losses, dict(constants, **{k: 0.0 for k in schedules}))
         self.constant_weights: Dict[str, float] = {
