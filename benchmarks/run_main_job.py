@@ -1,0 +1,71 @@
+"""Run the README's main command (`python -m spacy project run all`) on a fresh copy of the project
+and record what it gives: the numbers quoted in README.md and docs/PROJECT.md come from here.
+
+    python benchmarks/run_main_job.py                       # seed 0, the template's defaults
+    python benchmarks/run_main_job.py --vars.loss focal     # any --vars are passed on
+
+Copies project.yml, configs/ and assets/ (without assets/downloads) to --work-dir, runs the
+workflow there (offline: the sample ships with the project), and writes
+benchmarks/results/main_job.json (or --out): the command, the vars, the git commit, the wall time
+and the test-set scores from metrics/<name>.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--work-dir", type=Path, default=Path("/tmp/spacy_dice_main_job"))
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "main_job.json")
+    args, extra = parser.parse_known_args(argv)
+    work = args.work_dir
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    shutil.copy(ROOT / "project.yml", work / "project.yml")
+    shutil.copytree(ROOT / "configs", work / "configs")
+    shutil.copytree(ROOT / "assets", work / "assets", ignore=shutil.ignore_patterns("downloads"))
+    command = ["python", "-m", "spacy", "project", "run", "all", "."] + extra
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable] + command[1:], cwd=work, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    (work / "run.log").write_text(proc.stdout + proc.stderr, encoding="utf8")
+    if proc.returncode != 0:
+        print(proc.stdout[-3000:], proc.stderr[-3000:], file=sys.stderr)
+        return proc.returncode
+    from weasel.util import load_project_config, parse_config_overrides
+
+    variables = load_project_config(work, overrides=parse_config_overrides(extra))["vars"]
+    name = variables["name"]
+    metrics = json.loads((work / "metrics" / f"{name}.json").read_text(encoding="utf8"))
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    dirty = bool(subprocess.run(["git", "status", "--porcelain", "--", "spacy_dice", "configs", "project.yml"],
+                                cwd=ROOT, capture_output=True, text=True).stdout.strip())
+    result = {
+        "command": " ".join(command),
+        "rerun": "python benchmarks/run_main_job.py " + " ".join(extra),
+        "vars": {k: variables[k] for k in ("dataset", "loss", "backbone", "seed", "max_steps", "eval_frequency")},
+        "name": name,
+        "git_commit": commit,
+        "working_tree_dirty": dirty,
+        "machine": "2 shared CPU cores, niced and single-threaded (cpuslot)",
+        "wall_seconds": round(wall, 1),
+        "test_scores": {k: v for k, v in metrics.items() if k.startswith(("ents_", "tag_", "pos_", "cats_"))},
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf8")
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
