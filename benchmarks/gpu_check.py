@@ -21,6 +21,9 @@ Runs ON the GPU machine (``benchmarks/gpu_check.sh`` unpacks the bundle of
    prediction words/s, entity P/R/F1 on the test file, and the verdict DSC words/s >=
    ``--min-ratio`` (0.95) x CE's.
 
+``check --cpu-dry-run`` runs the same script on the CPU (numpy expected instead of cupy): a check of
+the script and the bundle before spending device time.
+
 Exit status 0 when every check passes, 1 otherwise; the results go to ``--out`` as JSON.
 """
 from __future__ import annotations
@@ -39,10 +42,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # tin
 import trf_cpu  # noqa: E402  (benchmarks/trf_cpu.py: the shared training loop)
 
 
-def instrument_loss(loss: Any, record: Dict[str, Any]) -> None:
-    """Replace ``loss``'s class by a subclass whose ``__call__`` checks devices (see module doc)."""
-    import cupy
+def instrument_loss(loss: Any, record: Dict[str, Any], gpu: bool = True) -> None:
+    """Replace ``loss``'s class by a subclass whose ``__call__`` checks devices (see module doc).
+
+    ``gpu=False`` (the ``--cpu-dry-run``) expects numpy instead of cupy.
+    """
+    import numpy
     from thinc.api import get_array_module
+
+    if gpu:
+        import cupy
+    else:
+        cupy = numpy
 
     cls = type(loss)
 
@@ -53,7 +64,8 @@ def instrument_loss(loss: Any, record: Dict[str, Any]) -> None:
             raise AssertionError(f"{cls.__name__}: guesses are {type(first)} ({module.__name__}), not cupy")
         start = time.perf_counter()
         d_guesses, value = cls.__call__(self, guesses, truths)
-        cupy.cuda.get_current_stream().synchronize()
+        if gpu:
+            cupy.cuda.get_current_stream().synchronize()
         record["loss_seconds"] += time.perf_counter() - start
         pairs = zip(d_guesses, guesses) if isinstance(guesses, (list, tuple)) else [(d_guesses, guesses)]
         for d, g in pairs:
@@ -75,15 +87,21 @@ def instrument_loss(loss: Any, record: Dict[str, Any]) -> None:
 
 
 def tiny_bert_check(folder: Path, loss: str, gpu_id: int, steps: int) -> Dict[str, Any]:
-    """The instrumented short run for one loss on the tiny BERT; AssertionError on any CPU fallback."""
+    """The instrumented short run for one loss on the tiny BERT; AssertionError on any CPU fallback.
+
+    ``gpu_id < 0``: the same run on the CPU (``--cpu-dry-run``: checks the script, not the device).
+    """
     import spacy
     import torch
-    from thinc.api import CupyOps, get_current_ops, set_gpu_allocator
+    from thinc.api import CupyOps, NumpyOps, get_current_ops, set_gpu_allocator
 
     from synthetic import ner_examples
 
-    spacy.require_gpu(gpu_id)
-    set_gpu_allocator("pytorch")
+    gpu = gpu_id >= 0
+    if gpu:
+        spacy.require_gpu(gpu_id)
+        set_gpu_allocator("pytorch")
+    ops_type = CupyOps if gpu else NumpyOps
     config_path, overrides = trf_cpu.backbone_config(f"trf:{folder}")
     overrides.update({
         "components.transformer.model.get_spans.window": 64,
@@ -96,12 +114,12 @@ def tiny_bert_check(folder: Path, loss: str, gpu_id: int, steps: int) -> Dict[st
     optimizer = nlp.initialize(lambda: train)
     ner = nlp.get_pipe("ner")
     record: Dict[str, Any] = {"loss": loss, "calls": 0, "loss_seconds": 0.0}
-    instrument_loss(ner.loss, record)
-    assert isinstance(get_current_ops(), CupyOps), f"thinc ops are {type(get_current_ops()).__name__}"
-    assert isinstance(ner.model.ops, CupyOps), f"ner model ops are {type(ner.model.ops).__name__}"
+    instrument_loss(ner.loss, record, gpu=gpu)
+    assert isinstance(get_current_ops(), ops_type), f"thinc ops are {type(get_current_ops()).__name__}"
+    assert isinstance(ner.model.ops, ops_type), f"ner model ops are {type(ner.model.ops).__name__}"
     hf = nlp.get_pipe("transformer").model.transformer
     record["torch_device"] = str(next(hf.parameters()).device)
-    assert record["torch_device"].startswith("cuda"), record["torch_device"]
+    assert record["torch_device"].startswith("cuda" if gpu else "cpu"), record["torch_device"]
     for i in range(steps):
         batch = train[(i * 16) % len(train): (i * 16) % len(train) + 16]
         nlp.update(batch, sgd=optimizer, losses={})
@@ -110,7 +128,7 @@ def tiny_bert_check(folder: Path, loss: str, gpu_id: int, steps: int) -> Dict[st
     docs = list(nlp.pipe(["Alice Corp visited Paris and Bob", "the of and"] * 4))
     record["predicted_entities"] = sum(len(doc.ents) for doc in docs)
     record["torch"] = torch.__version__
-    record["gpu"] = torch.cuda.get_device_name(gpu_id)
+    record["gpu"] = torch.cuda.get_device_name(gpu_id) if gpu else "none (CPU dry run)"
     return record
 
 
@@ -187,18 +205,23 @@ def restore_minilm(packed: Path, out: Path) -> Path:
 def check(args: argparse.Namespace) -> int:
     import tempfile
 
-    try:
-        import cupy  # noqa: F401
-        import torch
-    except ImportError as err:
-        print(f"FAIL: {err}; this check needs a CUDA machine with torch and cupy", flush=True)
-        return 1
-    if not torch.cuda.is_available():
-        print("FAIL: torch sees no CUDA device", flush=True)
-        return 1
+    import torch
+
+    if args.cpu_dry_run:
+        args.gpu_id = -1
+    else:
+        try:
+            import cupy  # noqa: F401
+        except ImportError as err:
+            print(f"FAIL: {err}; this check needs a CUDA machine with torch and cupy", flush=True)
+            return 1
+        if not torch.cuda.is_available():
+            print("FAIL: torch sees no CUDA device", flush=True)
+            return 1
     from tiny_bert import make_tiny_bert
 
-    report: Dict[str, Any] = {"device_checks": [], "runs": [], "gpu": torch.cuda.get_device_name(args.gpu_id)}
+    gpu_name = torch.cuda.get_device_name(args.gpu_id) if args.gpu_id >= 0 else "none (CPU dry run)"
+    report: Dict[str, Any] = {"device_checks": [], "runs": [], "gpu": gpu_name}
     ok = True
     tmp = Path(tempfile.mkdtemp(prefix="spacy-dice-gpu-"))
     bert = make_tiny_bert(tmp / "tiny-bert", max_position_embeddings=128)
@@ -270,6 +293,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     run_p.add_argument("--min-ratio", type=float, default=0.95)
     run_p.add_argument("--mixed-precision", action="store_true")
     run_p.add_argument("--out", type=Path, default=Path("metrics/gpu_check.json"))
+    run_p.add_argument("--cpu-dry-run", action="store_true",
+                       help="run everything on the CPU (checks the script before spending device time)")
     pack_p = sub.add_parser("pack-minilm", help="(here) pack all-MiniLM-L6-v2 for the bundle")
     pack_p.add_argument("--out", type=Path, required=True)
     pack_p.add_argument("--texts", type=Path, default=None,
