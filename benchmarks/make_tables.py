@@ -316,6 +316,98 @@ def loss_choice_table(results_dir: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+# ----------------------------------------------------------------------------- main job
+@generator("main-job")
+def main_job(results_dir: Path) -> str:
+    """docs/PROJECT.md quick start: what `python -m spacy project run all` gave (run_main_job.py)."""
+    data = load_results(results_dir, "main_job")
+    scores = data["test_scores"]
+    per_type = ", ".join(
+        f"{label} {100 * values['f']:.2f}"
+        for label, values in sorted(scores.get("ents_per_type", {}).items(), key=lambda kv: -kv[1]["f"])
+    )
+    steps = data["vars"]["max_steps"]
+    return (
+        f"Measured (`{data['rerun'].strip()}`, which runs `{data['command']}` on a fresh copy;"
+        f" seed {data['vars']['seed']}, {steps:,} steps, loss `{data['vars']['loss']}`): entity F1"
+        f" {100 * scores['ents_f']:.2f} (P {100 * scores['ents_p']:.2f}, R {100 * scores['ents_r']:.2f};"
+        f" {per_type}) on the test sentences, in {data['wall_seconds']:.0f} s of wall time on 2 shared"
+        f" CPU cores, niced and single-threaded (`benchmarks/results/main_job.json`).\n"
+    )
+
+
+# ----------------------------------------------------------------------------- transformers
+TRF_ROWS = {  # trf_curves.json row -> label (in table order)
+    "ce": "`dice_ner` CE (shipped config)",
+    "dsc": "`dice_ner` DSC",
+    "ce_then_dsc": "`dice_ner` CE then DSC (scheduled)",
+    "ce_then_pure_dsc": "`dice_ner` CE then DSC alone (scheduled)",
+    "dsc_head20": "`dice_ner` DSC, head scale 20",
+    "spacy": "spaCy `ner` (same transformer)",
+    "cnn": "`dice_ner` CE, CNN (`ner_cnn.cfg`)",
+}
+
+
+def _pct(value: Optional[float]) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+@generator("trf-curves")
+def trf_curves_table(results_dir: Path) -> str:
+    """docs/BENCHMARKS.md "Transformers": MiniLM dev F1 every 50 steps and test P/R/F1 on UNER
+    (``benchmarks/trf_curves.py``), and the UPOS / MRPC rows."""
+    data = load_results(results_dir, "trf_curves")
+    uner = [(name, data[f"uner/{name}"]) for name in TRF_ROWS if f"uner/{name}" in data]
+    steps = sorted({p["step"] for _, r in uner for p in r["dev_curve"] if p["step"] > 0})
+    head = ["row"] + [f"dev F1 @{s}" for s in steps] + ["test P", "test R", "test F1", "test F1 (model-best)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" + "---:|" * (len(head) - 1)]
+    for name, run in uner:
+        curve = {p["step"]: p.get("ents_f") for p in run["dev_curve"]}
+        last, best = run["test_last"], run["test_best"]
+        cells = [TRF_ROWS[name]] + [_pct(curve.get(s)) for s in steps] + [
+            _pct(last["ents_p"]), _pct(last["ents_r"]), f"**{_pct(last['ents_f'])}**",
+            f"{_pct(best['ents_f'])} (step {run['best_dev_step']})",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("Per-type test F1 (model-last): " + "; ".join(
+        f"{TRF_ROWS[name].split(' (')[0]}: " + ", ".join(
+            f"{t} {_pct(v)}" for t, v in sorted(run["test_last"].get("ents_per_type", {}).items()))
+        for name, run in uner) + ".")
+    other = [(k, v) for k, v in sorted(data.items()) if not k.startswith("uner/")]
+    if other:
+        lines += ["", "| task | row | steps | dev curve (every 50 steps) | test (model-last) | test (model-best) |",
+                  "|---|---|---:|---|---:|---:|"]
+        for key, run in other:
+            main = "pos_acc" if run["task"] == "ud_upos" else "cats_score"
+            curve = ", ".join(_pct(p.get(main)) for p in run["dev_curve"] if p["step"] > 0)
+            lines.append(
+                f"| {run['task']} ({main}) | {run['row']} | {run['steps']} | {curve} |"
+                f" **{_pct(run['test_last'][main])}** | {_pct(run['test_best'][main])} (step {run['best_dev_step']}) |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+@generator("trf-summary")
+def trf_summary(results_dir: Path) -> str:
+    """README: the MiniLM dice_ner result of the shipped trf config (UNER test, 300 updates, CPU)."""
+    data = load_results(results_dir, "trf_curves")
+    ce = data["uner/ce"]
+    parts = [
+        f"`configs/ner_trf.cfg` as shipped (CE, `head_learn_rate_scale = 200`) on all-MiniLM-L6-v2 reaches"
+        f" entity F1 {_pct(ce['test_last']['ents_f'])} (P {_pct(ce['test_last']['ents_p'])},"
+        f" R {_pct(ce['test_last']['ents_r'])}) on the UNER English-EWT test set after {ce['steps']}"
+        f" updates on CPU"
+    ]
+    for name, label in (("dsc", "DSC"), ("ce_then_dsc", "CE then DSC"), ("spacy", "spaCy's `ner`"),
+                        ("cnn", "the CNN")):
+        run = data.get(f"uner/{name}")
+        if run:
+            parts.append(f"{label} {_pct(run['test_last']['ents_f'])}")
+    return (parts[0] + " (same data and steps: " + ", ".join(parts[1:]) + "; docs/BENCHMARKS.md,"
+            " \"Transformers\", `benchmarks/results/trf_curves.json`).\n")
+
+
 # ----------------------------------------------------------------------------- machinery
 def documents(root: Path = ROOT) -> List[Path]:
     """The files whose generated blocks are kept up to date: README.md and docs/*.md."""
