@@ -12,7 +12,7 @@ Rows (``--row``): ``ce`` (the config as shipped), ``dsc`` (the paper's DSC, ``al
 ``smooth = 1``), ``ce_then_dsc`` (``spacy-dice.ScheduledCombinedLoss.v1``: CE alone, then the DSC
 weight ramps in; the ramp is given by ``--ramp BEGIN,END``), ``spacy`` (spaCy's own component on the
 same transformer: ``ner``, ``morphologizer`` for UPOS, ``textcat``), ``cnn`` (the CNN config, CE).
-``--head-lr-scale`` overrides ``head_learn_rate_scale``.
+``preset`` (any loss preset, ``--preset NAME``). ``--head-lr-scale`` overrides ``head_learn_rate_scale``.
 
 Data (converted once under ``--work-dir``, never into the repository), as in
 ``benchmarks/run_accuracy.py``:
@@ -52,7 +52,7 @@ TASKS: Dict[str, Dict[str, Any]] = {
     "mrpc": {"config": "textcat_trf.cfg", "cnn": "textcat_cnn.cfg", "component": "textcat",
              "keys": ["cats_score", "cats_macro_f"], "main": "cats_score", "positive": "paraphrase"},
 }
-ROWS = ["ce", "dsc", "ce_then_dsc", "spacy", "cnn"]
+ROWS = ["ce", "dsc", "ce_then_dsc", "spacy", "cnn", "preset"]
 DSC = {"@losses": "spacy-dice.DiceLoss.v1", "smooth": 1.0, "alpha": 0.01,
        "square_denominator": True, "level": "instance", "class_reduction": "mean"}
 CE = {"@losses": "spacy-dice.CrossEntropy.v1", "class_weights": None, "label_smoothing": 0.0}
@@ -77,7 +77,7 @@ def _rel(path: Path) -> str:
 
 def row_config(
     task: str, row: str, ramp: List[int], dsc_weight: Optional[float], head_scale: Optional[float],
-    ce_weight: Optional[float] = None,
+    ce_weight: Optional[float] = None, preset: Optional[str] = None,
 ):
     spec = TASKS[task]
     comp = spec["component"]
@@ -104,6 +104,10 @@ def row_config(
             weights["dsc"]["stop"] = float(dsc_weight)
     elif row == "spacy":
         config = spacy_baseline(config, comp)
+    elif row == "preset":
+        if not preset:
+            raise SystemExit("--row preset needs --preset NAME (a spacy_dice.experiments loss preset)")
+        config = with_loss(config, comp, preset)
     else:
         raise SystemExit(f"unknown row {row!r}; use one of {ROWS}")
     if head_scale is not None and row != "spacy":
@@ -168,6 +172,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--ce-weight", type=float, default=None,
                         help="ce_then_dsc: CE weight after the ramp (default: the preset's)")
     parser.add_argument("--head-lr-scale", type=float, default=None)
+    parser.add_argument("--preset", default=None, help="--row preset: the loss preset's name")
     parser.add_argument("--name", default=None, help="row name in the results (default: --row)")
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/trf"))
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "trf_curves.json")
@@ -182,7 +187,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     run_dir = args.work_dir / "runs" / f"{args.task}_{name}"
     run_dir.mkdir(parents=True, exist_ok=True)
     ramp = [int(x) for x in args.ramp.split(",")]
-    config = row_config(args.task, args.row, ramp, args.dsc_weight, args.head_lr_scale, args.ce_weight)
+    config = row_config(args.task, args.row, ramp, args.dsc_weight, args.head_lr_scale, args.ce_weight,
+                        args.preset)
     if args.task == "uner" and args.row == "ce" and args.head_lr_scale is None:
         config_path = ROOT / "configs" / spec["config"]  # the shipped config, as a user runs it
     else:
