@@ -342,7 +342,7 @@ TRF_ROWS = {  # trf_curves.json row -> label (in table order)
     "dsc": "`dice_ner` DSC",
     "ce_then_dsc": "`dice_ner` CE then DSC (scheduled)",
     "ce_then_pure_dsc": "`dice_ner` CE then DSC alone (scheduled)",
-    "dsc_head20": "`dice_ner` DSC, head scale 20",
+    "logdice": "`dice_ner` log-dice (set level, `logdice` preset)",
     "spacy": "spaCy `ner` (same transformer)",
     "cnn": "`dice_ner` CE, CNN (`ner_cnn.cfg`)",
 }
