@@ -68,6 +68,16 @@ def test_loss_per_component_and_sigmoid_components():
         assert {k: v["activation"] for k, v in span["losses"].items()} == {"ce": "sigmoid", "dsc": "sigmoid"}
 
 
+@pytest.mark.skipif("span_finder" not in available(), reason="dice_span_finder is not installed")
+def test_span_finder_feeds_the_spancat():
+    config = parsed(generate_config(["span_finder", "spancat"]))
+    assert config["components"]["spancat"]["suggester"] == {
+        "@misc": "spacy.preset_spans_suggester.v1", "spans_key": "sc"}
+    assert config["training"]["annotating_components"] == ["span_finder"]
+    with pytest.raises(ValueError, match="list span_finder before the spancat"):
+        generate_config(["spancat", "span_finder"])
+
+
 def test_pos_and_tagger_score_weights():
     config = parsed(generate_config(["tagger", "pos"]))
     assert config["components"]["pos"]["attr"] == "pos"
@@ -158,14 +168,19 @@ def test_debug_config_accepts_a_generated_config(tmp_path):
     assert run.returncode == 0 and "Config is valid" in run.stdout, run.stdout + run.stderr
 
 
+COMBINATIONS = [name for name in available()] + (
+    ["span_finder,spancat"] if {"span_finder", "spancat"} <= set(available()) else []
+)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", available())
+@pytest.mark.parametrize("name", COMBINATIONS)
 def test_each_cnn_config_trains_4_steps(tmp_path, name):
     corpus = _corpus(tmp_path)
     path = tmp_path / "config.cfg"
-    path.write_text(generate_config([name], loss="dsc"))
+    path.write_text(generate_config(name.split(","), loss="dsc"))
     nlp = _train(path, corpus, tmp_path / "out")
-    assert nlp.pipe_names == ["tok2vec", name]
+    assert nlp.pipe_names == ["tok2vec"] + name.split(",")
     scores = nlp.meta["performance"]  # the last evaluation on the dev corpus
     assert scores and all(v is None or v == v for v in scores.values() if not isinstance(v, dict))
 

@@ -135,6 +135,7 @@ def build_config(
     components: Dict[str, Any] = {bb.component: copy.deepcopy(bb.block)}
     for entry in entries:
         components[entry.name] = component_block(entry, bb, presets[entry.name])
+    annotating = _link_span_finder(names, components)
     corpus = {
         "@readers": "spacy.Corpus.v1", "max_length": 0, "gold_preproc": False, "limit": 0,
         "augmenter": None,
@@ -170,7 +171,7 @@ def build_config(
             "max_steps": 20000,
             "eval_frequency": 200,
             "frozen_components": [],
-            "annotating_components": [],
+            "annotating_components": annotating,
             "before_to_disk": None,
             "before_update": None,
             "batcher": copy.deepcopy(bb.batcher),
@@ -245,6 +246,31 @@ def _depth_first(text: str) -> str:
     return "\n".join(out).rstrip("\n") + "\n"
 
 
+SPANCATS = ("spancat", "spancat_singlelabel")
+
+
+def _link_span_finder(names: Sequence[str], components: Dict[str, Any]) -> List[str]:
+    """``span_finder`` with a spancat: the spancat labels the span finder's candidates.
+
+    As in ``configs/spans_cnn.cfg``: the spancat's suggester becomes
+    ``spacy.preset_spans_suggester.v1`` on the span finder's ``spans_key``, and the span finder is
+    an annotating component (its candidates exist during training). Returns
+    ``[training] annotating_components``.
+    """
+    spancats = [n for n in names if n in SPANCATS]
+    if "span_finder" not in names or not spancats:
+        return []
+    if any(names.index(n) < names.index("span_finder") for n in spancats):
+        raise ValueError(
+            "--pipeline: list span_finder before the spancat that labels its candidates,"
+            f" e.g. {','.join(['span_finder'] + spancats)}"
+        )
+    key = components["span_finder"].get("spans_key", "sc")
+    for name in spancats:
+        components[name]["suggester"] = {"@misc": "spacy.preset_spans_suggester.v1", "spans_key": key}
+    return ["span_finder"]
+
+
 _QUOTED_VARIABLE = re.compile(r'"(\$\{[A-Za-z0-9_.]+\})"')
 
 
@@ -274,6 +300,10 @@ def _comments(entries: Sequence[ComponentEntry], bb: Backbone, presets: Dict[str
         comments[f"components.{entry.name}.loss"] = [
             f"The loss: {what}. Replace this block to switch the loss (README, \"Switching the",
             f"loss\"); presets by name: {', '.join(LOSS_PRESETS)}.",
+        ]
+    for name in (n for n in presets if n in SPANCATS and "span_finder" in presets):
+        comments[f"components.{name}.suggester"] = [
+            "The candidates are the spans span_finder wrote (an annotating component, [training])."
         ]
     comments["training.score_weights"] = [
         "spaCy keeps model-best by this weighted dev score (the factories' defaults, combined).",
