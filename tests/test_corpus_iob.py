@@ -187,3 +187,20 @@ def test_fuzz_iob_options(content, scheme, comments):
         docs = list(DocBin().from_disk(out).get_docs(VOCAB))
         assert len(docs) == stats["documents"] and all(len(d) for d in docs)
         assert stats["scheme"] in ("none", "iob1", "iob2", "biluo")
+
+
+@pytest.mark.realdata
+def test_iob_reads_conll2003_as_the_conll2003_reader_does():
+    """CoNLL-2003 (word POS chunk NER, IOB1, -DOCSTART-) is a token ... tag file: same docs."""
+    from realdata import DATA, skip_reason
+
+    from spacy_dice.corpus import read_conll2003
+
+    path = DATA / "conll2003" / "eng.testa"
+    if not path.is_file():
+        pytest.skip(skip_reason(path))
+    docs = read_iob(path)
+    mine = [([t.text for t in d], [(e.start, e.end, e.label_) for e in d.ents]) for d in docs]
+    theirs = [([t.text for t in d], [(e.start, e.end, e.label_) for e in d.ents]) for d in read_conll2003(path)]
+    assert len(mine) == 3250 and mine == theirs
+    assert docs.scheme == "iob1"
