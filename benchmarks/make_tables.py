@@ -357,21 +357,27 @@ def trf_curves_table(results_dir: Path) -> str:
     """docs/BENCHMARKS.md "Transformers": MiniLM dev F1 every 50 steps and test P/R/F1 on UNER
     (``benchmarks/trf_curves.py``), and the UPOS / MRPC rows."""
     data = load_results(results_dir, "trf_curves")
-    uner = [(name, data[f"uner/{name}"]) for name in TRF_ROWS if f"uner/{name}" in data]
+    labels = dict(TRF_ROWS)
+    for name, label in TRF_ROWS.items():  # repeats with other seeds: NAME_s1, NAME_s2, ...
+        labels.update({key[5:]: f"{label}, seed {key.rsplit('_s', 1)[1]}" for key in data
+                       if key.startswith(f"uner/{name}_s") and key.rsplit("_s", 1)[1].isdigit()})
+    order = [n for name in TRF_ROWS for n in [name] + sorted(k for k in labels if k.startswith(f"{name}_s"))]
+    uner = [(name, data[f"uner/{name}"]) for name in order if f"uner/{name}" in data]
     steps = sorted({p["step"] for _, r in uner for p in r["dev_curve"] if p["step"] > 0})
     head = ["row"] + [f"dev F1 @{s}" for s in steps] + ["test P", "test R", "test F1", "test F1 (model-best)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" + "---:|" * (len(head) - 1)]
     for name, run in uner:
         curve = {p["step"]: p.get("ents_f") for p in run["dev_curve"]}
         last, best = run["test_last"], run["test_best"]
-        cells = [TRF_ROWS[name]] + [_pct(curve.get(s)) for s in steps] + [
+        cells = [labels[name]] + [_pct(curve.get(s)) for s in steps] + [
             _pct(last["ents_p"]), _pct(last["ents_r"]), f"**{_pct(last['ents_f'])}**",
             f"{_pct(best['ents_f'])} (step {run['best_dev_step']})",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append("Per-type test F1 (model-last): " + "; ".join(
-        f"{TRF_ROWS[name].split(' (')[0]}: " + ", ".join(
+        f"{labels[name].split(' (')[0]}{', seed ' + name.rsplit('_s', 1)[1] if name not in TRF_ROWS else ''}: "
+        + ", ".join(
             f"{t} {_pct(v)}" for t, v in sorted(run["test_last"].get("ents_per_type", {}).items()))
         for name, run in uner) + ".")
     other = [(k, v) for k, v in sorted(data.items()) if not k.startswith("uner/")]
