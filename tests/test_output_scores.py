@@ -199,3 +199,22 @@ def test_tagger_and_textcat_read_scores_as_probabilities():
     for doc in nlp.pipe(["the superb of", "a and the"]):
         assert sum(doc.cats.values()) == pytest.approx(1.0, abs=1e-5)
         assert all(0.0 <= v <= 1.0 for v in doc.cats.values())
+
+
+def test_textcat_with_unnormalised_output_layer_still_gives_probabilities():
+    """A TextCatReduce whose Softmax_v2 returns logits at prediction: doc.cats are its softmax."""
+    fix_random_seed(0)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("dice_textcat", config={"model": SMALL_TEXTCAT_MODEL})
+    examples = textcat_examples(nlp)
+    nlp.initialize(lambda: examples)
+    nlp.update(examples, sgd=Adam(0.05))
+    textcat = nlp.get_pipe("dice_textcat")
+    layer = [node for node in textcat.model.walk() if "softmax_normalize" in node.attrs][0]
+    texts = ["the superb of", "a and the", "wonderful wonderful"]
+    want = [dict(doc.cats) for doc in nlp.pipe(texts)]
+    layer.attrs["softmax_normalize"] = False
+    raw = textcat.model.predict([nlp.make_doc(t) for t in texts])
+    assert not looks_normalized(raw)
+    for doc, expected in zip(nlp.pipe(texts), want):
+        assert doc.cats == pytest.approx(expected, abs=1e-5)

@@ -17,6 +17,7 @@ from spacy.vocab import Vocab
 from thinc.api import Config, Model
 
 from .head_learn_rate import check_head_learn_rate_scale
+from .output_scores import output_normalizes, probabilities
 from .loss_support import (
     ConfigurableLoss,
     check_grad_scale,
@@ -60,7 +61,10 @@ class DiceTextCategorizer(ConfigurableLoss, TextCategorizer):
     def predict(self, docs: Iterable[Doc]) -> Any:
         """``(n_docs, n_labels)`` probabilities; a doc without tokens gets the uniform distribution.
 
-        (spaCy's pooling layers refuse empty sequences inside a batch, so they are left out.)
+        An output layer that returns logits at prediction (``Softmax_v2`` with
+        ``normalize_outputs = false``) gets its softmax here, so ``doc.cats`` are always
+        probabilities (:mod:`.output_scores` reads the layer). (spaCy's pooling layers refuse empty
+        sequences inside a batch, so they are left out.)
         """
         docs = list(docs)
         ops = self.model.ops
@@ -68,7 +72,8 @@ class DiceTextCategorizer(ConfigurableLoss, TextCategorizer):
         scores = ops.alloc2f(len(docs), len(self.labels))
         scores += 1.0 / max(len(self.labels), 1)
         if filled:
-            scores[ops.asarray(filled, dtype="i")] = self.model.predict([docs[i] for i in filled])
+            predicted = self.model.predict([docs[i] for i in filled])
+            scores[ops.asarray(filled, dtype="i")] = probabilities(predicted, output_normalizes(self.model))
         return scores
 
     def update(
