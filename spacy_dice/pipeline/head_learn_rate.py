@@ -5,7 +5,13 @@ small rate (5e-5), while a classification head that starts from zero weights nee
 more than that per step: thinc's Adam moves every weight by about ``learn_rate * lr_scale`` per
 update, so after 200 updates at 5e-5 a zero-initialised softmax cannot leave the majority-class prior.
 ``head_learn_rate_scale`` multiplies the rate (thinc's ``lr_scale``) of the component's parameters
-that are NOT in its ``tok2vec`` sub-model:
+that are NOT in its ``tok2vec`` sub-model. thinc's Adam step for a parameter ``w`` with gradient ``g``
+is then::
+
+    w <- w - lr_scale * learn_rate * m_hat / (sqrt(v_hat) + eps)     (|step| <= ~ lr_scale * learn_rate)
+
+with ``m_hat``, ``v_hat`` the bias-corrected moment estimates (on the first step ``m_hat /
+sqrt(v_hat) = sign(g)``, which the tests use). What is scaled:
 
 * with a listener (``spacy.Tok2VecListener.v1``, ``spacy-transformers.TransformerListener.v1``) the
   shared tok2vec / transformer is another component and is never scaled: the scale touches the
