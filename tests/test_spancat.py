@@ -344,3 +344,32 @@ def test_empty_docs_labels_only_in_dev_and_spans_across_sentences():
     assert math.isfinite(losses["spancat"])
     scores = nlp.evaluate([Example(nlp.make_doc("Alice left . Bob came"), ref)])
     assert "DEVONLY" in scores["spans_sc_per_type"]
+
+
+# ------------------------------------------------------------------ the README's switch
+def test_readme_switch_from_spancat_to_dice_spancat_trains():
+    """The README's block applied to `spacy init config -p spancat`: builds, adapts the
+    LinearLogistic scorer, trains one step."""
+    import re
+    from pathlib import Path
+
+    from spacy.cli.init_config import init_config
+    from thinc.api import Config
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("### Spans: from `spancat` to `dice_spancat`", 1)[1]
+    block = re.search(r"```ini\n(.*?)```", section, re.S).group(1)
+    block = "\n".join(line.split("#", 1)[0].rstrip() for line in block.splitlines())
+    change = Config().from_str("[components]\n" + block)
+    config = init_config(lang="en", pipeline=["spancat"], optimize="efficiency")
+    assert config["components"]["spancat"]["factory"] == "spancat"
+    config["components"]["spancat"]["factory"] = change["components"]["spancat"]["factory"]
+    config["components"]["spancat"]["loss"] = change["components"]["spancat"]["loss"]
+    nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
+    component = nlp.get_pipe("spancat")
+    assert component.adapted_layers == ["logistic -> sigmoid_logits"]
+    assert component.loss.level == "set" and component.loss.activation == "sigmoid"
+    examples = span_examples(nlp, 6)
+    nlp.initialize(lambda: examples)
+    losses = nlp.update(examples, sgd=Adam(0.01))
+    assert math.isfinite(losses["spancat"])
