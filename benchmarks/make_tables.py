@@ -414,6 +414,17 @@ def trf_summary(results_dir: Path) -> str:
             " \"Transformers\", `benchmarks/results/trf_curves.json`).\n")
 
 
+@generator("main-job-f1")
+def main_job_f1(results_dir: Path) -> str:
+    """README quick start: the main job's entity F1, one sentence."""
+    data = load_results(results_dir, "main_job")
+    return (
+        f"With seed {data['vars']['seed']} it gives an entity F1 of"
+        f" {100 * data['test_scores']['ents_f']:.2f} on this tiny sample (measured, with the command"
+        " and commit, in `benchmarks/results/main_job.json`; details in docs/PROJECT.md).\n"
+    )
+
+
 # ----------------------------------------------------------------------------- machinery
 def documents(root: Path = ROOT) -> List[Path]:
     """The files whose generated blocks are kept up to date: README.md and docs/*.md."""

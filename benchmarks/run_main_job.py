@@ -52,7 +52,7 @@ def main(argv=None) -> int:
                                 cwd=ROOT, capture_output=True, text=True).stdout.strip())
     result = {
         "command": " ".join(command),
-        "rerun": "python benchmarks/run_main_job.py " + " ".join(extra),
+        "rerun": " ".join(["python benchmarks/run_main_job.py"] + extra),
         "vars": {k: variables[k] for k in ("dataset", "loss", "backbone", "seed", "max_steps", "eval_frequency")},
         "name": name,
         "git_commit": commit,
