@@ -39,10 +39,12 @@ def test_a_hand_edited_number_is_caught(tmp_path):
     assert edited != readme, "the CoNLL-2003 CE cell is expected in the README block"
     doc = tmp_path / "README.md"
     doc.write_text(edited, encoding="utf8")
-    assert make_tables.update([doc], make_tables.RESULTS_DIR, write=False) == [f"{doc}: results"]
+    assert f"{doc}: results" in make_tables.update([doc], make_tables.RESULTS_DIR, write=False)
     # rewriting restores the generated text
     make_tables.update([doc], make_tables.RESULTS_DIR, write=True)
-    assert doc.read_text(encoding="utf8") == readme
+    text = doc.read_text(encoding="utf8")
+    assert "77.45 +- 0.54" not in text and "77.33 +- 0.42" in text
+    assert f"{doc}: results" not in make_tables.update([doc], make_tables.RESULTS_DIR, write=False)
 
 
 def test_the_table_follows_the_results_json(tmp_path):
