@@ -8,7 +8,7 @@ from spacy.pipeline.ner import DEFAULT_NER_MODEL
 from spacy.pipeline.textcat import single_label_bow_config
 from thinc.api import Config
 
-from synthetic import SMALL_TAGGER_MODEL, SMALL_TEXTCAT_MODEL, SMALL_TOK2VEC, ner_examples, textcat_examples
+from synthetic import SMALL_TAGGER_MODEL, SMALL_TEXTCAT_MODEL, SMALL_TOK2VEC, ner_examples
 
 COMPONENTS = ["dice_ner", "dice_tagger", "dice_textcat"]
 TRANSITION_MODEL = dict(DEFAULT_NER_MODEL)
@@ -33,9 +33,7 @@ def _linear_output():
 @spacy.registry.architectures("spacy-dice.test_no_nO_output.v1")
 def _no_n_o_output():
     """A tok2vec followed by a layer without an output dimension."""
-    from thinc.api import chain, with_array
-    from thinc.layers import Relu
-    from thinc.api import Model
+    from thinc.api import Model, Relu, chain, with_array
 
     tok2vec = spacy.registry.resolve({"t": SMALL_TOK2VEC})["t"]
     identity = Model("identity_out", lambda model, X, is_train: (X, lambda dY: dY))
