@@ -7,19 +7,15 @@ from pathlib import Path
 import typer
 from wasabi import msg
 
-from ..init_config import available, generate_config
+from ..init_config import COMPONENTS, generate_config
 from ..init_config.backbones import backbones
 from .app import app
-
-
-def _pipeline_help() -> str:
-    return "Comma-separated components: " + ", ".join(available()) + "."
 
 
 @app.command("init-config")
 def init_config(
     output: Path = typer.Argument(..., help="The config file to write ('-' for stdout)."),
-    pipeline: str = typer.Option("ner", "--pipeline", "-p", help="Comma-separated components, e.g. ner,textcat (see --help of the command for the list)."),
+    pipeline: str = typer.Option("ner", "--pipeline", "-p", help="Comma-separated components: " + ", ".join(COMPONENTS) + "."),
     loss: str = typer.Option(
         "default", "--loss", "-l",
         help="A loss preset for every component (e.g. dsc), COMPONENT=PRESET pairs (ner=dsc,textcat=ce),"
