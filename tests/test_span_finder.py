@@ -76,6 +76,16 @@ def test_span_finder_suggests_the_candidates_of_dice_spancat():
     assert {(1, 5, "BRANCH"), (1, 3, "ORG"), (4, 5, "LOC")} <= found
 
 
+def test_preset_suggester_without_its_spans_names_the_fix():
+    nlp = pipeline_nlp()
+    examples = span_examples(nlp, 6)
+    nlp.initialize(lambda: examples)
+    with pytest.raises(ValueError, match=r"\[spancat\] the suggester looked for doc.spans\['sc'\].*annotating_components"):
+        nlp.update(examples, sgd=Adam(0.01))  # the span finder did not annotate
+    losses = nlp.update(examples, sgd=Adam(0.01), annotates=["span_finder"])
+    assert all(math.isfinite(v) for v in losses.values())
+
+
 def test_span_finder_gradient_reaches_the_logits_exactly():
     nlp = finder_nlp(DSC_SET, grad_scale=1.0)
     examples = span_examples(nlp, 6, seed=2)

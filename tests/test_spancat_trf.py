@@ -34,7 +34,7 @@ def test_trf_span_config_is_valid(name, tmp_path):
         assert section["model"]["tok2vec"]["@architectures"] == "spacy-transformers.TransformerListener.v1"
         assert section["loss"]["activation"] == "sigmoid"
     if name == "spans_trf.cfg":
-        assert config["training"]["annotating_components"] == ["span_finder"]
+        assert config["training"]["annotating_components"] == ["transformer", "span_finder"]
 
 
 @pytest.mark.slow

@@ -151,7 +151,7 @@ class DiceSpanCategorizer(ConfigurableLoss, SpanCategorizer):
         if not any(len(eg.predicted) if eg.predicted else 0 for eg in examples):
             return losses
         docs = [eg.predicted for eg in examples]
-        spans = self.suggester(docs, ops=self.model.ops)
+        spans = self.suggest(docs)
         if spans.lengths.sum() == 0:
             self._warn_no_candidates()
             return losses
@@ -164,6 +164,31 @@ class DiceSpanCategorizer(ConfigurableLoss, SpanCategorizer):
         losses[self.name] += loss
         return losses
 
+    def suggest(self, docs: Sequence[Any]) -> Ragged:
+        """The suggester's candidates; a clear error when a preset suggester's key is missing.
+
+        spaCy's ``spacy.preset_spans_suggester.v1`` raises a bare ``KeyError`` on a doc without
+        the span group it reads (the upstream component did not run on it).
+        """
+        try:
+            return self.suggester(docs, ops=self.model.ops)
+        except KeyError as err:
+            raise ValueError(
+                f"[{self.name}] the suggester looked for doc.spans[{err.args[0]!r}], which a doc"
+                " does not have: the component that writes it (e.g. a span finder) must run"
+                " before this one; in training list it, and the tok2vec or transformer it"
+                " listens to, in [training] annotating_components (e.g. [\"tok2vec\","
+                " \"span_finder\"])"
+            ) from None
+
+    def predict(self, docs: Iterable[Any]) -> Tuple[Ragged, Floats2d]:
+        """spaCy's spancat prediction (candidates, probabilities) through :meth:`suggest`."""
+        docs = list(docs)
+        indices = self.suggest(docs)
+        if indices.lengths.sum() == 0:
+            return indices, self.model.ops.alloc2f(0, 0)
+        return indices, self.model.predict((docs, indices))
+
     def _warn_no_candidates(self) -> None:
         if self._warned_no_candidates:
             return
@@ -172,7 +197,8 @@ class DiceSpanCategorizer(ConfigurableLoss, SpanCategorizer):
             f"[{self.name}] the suggester proposed no candidate span for a training batch, so"
             " the batch taught nothing. With spacy.preset_spans_suggester.v1 the upstream"
             " component (e.g. a span finder) must be listed in [training]"
-            " annotating_components; with spacy.ngram_suggester.v1 check that the sizes fit"
+            " annotating_components, with the tok2vec it listens to; with"
+            " spacy.ngram_suggester.v1 check that the sizes fit"
             " the docs.",
             stacklevel=3,
         )
@@ -232,7 +258,10 @@ class DiceSpanCategorizer(ConfigurableLoss, SpanCategorizer):
         batch: List[Example] = []
 
         def count_negatives(batch: List[Example]) -> None:
-            spans = self.suggester([eg.predicted for eg in batch], ops=self.model.ops)
+            try:
+                spans = self.suggester([eg.predicted for eg in batch], ops=self.model.ops)
+            except KeyError:  # a preset suggester before its upstream component ran: no count
+                return
             gold = self.gold(batch, spans)
             counts[NEGATIVE_LABEL] += int((gold == len(self.labels)).sum())
 
