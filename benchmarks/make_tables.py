@@ -475,6 +475,79 @@ def update(paths: Iterable[Path], results_dir: Path, write: bool) -> List[str]:
     return stale
 
 
+SPAN_ROW_ORDER = ["spacy", "spacy_single", "single_ce", "bce", "wbce", "focal_sig", "dl_inst",
+                  "dsc_inst", "dl_set", "dsc_set", "tversky_set", "bce_dsc"]
+
+
+def span_table(results_dir: Path, stem: str) -> str:
+    """Rows of a span benchmark (``run_accuracy.py --task uner_spans`` etc.): per row the seeds,
+    dev F1 of the kept model (its step), test P / R / F1 and per-type F1 (mean +- std over seeds),
+    the command that reruns it. (Speeds: :func:`spans_speed_table`; the runs' own speeds come
+    from a shared machine's logs and are not comparable across rows.)"""
+    data = load_results(results_dir, stem)
+    meta = data["meta"]
+    rows = _group(data["runs"])
+    order = sorted(rows, key=lambda k: (SPAN_ROW_ORDER.index(k) if k in SPAN_ROW_ORDER else 99, k))
+    lines = [f"Budget {meta['max_steps']} steps, dev every {meta['eval_frequency']} steps"
+             + (f", early stopping with patience {meta['patience']}" if meta.get("patience") else "")
+             + "; mean +- std over seeds where there are two.", "",
+             "| row | seeds | dev F1 (kept step) | test P | test R | test F1 | per-type test F1 |",
+             "|---|---|---|---|---|---|---|"]
+    for name in order:
+        runs = rows[name]
+        dev = [(r.get("dev_scores") or {}).get("f", r.get("best_dev_score") or 0.0) for r in runs]
+        steps = ",".join(str(r.get("best_step")) for r in runs)
+        labels = sorted({label for r in runs for label in r.get("per_type", {})})
+        per = ", ".join(f"{label} " + _mean_std([r["per_type"].get(label, 0.0) for r in runs])
+                        for label in labels)
+        cells = [name, ",".join(str(r["seed"]) for r in runs), f"{_mean_std(dev)} ({steps})"]
+        cells += [_mean_std([r["scores"].get(k, 0.0) for r in runs]) for k in ("p", "r", "f")]
+        lines.append("| " + " | ".join(cells + [per]) + " |")
+    lines += ["", "Reruns, one per row:", ""]
+    lines += [f"    {rows[name][0]['rerun']}" for name in order]
+    return "\n".join(lines) + "\n"
+
+
+@generator("spans_uner")
+def spans_uner_table(results_dir: Path) -> str:
+    """docs/BENCHMARKS.md, "Spans": UNER English-EWT as spans (``uner_spans.json``)."""
+    return span_table(results_dir, "uner_spans")
+
+
+@generator("spans_conll03")
+def spans_conll03_table(results_dir: Path) -> str:
+    """docs/BENCHMARKS.md, "Spans": CoNLL-2003 as spans (``conll03_spans.json``)."""
+    return span_table(results_dir, "conll03_spans")
+
+
+@generator("spans_finder_uner")
+def spans_finder_uner_table(results_dir: Path) -> str:
+    """docs/BENCHMARKS.md, "Spans": span finder + spancat on UNER (``uner_spanfinder.json``)."""
+    return span_table(results_dir, "uner_spanfinder")
+
+
+@generator("spans_speed")
+def spans_speed_table(results_dir: Path) -> str:
+    """docs/BENCHMARKS.md, "Spans": candidate imbalance and speed (``spans_speed.json``)."""
+    data = load_results(results_dir, "spans_speed")
+    lines = [f"`{data['command']}` (commit {data['git_commit']}; training timed by the"
+             f" {data['clock']} clock, best of interleaved rounds).", "",
+             "| corpus | split | n-gram candidates (1-4) | positive | negative:positive | gold spans longer than 4 |",
+             "|---|---|---|---|---|---|"]
+    for corpus, splits in data["candidates"].items():
+        for split, c in splits.items():
+            lines.append(f"| {corpus} | {split} | {c['candidates']:,} | {c['positives']:,} |"
+                         f" {c['neg_pos_ratio']:.1f} | {c['gold_not_suggested']} of {c['gold_spans']:,} |")
+    for task, res in data["speed"].items():
+        lines += ["", f"{task} ({res['data']}):", "",
+                  "| row | train words/s | vs spaCy | predict words/s | vs spaCy |", "|---|---|---|---|---|"]
+        for row in res["train"]:
+            t, q = res["train"][row], res["predict"][row]
+            lines.append(f"| {row} | {t['best']:,.0f} | {t['ratio_to_spacy']:.2f} |"
+                         f" {q['best']:,.0f} | {q['ratio_to_spacy']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="only report stale blocks; exit 1 if any")
