@@ -91,3 +91,16 @@ def test_project_run_all_trains_the_span_task(tmp_path):
     config = (tmp_path / "training" / "sample-spans" / "config.cfg").read_text()
     assert 'factory = "dice_spancat"' in config and 'level = "set"' in config
     assert "| label | P | R | F1 | support |" in (tmp_path / "metrics" / "sample-spans.md").read_text()
+
+
+def test_convert_command_writes_entities_as_spans(tmp_path):
+    sample = ROOT / "assets" / "sample" / "dev.iob2"
+    out = tmp_path / "dev.spacy"
+    result = runner.invoke(app, ["convert", "uner", str(sample), str(out), "--spans-key", "sc"])
+    assert result.exit_code == 0, result.output
+    docs = list(DocBin().from_disk(out).get_docs(spacy.blank("en").vocab))
+    assert sum(len(d.spans["sc"]) for d in docs) == sum(len(d.ents) for d in docs) > 0
+    mrpc = tmp_path / "pairs.txt"
+    mrpc.write_text("Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n1\t1\t2\tA b.\tA b.\n")
+    result = runner.invoke(app, ["convert", "mrpc", str(mrpc), str(tmp_path / "p.spacy"), "--spans-key", "sc"])
+    assert result.exit_code == 1 and "only NER formats" in result.output

@@ -85,6 +85,10 @@ def convert(
     comments: bool = typer.Option(
         False, "--comments", help="iob only: lines starting with # are comments (default: tokens)."
     ),
+    spans_key: Optional[str] = typer.Option(
+        None, "--spans-key", help="NER formats: also write the entities to doc.spans[KEY]"
+        " (span categorization, e.g. sc for dice_spancat / spancat)."
+    ),
 ) -> None:
     """Convert a corpus file to spaCy's binary .spacy format and print its counts.
 
@@ -108,8 +112,12 @@ def convert(
         flag = "--scheme" if scheme_name != "auto" else "--comments"
         raise typer.BadParameter(f"{flag} is only supported for iob, not {name}", param_hint=flag)
     try:
-        stats = convert_file(name, input_path, output_path, n_sents=n_sents, limit=limit, **options)
+        stats = convert_file(name, input_path, output_path, n_sents=n_sents, limit=limit,
+                             spans_key=spans_key, **options)
     except CorpusFormatError as err:
+        msg.fail(f"Cannot convert {input_path}", str(err))
+        raise typer.Exit(code=1)
+    except ValueError as err:  # --spans-key for a format without entities
         msg.fail(f"Cannot convert {input_path}", str(err))
         raise typer.Exit(code=1)
     print_stats(stats)

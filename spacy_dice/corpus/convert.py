@@ -151,9 +151,13 @@ def convert_file(
     *,
     n_sents: int = 1,
     limit: Optional[int] = None,
+    spans_key: Optional[str] = None,
     **options: Any,
 ) -> Dict[str, Any]:
     """Convert ``input`` (in the named format) to the ``.spacy`` file ``output``.
+
+    ``spans_key`` (NER formats only): also write each doc's entities to ``doc.spans[spans_key]``
+    for span categorization (``dice_spancat``; see :mod:`spacy_dice.corpus.spans`).
 
     The output is written atomically (see :func:`write_docbin`): after a
     :class:`CorpusFormatError` there is no new output and no temporary file.
@@ -172,6 +176,15 @@ def convert_file(
     fmt = get_format(format)
     stats = CorpusStats()
     docs = read_corpus(fmt.name, input, n_sents=n_sents, limit=limit, **options)
+    if spans_key is not None:
+        if fmt.task != "ner":
+            raise ValueError(
+                f"spans_key={spans_key!r}: only NER formats have entities to write as spans;"
+                f" {fmt.name} is a {fmt.task} format"
+            )
+        from .spans import ents_as_spans
+
+        docs = ents_as_spans(docs, spans_key)
     write_docbin(stats.counting(docs), output)
     result: Dict[str, Any] = {
         "format": fmt.name,
