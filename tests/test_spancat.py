@@ -373,3 +373,23 @@ def test_readme_switch_from_spancat_to_dice_spancat_trains():
     nlp.initialize(lambda: examples)
     losses = nlp.update(examples, sgd=Adam(0.01))
     assert math.isfinite(losses["spancat"])
+
+
+def test_singlelabel_with_ce_gives_spacys_gradient():
+    """dice_spancat_singlelabel with CE and grad_scale "labelled" back-propagates exactly what
+    spaCy's spancat_singlelabel does (scores - one-hot target into Softmax_v2): sum of CE."""
+    nlp = spacy.blank("en")
+    ours = nlp.add_pipe("dice_spancat_singlelabel", name="ours", config={
+        "model": SMALL_SINGLELABEL_MODEL, "suggester": NGRAMS,
+        "loss": {"@losses": "spacy-dice.CrossEntropy.v1"}})
+    theirs = nlp.add_pipe("spancat_singlelabel", name="theirs", config={
+        "model": SMALL_SINGLELABEL_MODEL, "suggester": NGRAMS, "spans_key": KEY})
+    examples = span_examples(nlp, 8, multilabel=False)
+    nlp.initialize(lambda: examples)
+    assert ours.labels == theirs.labels
+    docs = [eg.predicted for eg in examples]
+    spans = ours.suggester(docs)
+    scores = ours.model.predict((docs, spans))
+    _, d_ours = ours.get_loss(examples, (spans, scores))
+    _, d_theirs = theirs.get_loss(examples, (spans, scores))
+    numpy.testing.assert_allclose(d_ours, d_theirs, rtol=1e-5, atol=1e-6)
