@@ -113,6 +113,7 @@ def test_given_scheme_is_strict(tmp_path):
     ("a\tO\nb\t\n", 2, "expected a tag in the last column"),
     ("a\tB-\n", 1, "the entity type is missing"),
     ("a\tQ-PER\n", 1, "invalid NER tag"),
+    ("\x0b", 1, "expected at least 2 space-separated columns"),  # found by the fuzzer
 ])
 def test_format_errors(tmp_path, text, line, reason):
     path = write(tmp_path, text)

@@ -207,9 +207,8 @@ class IobDocs:
                 if match and not words:
                     text = match.group(1)
                 continue
-            is_docstart = not is_blank(line) and (
-                line.split("\t" if "\t" in line else None, 1)[0] == DOCSTART
-            )
+            first = line.split("\t", 1)[0] if "\t" in line else _SPACES.split(line.strip(" "), 1)[0]
+            is_docstart = first == DOCSTART
             if is_blank(line) or is_docstart:
                 if words:
                     yield self._doc(words, tags, lines, text)
