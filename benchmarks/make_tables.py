@@ -348,6 +348,9 @@ TRF_ROWS = {  # trf_curves.json row -> label (in table order)
 }
 
 
+OTHER_ROWS = {"ce": "CE, MiniLM", "dsc": "DSC, MiniLM", "cnn": "CE, CNN (`*_cnn.cfg`)"}
+
+
 def _pct(value: Optional[float]) -> str:
     return "-" if value is None else f"{100 * value:.1f}"
 
@@ -388,7 +391,7 @@ def trf_curves_table(results_dir: Path) -> str:
             main = "pos_acc" if run["task"] == "ud_upos" else "cats_score"
             curve = ", ".join(_pct(p.get(main)) for p in run["dev_curve"] if p["step"] > 0)
             lines.append(
-                f"| {run['task']} ({main}) | {run['row']} | {run['steps']} | {curve} |"
+                f"| {run['task']} ({main}) | {OTHER_ROWS.get(run['row'], run['row'])} | {run['steps']} | {curve} |"
                 f" **{_pct(run['test_last'][main])}** | {_pct(run['test_best'][main])} (step {run['best_dev_step']}) |"
             )
     return "\n".join(lines) + "\n"
