@@ -104,3 +104,26 @@ def test_convert_command_writes_entities_as_spans(tmp_path):
     mrpc.write_text("Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n1\t1\t2\tA b.\tA b.\n")
     result = runner.invoke(app, ["convert", "mrpc", str(mrpc), str(tmp_path / "p.spacy"), "--spans-key", "sc"])
     assert result.exit_code == 1 and "only NER formats" in result.output
+
+
+def test_spacy_span_baseline_swaps_factory_and_scorer_only():
+    from spacy_dice.experiments.presets import load_config, spacy_span_baseline, with_loss
+
+    config = load_config(str(ROOT / "configs" / "spans_cnn.cfg"))
+    config = with_loss(config, "spancat", "dl_set")
+    spacy_cfg = spacy_span_baseline(spacy_span_baseline(config, "spancat"), "span_finder")
+    spancat, finder = spacy_cfg["components"]["spancat"], spacy_cfg["components"]["span_finder"]
+    assert spancat["factory"] == "spancat" and "loss" not in spancat
+    assert spancat["model"]["scorer"] == {"@layers": "spacy.LinearLogistic.v1"}
+    assert spancat["model"]["tok2vec"] == config["components"]["spancat"]["model"]["tok2vec"]
+    assert spancat["suggester"] == config["components"]["spancat"]["suggester"]
+    assert finder["factory"] == "span_finder" and finder["max_length"] == 8
+    assert finder["model"]["scorer"] == {"@layers": "spacy.LinearLogistic.v1", "nO": 2}
+    single = spacy_span_baseline(config, "spancat", "dice_spancat_singlelabel", loss="ce")
+    section = single["components"]["spancat"]
+    assert section["factory"] == "dice_spancat_singlelabel" and section["loss"] == LOSS_PRESETS["ce"]
+    assert section["model"]["scorer"] == {"@layers": "Softmax.v2"} and "threshold" not in section
+    nlp = spacy.util.load_model_from_config(spacy_cfg, auto_fill=True, validate=True)
+    assert nlp.pipe_names == ["tok2vec", "span_finder", "spancat"]
+    with pytest.raises(ValueError, match="spacy_span_baseline knows"):
+        spacy_span_baseline(load_config(str(ROOT / "configs" / "ner_cnn.cfg")), "ner")
