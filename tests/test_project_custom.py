@@ -102,3 +102,28 @@ def test_project_run_all_on_custom_files(tmp_path):
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, (proc.stdout[-3000:], proc.stderr[-3000:])
     assert (tmp_path / "metrics" / "custom-cnn-dsc.json").is_file()
+
+
+@pytest.mark.slow
+def test_compare_with_other_steps_leaves_the_main_run_alone(tmp_path):
+    """Issue 13, item 3, end to end: after `run all`, `run compare` with another max_steps does
+    not touch training/<name>/config.cfg, and the next `run all` skips training."""
+    shutil.copy(ROOT / "project.yml", tmp_path / "project.yml")
+    shutil.copytree(ROOT / "configs", tmp_path / "configs")
+    shutil.copytree(ROOT / "assets", tmp_path / "assets", ignore=shutil.ignore_patterns("downloads"))
+
+    def run(*args):
+        cmd = [sys.executable, "-m", "spacy", "project", "run", *args]
+        proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, (proc.stdout[-3000:], proc.stderr[-3000:])
+        return proc.stdout
+
+    main = ["all", ".", "--vars.max_steps", "6", "--vars.eval_frequency", "3"]
+    run(*main)
+    config = tmp_path / "training" / "sample-cnn-dsc" / "config.cfg"
+    before = config.read_bytes()
+    run("compare", ".", "--vars.compare_losses", "ce", "--vars.max_steps", "4", "--vars.eval_frequency", "2")
+    assert config.read_bytes() == before
+    assert (tmp_path / "training" / "compare-sample-cnn" / "base.cfg").is_file()
+    again = run(*main)
+    assert "Skipping 'train'" in again, again[-2000:]
