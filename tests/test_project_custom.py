@@ -92,25 +92,17 @@ def test_custom_dataset_config_follows_the_format(fmt, task, attr):
 
 
 @pytest.mark.slow
-def test_project_run_all_on_custom_files(tmp_path):
+def test_custom_run_all_then_compare_leaves_the_main_run_alone(tmp_path):
+    """`run all` on your own files (the custom data set), then issue 13, item 3, end to end:
+    `run compare` with another max_steps does not touch training/<name>/config.cfg, and the
+    next `run all` skips training."""
     shutil.copy(ROOT / "project.yml", tmp_path / "project.yml")
     shutil.copytree(ROOT / "configs", tmp_path / "configs")
-    train, dev, test = _files(tmp_path / "own" if (tmp_path / "own").mkdir() is None else tmp_path)
-    cmd = [sys.executable, "-m", "spacy", "project", "run", "all", str(tmp_path), "--vars.dataset", "custom",
-           "--vars.train_file", train, "--vars.dev_file", dev, "--vars.test_file", test,
-           "--vars.max_steps", "6", "--vars.eval_frequency", "3"]
-    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, (proc.stdout[-3000:], proc.stderr[-3000:])
-    assert (tmp_path / "metrics" / "custom-cnn-dsc.json").is_file()
-
-
-@pytest.mark.slow
-def test_compare_with_other_steps_leaves_the_main_run_alone(tmp_path):
-    """Issue 13, item 3, end to end: after `run all`, `run compare` with another max_steps does
-    not touch training/<name>/config.cfg, and the next `run all` skips training."""
-    shutil.copy(ROOT / "project.yml", tmp_path / "project.yml")
-    shutil.copytree(ROOT / "configs", tmp_path / "configs")
-    shutil.copytree(ROOT / "assets", tmp_path / "assets", ignore=shutil.ignore_patterns("downloads"))
+    own = tmp_path / "own"
+    own.mkdir()
+    train, dev, test = _files(own)
+    custom = ["--vars.dataset", "custom", "--vars.train_file", train, "--vars.dev_file", dev,
+              "--vars.test_file", test]
 
     def run(*args):
         cmd = [sys.executable, "-m", "spacy", "project", "run", *args]
@@ -118,12 +110,14 @@ def test_compare_with_other_steps_leaves_the_main_run_alone(tmp_path):
         assert proc.returncode == 0, (proc.stdout[-3000:], proc.stderr[-3000:])
         return proc.stdout
 
-    main = ["all", ".", "--vars.max_steps", "6", "--vars.eval_frequency", "3"]
+    main = ["all", ".", *custom, "--vars.max_steps", "6", "--vars.eval_frequency", "3"]
     run(*main)
-    config = tmp_path / "training" / "sample-cnn-dsc" / "config.cfg"
+    assert (tmp_path / "metrics" / "custom-cnn-dsc.json").is_file()
+    config = tmp_path / "training" / "custom-cnn-dsc" / "config.cfg"
     before = config.read_bytes()
-    run("compare", ".", "--vars.compare_losses", "ce", "--vars.max_steps", "4", "--vars.eval_frequency", "2")
+    run("compare", ".", *custom, "--vars.compare_losses", "ce", "--vars.max_steps", "4",
+        "--vars.eval_frequency", "2")
     assert config.read_bytes() == before
-    assert (tmp_path / "training" / "compare-sample-cnn" / "base.cfg").is_file()
+    assert (tmp_path / "training" / "compare-custom-cnn" / "base.cfg").is_file()
     again = run(*main)
     assert "Skipping 'train'" in again, again[-2000:]
