@@ -431,7 +431,7 @@ def project_config(
     dataset: str = typer.Argument(..., help="Data set: " + ", ".join(DATASETS)),
     output: Path = typer.Option(..., "--output", "-o", help="The training config to write."),
     backbone: str = typer.Option("cnn", "--backbone", help="cnn or trf (configs/<task>_<backbone>.cfg)."),
-    loss: str = typer.Option("dsc", "--loss", help="Loss preset: ce, wce, focal, dl, dsc, tversky, combined."),
+    loss: str = typer.Option("dsc", "--loss", help="Loss preset: ce, wce, focal, dl, dsc, tversky, combined, ce_then_dsc, logdice."),
     seed: int = typer.Option(0, "--seed"),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", min=0, help="0: no step limit."),
     eval_frequency: Optional[int] = typer.Option(None, "--eval-frequency", min=1),
