@@ -395,7 +395,9 @@ def trf_curves_table(results_dir: Path) -> str:
         + ", ".join(
             f"{t} {_pct(v)}" for t, v in sorted(run["test_last"].get("ents_per_type", {}).items()))
         for name, run in uner) + ".")
-    other = [(k, v) for k, v in sorted(data.items()) if not k.startswith("uner/")]
+    rank = {name: i for i, name in enumerate(OTHER_ROWS)}
+    other = sorted(((k, v) for k, v in data.items() if not k.startswith("uner/")),
+                   key=lambda kv: (kv[1]["task"], rank.get(kv[1]["row"], len(rank)), kv[0]))
     if other:
         lines += ["", "| task | row | steps | dev curve (every 50 steps) | test (model-last) | test (model-best) |",
                   "|---|---|---:|---|---:|---:|"]
