@@ -416,10 +416,14 @@ def trf_summary(results_dir: Path) -> str:
     """README: the MiniLM dice_ner result of the shipped trf config (UNER test, 300 updates, CPU)."""
     data = load_results(results_dir, "trf_curves")
     ce = data["uner/ce"]
+    seeds = [data[k] for k in sorted(data) if k.startswith("uner/ce_s") and k[len("uner/ce_s"):].isdigit()]
+    more = "".join(
+        f" and {_pct(run['test_last']['ents_f'])} with seed {run['seed']}" for run in seeds
+    )
     parts = [
         f"`configs/ner_trf.cfg` as shipped (CE, `head_learn_rate_scale = 200`) on all-MiniLM-L6-v2 reaches"
-        f" entity F1 {_pct(ce['test_last']['ents_f'])} (P {_pct(ce['test_last']['ents_p'])},"
-        f" R {_pct(ce['test_last']['ents_r'])}) on the UNER English-EWT test set after {ce['steps']}"
+        f" entity F1 {_pct(ce['test_last']['ents_f'])} (seed {ce['seed']}; P {_pct(ce['test_last']['ents_p'])},"
+        f" R {_pct(ce['test_last']['ents_r'])}){more} on the UNER English-EWT test set after {ce['steps']}"
         f" updates on CPU"
     ]
     for name, label in (("dsc", "DSC"), ("ce_then_dsc", "CE then DSC"), ("spacy", "spaCy's `ner`"),
@@ -427,7 +431,7 @@ def trf_summary(results_dir: Path) -> str:
         run = data.get(f"uner/{name}")
         if run:
             parts.append(f"{label} {_pct(run['test_last']['ents_f'])}")
-    return (parts[0] + " (same data and steps: " + ", ".join(parts[1:]) + "; docs/BENCHMARKS.md,"
+    return (parts[0] + " (same data and steps, seed 0: " + ", ".join(parts[1:]) + "; docs/BENCHMARKS.md,"
             " \"Transformers\", `benchmarks/results/trf_curves.json`).\n")
 
 
