@@ -37,6 +37,11 @@ LOSS_SPECS: Dict[str, Tuple[str, dict]] = {
     "dice set": ("dice", {"alpha": 0.0, "level": "set"}),
     "DSC alpha=0.01": ("dice", {"alpha": 0.01, "level": "instance"}),
     "Tversky 0.3/0.7": ("tversky", {"alpha": 0.3, "beta": 0.7}),
+    "log-dice set": ("logdice", {"level": "set"}),
+    # the ce_then_dsc preset at step 1000 (both terms on: CE x 0.25 + DSC x 4)
+    "CE then DSC (step 1000)": ("scheduled", {"step": 1000, "parts": [
+        (("ramp", 1.0, 0.25, 200, 1000), ("ce", {})),
+        (("ramp", 0.0, 4.0, 200, 1000), ("dice", {"alpha": 0.01}))]}),
 }
 TARGETED = ("dice instance", "dice set", "DSC alpha=0.01", "Tversky 0.3/0.7")
 
@@ -90,6 +95,10 @@ def build(spec, weights):
     params = dict(params)
     if params.get("class_weights") is not None:
         params["class_weights"] = weights
+    if kind == "scheduled":  # the reference: the combined loss with the weights of that step
+        from torch_reference import reference_spec
+
+        return build_ours((kind, params), "softmax", labels=None), reference_spec((kind, params))
     return build_ours((kind, params), "softmax", labels=None), (kind, params)
 
 
