@@ -245,6 +245,13 @@ def converged_uner_table(results_dir: Path) -> str:
     return converged_table(results_dir, "uner_converged", "ORG")
 
 
+@generator("converged_conll03")
+def converged_conll03_table(results_dir: Path) -> str:
+    """docs/LOSSES.md: CoNLL-2003 NER with early stopping (``conll03_converged.json``); MISC is
+    its rarest type (3,438 training mentions)."""
+    return converged_table(results_dir, "conll03_converged", "MISC")
+
+
 DICE_FAMILY = ("dl", "dsc", "tversky", "combined", "dsc_set", "dsc_a0.1", "tversky_a0.5",
                "tversky_set", "ce_then_dsc", "logdice")
 
@@ -355,6 +362,7 @@ TRF_ROWS = {  # trf_curves.json row -> label (in table order)
     "ce_then_dsc": "`dice_ner` CE then DSC (scheduled)",
     "ce_then_pure_dsc": "`dice_ner` CE then DSC alone (scheduled)",
     "logdice": "`dice_ner` log-dice (set level, `logdice` preset)",
+    "ce_head50": "`dice_ner` CE, `head_learn_rate_scale = 50`",
     "spacy": "spaCy `ner` (same transformer)",
     "cnn": "`dice_ner` CE, CNN (`ner_cnn.cfg`)",
 }
