@@ -268,6 +268,8 @@ class Situation:
 # The README's "which loss to pick" table, one line per situation (spans: issue 10's results).
 SITUATIONS: Tuple[Situation, ...] = (
     Situation("entities (NER), at convergence: UNER English-EWT", "uner_converged", "f", "test F1"),
+    Situation("entities (NER), early stopping, at most 3,000 steps: CoNLL-2003", "conll03_converged",
+              "f", "test F1"),
     Situation("entities (NER), 800 steps: CoNLL-2003", "conll03", "f", "test F1"),
     Situation("token tags (POS), 600 steps: UD EWT UPOS", "ud_upos", "pos_acc", "test acc"),
     Situation("texts, F1 of the positive class: MRPC", "mrpc", "f_paraphrase", "test F1 (paraphrase)"),
