@@ -534,8 +534,8 @@ def span_table(results_dir: Path, stem: str) -> str:
         cells = [name, ",".join(str(r["seed"]) for r in runs), f"{_mean_std(dev)} ({steps})"]
         cells += [_mean_std([r["scores"].get(k, 0.0) for r in runs]) for k in ("p", "r", "f")]
         lines.append("| " + " | ".join(cells + [per]) + " |")
-    lines += ["", "Reruns, one per row:", ""]
-    lines += [f"    {rows[name][0]['rerun']}" for name in order]
+    lines += ["", "Reruns, one per run:", ""]
+    lines += [f"    {run['rerun']}" for name in order for run in rows[name]]
     return "\n".join(lines) + "\n"
 
 

@@ -35,10 +35,10 @@ TEXTCAT_DEFAULT_LOSS = DSC_LOSS
 
 # Span components (issue 10): sigmoid BCE for dice_spancat / dice_span_finder, CE for the
 # single-label spancat. Chosen on dev F1 (docs/BENCHMARKS.md, "Spans"; CNN, 1000 steps): mean over
-# UNER (2 seeds) and CoNLL-2003 (1 seed) wbce 61.65, BCE 61.52, set-level DL 60.91: inside the
+# UNER (2 seeds) and CoNLL-2003 (1-2 seeds) wbce 61.65, BCE 61.61, set-level DL 60.91: inside the
 # seed spread (UNER dev sd 0.4-2.9), so the plain BCE, which needs no label counts. No dice loss
 # beat BCE beyond seed noise; BCE beat spaCy's spancat on test (UNER 39.99 +- 1.81 vs
-# 37.40 +- 1.12, CoNLL-2003 78.03 vs 75.51, one seed).
+# 37.40 +- 1.12, CoNLL-2003 78.48 +- 0.64 vs 76.17 +- 0.95).
 BCE_LOSS = {
     "@losses": "spacy-dice.CrossEntropy.v1",
     "class_weights": None,
