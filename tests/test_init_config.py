@@ -73,7 +73,10 @@ def test_span_finder_feeds_the_spancat():
     config = parsed(generate_config(["span_finder", "spancat"]))
     assert config["components"]["spancat"]["suggester"] == {
         "@misc": "spacy.preset_spans_suggester.v1", "spans_key": "sc"}
-    assert config["training"]["annotating_components"] == ["span_finder"]
+    # the backbone annotates too: otherwise the span finder's listener predicts the training
+    # candidates from empty doc tensors (measured: every UNER row below 2 F1, docs/BENCHMARKS.md)
+    assert config["training"]["annotating_components"][-1] == "span_finder"
+    assert config["training"]["annotating_components"][0] in ("tok2vec", "transformer")
     with pytest.raises(ValueError, match="list span_finder before the spancat"):
         generate_config(["spancat", "span_finder"])
 

@@ -136,6 +136,8 @@ def build_config(
     for entry in entries:
         components[entry.name] = component_block(entry, bb, presets[entry.name])
     annotating = _link_span_finder(names, components)
+    if annotating:  # the span finder listens to the backbone, whose doc tensors it predicts from
+        annotating = [bb.component] + annotating
     corpus = {
         "@readers": "spacy.Corpus.v1", "max_length": 0, "gold_preproc": False, "limit": 0,
         "augmenter": None,
