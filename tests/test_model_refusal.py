@@ -115,3 +115,16 @@ def test_listening_component_does_not_warn():
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         nlp.initialize(lambda: examples)
+
+
+@pytest.mark.parametrize("factory", ["dice_spancat", "dice_span_finder"])
+def test_span_component_with_own_embedding_warns_at_initialize(factory):
+    from span_synthetic import SMALL_SPAN_FINDER_MODEL, SMALL_SPANCAT_MODEL, span_examples
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("tok2vec", config={"model": SMALL_TOK2VEC})
+    model = SMALL_SPANCAT_MODEL if factory == "dice_spancat" else SMALL_SPAN_FINDER_MODEL
+    nlp.add_pipe(factory, name="spans", config={"model": model})
+    examples = span_examples(nlp, n_docs=5)
+    with pytest.warns(UserWarning, match=r"\[spans\] the pipeline's 'tok2vec' component .* is not used by 'spans'"):
+        nlp.initialize(lambda: examples)

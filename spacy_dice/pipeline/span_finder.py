@@ -25,7 +25,7 @@ from thinc.types import Floats2d
 
 from .default_losses import SPAN_FINDER_DEFAULT_LOSS
 from .head_learn_rate import check_head_learn_rate_scale
-from .loss_support import ConfigurableLoss, check_grad_scale
+from .loss_support import ConfigurableLoss, check_grad_scale, warn_unused_tok2vec
 from .span_gold import boundary_gold, reference_spans
 from .span_output import prepare_span_scorer
 from .spancat import check_activation, check_spans_key
@@ -152,6 +152,7 @@ class DiceSpanFinder(ConfigurableLoss, SpanFinder):
         else:
             self.model.initialize()
         self.initialize_loss(self.loss_labels, {"start": starts, "end": starts})
+        warn_unused_tok2vec(self.name, self.model, nlp)
 
 
 @Language.factory(

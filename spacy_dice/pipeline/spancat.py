@@ -39,7 +39,9 @@ from thinc.types import Floats2d, Ragged
 
 from .default_losses import SPANCAT_DEFAULT_LOSS, SPANCAT_SINGLELABEL_DEFAULT_LOSS
 from .head_learn_rate import check_head_learn_rate_scale
-from .loss_support import ConfigurableLoss, check_grad_scale, check_loss, describe_loss
+from .loss_support import (
+    ConfigurableLoss, check_grad_scale, check_loss, describe_loss, warn_unused_tok2vec,
+)
 from .span_gold import candidate_gold_sigmoid, candidate_gold_softmax, reference_spans
 from .span_output import prepare_span_scorer
 
@@ -251,6 +253,7 @@ class DiceSpanCategorizer(ConfigurableLoss, SpanCategorizer):
         validate_get_examples(get_examples, "DiceSpanCategorizer.initialize")
         super().initialize(get_examples, nlp=nlp, labels=labels)
         self.initialize_loss(self.loss_labels, self._label_counts(get_examples))
+        warn_unused_tok2vec(self.name, self.model, nlp)
 
     def _label_counts(self, get_examples: Callable[[], Iterable[Example]]) -> Dict[str, int]:
         counts: Counter = Counter()
