@@ -5,7 +5,7 @@ with the CNN configs (docs/BENCHMARKS.md, "Accuracy"; held-out test sets, dev fo
 cross-entropy trained better for tokens:
 
 * NER, CoNLL-2003 test F1: CE 77.33 +- 0.42 (3 seeds), DSC 75.22 +- 1.27; UNER English-EWT test
-  F1: CE 40.44 +- 1.32, DSC 37.14 +- 1.42 (spaCy's own ``ner``: 72.22 and 36.91);
+  F1: CE 40.44 +- 1.32, DSC 37.14 +- 1.42 (spaCy's own ``ner``: 72.16 and 36.91);
 * POS, UD English-EWT test accuracy: UPOS CE 90.99, DSC 89.96; XPOS CE 89.97, DSC 88.50;
 
 while for exclusive-class text classification DSC matched CE (MRPC F1 of "paraphrase" 79.60 +- 0.63
