@@ -562,8 +562,14 @@ def spans_speed_table(results_dir: Path) -> str:
     """docs/BENCHMARKS.md, "Spans": candidate imbalance and speed (``spans_speed.json``)."""
     data = load_results(results_dir, "spans_speed")
     lines = [f"`{data['command']}` (commit {data['git_commit']}; training timed by the"
-             f" {data['clock']} clock, best of interleaved rounds).", "",
-             "| corpus | split | n-gram candidates (1-4) | positive | negative:positive | gold spans longer than 4 |",
+             f" {data['clock']} clock, best of interleaved rounds).", ""]
+    return "\n".join(lines + span_speed_tables(data)) + "\n"
+
+
+def span_speed_tables(data: Dict[str, Any]) -> List[str]:
+    """The candidate-imbalance table and one speed table per task of a ``span_speed.py`` report
+    (also the body of its own ``spans_speed.md``)."""
+    lines = ["| corpus | split | n-gram candidates (1-4) | positive | negative:positive | gold spans longer than 4 |",
              "|---|---|---|---|---|---|"]
     for corpus, splits in data["candidates"].items():
         for split, c in splits.items():
@@ -576,7 +582,7 @@ def spans_speed_table(results_dir: Path) -> str:
             t, q = res["train"][row], res["predict"][row]
             lines.append(f"| {row} | {t['best']:,.0f} | {t['ratio_to_spacy']:.2f} |"
                          f" {q['best']:,.0f} | {q['ratio_to_spacy']:.2f} |")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def main(argv: Optional[List[str]] = None) -> int:

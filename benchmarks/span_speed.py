@@ -29,6 +29,7 @@ from spacy.util import minibatch  # noqa: E402
 
 from run_accuracy import candidate_ratio, machine, prepare_data, task_config  # noqa: E402
 from run_speed import CLOCKS, build, interleaved, predict_wps, read_docs  # noqa: E402
+from make_tables import span_speed_tables  # noqa: E402
 from spacy_dice.experiments.presets import spacy_span_baseline, with_loss  # noqa: E402
 
 
@@ -116,22 +117,9 @@ def main(argv: Optional[List[str]] = None) -> None:
 def markdown(report: Dict[str, Any]) -> str:
     lines = ["### Span components: speed and candidate imbalance", "",
              f"Command: `{report['command']}` (commit {report['git_commit']}; {report['machine']};"
-             f" training timed by the {report['clock']} clock).", "",
-             "Negative:positive ratio of the n-gram candidates (sizes 1-4, annotated docs):", "",
-             "| corpus | split | candidates | positive | neg:pos | gold spans longer than 4 |",
-             "|---|---|---|---|---|---|"]
-    for corpus, splits in report["candidates"].items():
-        for split, c in splits.items():
-            lines.append(f"| {corpus} | {split} | {c['candidates']:,} | {c['positives']:,} |"
-                         f" {c['neg_pos_ratio']:.1f} | {c['gold_not_suggested']} of {c['gold_spans']:,} |")
-    for task, res in report["speed"].items():
-        lines += ["", f"{task}: {res['data']}. Best of the interleaved rounds; ratio to spaCy's row.", "",
-                  "| row | train words/s | ratio | predict words/s | ratio |", "|---|---|---|---|---|"]
-        for row in res["train"]:
-            t, q = res["train"][row], res["predict"][row]
-            lines.append(f"| {row} | {t['best']:,.0f} | {t['ratio_to_spacy']:.2f} |"
-                         f" {q['best']:,.0f} | {q['ratio_to_spacy']:.2f} |")
-    return "\n".join(lines) + "\n"
+             f" training timed by the {report['clock']} clock, best of interleaved rounds; ratios"
+             " to spaCy's row).", ""]
+    return "\n".join(lines + span_speed_tables(report)) + "\n"
 
 
 if __name__ == "__main__":
