@@ -18,10 +18,10 @@ The component owns the loss object built from its ``[components.NAME.loss]`` blo
 """
 import math
 import warnings
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 from spacy.errors import Errors
-from thinc.api import Model, Optimizer
+from thinc.api import Model, Optimizer, set_dropout_rate
 
 from .head_learn_rate import finish_update_with_head_scale
 
@@ -251,6 +251,32 @@ class ConfigurableLoss:
                 " settings and lower the learn rate."
             )
         return value, d_scores
+
+    def learn_from_batch(
+        self,
+        examples: Sequence[Any],
+        model_input: Any,
+        *,
+        drop: float,
+        sgd: Optional[Optimizer],
+        losses: Dict[str, float],
+        loss_input: Optional[Callable[[Any], Any]] = None,
+    ) -> Dict[str, float]:
+        """One training step: forward ``model_input``, ``get_loss``, backprop, and the weight update
+        when ``sgd`` is an optimizer (spaCy passes ``None`` when it updates later itself).
+
+        ``loss_input`` maps the model's output to what ``get_loss`` takes (default: unchanged).
+        """
+        set_dropout_rate(self.model, drop)  # type: ignore[attr-defined]
+        scores, backprop = self.model.begin_update(model_input)  # type: ignore[attr-defined]
+        loss, d_scores = self.get_loss(  # type: ignore[attr-defined]
+            examples, scores if loss_input is None else loss_input(scores)
+        )
+        backprop(d_scores)
+        if sgd not in (None, False):
+            self.finish_update(sgd)  # type: ignore[arg-type]
+        losses[self.name] += loss
+        return losses
 
     def finish_update(self, sgd: Optimizer) -> None:
         """Update the weights (head layers at ``head_learn_rate_scale`` times the rate); count the step."""

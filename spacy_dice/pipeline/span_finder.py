@@ -20,7 +20,7 @@ from spacy.language import Language
 from spacy.pipeline.span_finder import DEFAULT_SPAN_FINDER_MODEL, SpanFinder
 from spacy.pipeline.spancat import DEFAULT_SPANS_KEY
 from spacy.training import Example, validate_examples, validate_get_examples
-from thinc.api import Model, Optimizer, set_dropout_rate
+from thinc.api import Model, Optimizer
 from thinc.types import Floats2d
 
 from .default_losses import SPAN_FINDER_DEFAULT_LOSS
@@ -105,14 +105,9 @@ class DiceSpanFinder(ConfigurableLoss, SpanFinder):
         examples = [eg for eg in examples if len(eg.predicted)]
         if not examples:
             return losses
-        set_dropout_rate(self.model, drop)
-        scores, backprop_scores = self.model.begin_update([eg.predicted for eg in examples])
-        loss, d_scores = self.get_loss(examples, scores)
-        backprop_scores(d_scores)
-        if sgd is not None:
-            self.finish_update(sgd)
-        losses[self.name] += loss
-        return losses
+        return self.learn_from_batch(
+            examples, [eg.predicted for eg in examples], drop=drop, sgd=sgd, losses=losses
+        )
 
     def get_loss(self, examples: Iterable[Example], scores: Floats2d) -> Tuple[float, Floats2d]:
         """The configured loss over the ``(tokens, 2)`` start / end probabilities."""

@@ -34,7 +34,7 @@ from spacy.pipeline.spancat import (
 )
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
-from thinc.api import Model, Optimizer, set_dropout_rate
+from thinc.api import Model, Optimizer
 from thinc.types import Floats2d, Ragged
 
 from .default_losses import SPANCAT_DEFAULT_LOSS, SPANCAT_SINGLELABEL_DEFAULT_LOSS
@@ -157,14 +157,10 @@ class DiceSpanCategorizer(ConfigurableLoss, SpanCategorizer):
         if spans.lengths.sum() == 0:
             self._warn_no_candidates()
             return losses
-        set_dropout_rate(self.model, drop)
-        scores, backprop_scores = self.model.begin_update((docs, spans))
-        loss, d_scores = self.get_loss(examples, (spans, scores))
-        backprop_scores(d_scores)
-        if sgd is not None:
-            self.finish_update(sgd)
-        losses[self.name] += loss
-        return losses
+        return self.learn_from_batch(
+            examples, (docs, spans), drop=drop, sgd=sgd, losses=losses,
+            loss_input=lambda scores: (spans, scores),
+        )
 
     def suggest(self, docs: Sequence[Any]) -> Ragged:
         """The suggester's candidates; a clear error when a preset suggester's key is missing.

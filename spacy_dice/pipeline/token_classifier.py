@@ -16,7 +16,7 @@ from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
-from thinc.api import Model, set_dropout_rate
+from thinc.api import Model
 
 from .head_learn_rate import check_head_learn_rate_scale
 from .loss_support import (
@@ -136,14 +136,9 @@ class TokenClassifier(ConfigurableLoss, TrainablePipe):
         validate_examples(examples, f"{type(self).__name__}.update")
         if not any(len(eg.predicted) for eg in examples):
             return losses
-        set_dropout_rate(self.model, drop)
-        scores, backprop = self.model.begin_update([eg.predicted for eg in examples])
-        loss, d_scores = self.get_loss(examples, scores)
-        backprop(d_scores)
-        if sgd not in (None, False):
-            self.finish_update(sgd)
-        losses[self.name] += loss
-        return losses
+        return self.learn_from_batch(
+            examples, [eg.predicted for eg in examples], drop=drop, sgd=sgd, losses=losses
+        )
 
     def initialize(
         self,
