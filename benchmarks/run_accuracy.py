@@ -24,6 +24,7 @@ Data splits:
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import shlex
 import sys
@@ -441,10 +442,23 @@ def main(argv: Optional[List[str]] = None) -> None:
     ]
 
     def write() -> None:
-        order = {name: i for i, name in enumerate(known_rows + list(variants))}
-        runs.sort(key=lambda r: (order.get(r["name"], 99), r["name"], r["seed"]))
-        json_path.write_text(json.dumps({"meta": meta, "runs": runs}, indent=1))
-        (out / f"{stem}.md").write_text(markdown(args.task, runs, meta))
+        # Several invocations may extend one results file at once (one per CPU slot): under a
+        # lock, re-read it and keep the runs the others wrote since this one started.
+        with open(out / f".{stem}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            current = json.loads(json_path.read_text()) if json_path.exists() else {}
+            ours = {(r["name"], r["seed"]) for r in runs} | {(n, s) for n in rows for s in seeds}
+            for r in current.get("runs", []):
+                if (r.get("max_steps") == max_steps and r.get("patience", 0) == args.patience
+                        and (r["name"], r["seed"]) not in ours):
+                    runs.append(r)
+            for c in current.get("meta", {}).get("commands", []):
+                if current["meta"].get("max_steps") == max_steps and c not in meta["commands"]:
+                    meta["commands"].insert(len(meta["commands"]) - 1, c)
+            order = {name: i for i, name in enumerate(known_rows + list(variants))}
+            runs.sort(key=lambda r: (order.get(r["name"], 99), r["name"], r["seed"]))
+            json_path.write_text(json.dumps({"meta": meta, "runs": runs}, indent=1))
+            (out / f"{stem}.md").write_text(markdown(args.task, runs, meta))
 
     for seed in seeds:
         for row in rows:
@@ -458,8 +472,14 @@ def main(argv: Optional[List[str]] = None) -> None:
                 rerun += f" --results-name {args.results_name}"
             if row in variants:
                 rerun += f" --variant {shlex.quote(next(v for v in args.variant if v.startswith(row + '=')))}"
-            if args.resume and (run_dir / "result.json").exists():
+            if args.resume and (run_dir / "record.json").exists():
+                record = json.loads((run_dir / "record.json").read_text())
+            elif args.resume and (run_dir / "result.json").exists():
+                # a run finished before record.json existed: rebuild what the loop adds
                 record = json.loads((run_dir / "result.json").read_text())
+                record["patience"] = args.patience
+                record["last_step"] = max((step for step, _ in record.get("dev_curve") or []),
+                                          default=None)
             else:
                 t0 = time.time()
                 print(f"=== {args.task} {row} seed {seed}: {max_steps} steps", flush=True)
@@ -474,6 +494,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                 record["patience"] = args.patience
                 record["last_step"] = max((step for step, _ in result.dev_curve), default=None)
                 record["git_commit"] = git_commit()
+                (run_dir / "record.json").write_text(json.dumps(record, indent=1))
                 print(f"=== {row} seed {seed}: {result.scores} train {result.train_words_per_s:.0f}"
                       f" w/s predict {result.predict_words_per_s:.0f} w/s"
                       f" ({time.time() - t0:.0f} s)", flush=True)

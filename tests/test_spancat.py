@@ -19,6 +19,7 @@ from span_synthetic import (
     SPACY_SPANCAT_MODEL,
     span_examples,
 )
+from spacy_dice.experiments.presets import SPAN_LOSS_PRESETS, loss_block
 from spacy_dice.pipeline.span_gold import candidate_gold_sigmoid, candidate_gold_softmax
 
 SIG = {"activation": "sigmoid"}
@@ -33,6 +34,14 @@ SPAN_LOSSES = {
                     "level": "set", **SIG},
     "bce_dsc": {"@losses": "spacy-dice.CombinedLoss.v1",
                 "losses": {"ce": BCE, "dsc": DSC_SET}, "weights": {"ce": 1.0, "dsc": 1.0}},
+    "logdice_set": SPAN_LOSS_PRESETS["logdice_set"],
+    # the bce_then_dsc preset with its ramp moved into the few updates a test makes
+    "bce_then_dsc": loss_block(
+        "bce_then_dsc",
+        weights={"ce": {"@schedules": "spacy-dice.LinearRamp.v1", "start": 1.0, "stop": 0.25,
+                        "begin_step": 2, "end_step": 6},
+                 "dsc": {"@schedules": "spacy-dice.LinearRamp.v1", "start": 0.0, "stop": 4.0,
+                         "begin_step": 2, "end_step": 6}}),
 }
 NGRAMS = {"@misc": "spacy.ngram_suggester.v1", "sizes": SIZES}
 
@@ -135,7 +144,7 @@ def _check_gradients(component, examples, expect_match=True):
 
 
 @pytest.mark.parametrize("model", ["linear_logits", "adapted_linear_logistic"])
-@pytest.mark.parametrize("loss", ["bce", "dsc_set", "bce_dsc"])
+@pytest.mark.parametrize("loss", ["bce", "dsc_set", "bce_dsc", "logdice_set", "bce_then_dsc"])
 def test_gradient_reaches_the_logits_exactly(model, loss):
     nlp = make_nlp(model=SMALL_SPANCAT_MODEL if model == "linear_logits" else SPACY_SPANCAT_MODEL,
                    loss=SPAN_LOSSES[loss], grad_scale=1.0)

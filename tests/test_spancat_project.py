@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from spacy_dice.cli import app
 from spacy_dice.cli.evaluate import summarize
-from spacy_dice.cli.project import SPAN_LOSS_NAMES, build_config
+from spacy_dice.cli.project import SPAN_LOSS_NAMES, build_config, span_loss_name
 from spacy_dice.corpus.spans import count_candidates, ents_as_spans
 from spacy_dice.experiments.presets import LOSS_PRESETS, SPAN_LOSS_PRESETS
 
@@ -61,12 +61,12 @@ def test_project_convert_and_config_for_span_tasks(tmp_path):
             assert config["components"][name]["loss"] == SPAN_LOSS_PRESETS["dsc_set"]
     result = runner.invoke(app, ["project-config", "ud_ewt", "--task", "spans", "--output", str(tmp_path / "x.cfg")])
     assert result.exit_code == 1 and "use an NER data set" in result.output
-    assert set(SPAN_LOSS_NAMES) <= set(LOSS_PRESETS)
+    # every template loss name has its sigmoid preset; other names are refused
+    assert set(SPAN_LOSS_NAMES) == set(LOSS_PRESETS)
     assert set(SPAN_LOSS_NAMES.values()) <= set(SPAN_LOSS_PRESETS)
-    unmapped = sorted(set(LOSS_PRESETS) - set(SPAN_LOSS_NAMES))
-    if unmapped:
-        with pytest.raises(ValueError, match="has no span \\(sigmoid\\) preset"):
-            build_config("sample", "cnn", unmapped[0], configs_dir=ROOT / "configs", task="spans")
+    assert span_loss_name("ce_then_dsc") == "bce_then_dsc" and span_loss_name("dl_set") == "dl_set"
+    with pytest.raises(ValueError, match="has no span \\(sigmoid\\) preset"):
+        span_loss_name("softmax_only")
 
 
 def test_evaluation_table_reads_span_scores():

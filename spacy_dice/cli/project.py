@@ -137,7 +137,8 @@ SPAN_LOSS_NAMES = {
     # the template's loss names -> the sigmoid preset a span task uses (set level: the paper's
     # setting for binary span / pointer decisions)
     "ce": "bce", "wce": "wbce", "focal": "focal_sig", "dl": "dl_set", "dsc": "dsc_set",
-    "tversky": "tversky_set", "combined": "bce_dsc",
+    "tversky": "tversky_set", "combined": "bce_dsc", "logdice": "logdice_set",
+    "ce_then_dsc": "bce_then_dsc",
 }
 
 

@@ -125,6 +125,17 @@ SPAN_LOSS_PRESETS: Dict[str, Dict[str, Any]] = {
         },
         "weights": {"ce": 1.0, "dsc": 1.0},
     },
+    # the token presets' remedies in sigmoid mode: -log set-level dice, and BCE first, set-level
+    # DSC later (the ramp of "ce_then_dsc")
+    "logdice_set": {**LOSS_PRESETS["logdice"], **_SIGMOID},
+    "bce_then_dsc": {
+        "@losses": SCHEDULED,
+        "losses": {
+            "ce": {"@losses": CE, "class_weights": None, "label_smoothing": 0.0, **_SIGMOID},
+            "dsc": dict(_DSC_SET_SIGMOID),
+        },
+        "weights": copy.deepcopy(LOSS_PRESETS["ce_then_dsc"]["weights"]),
+    },
 }
 """Sigmoid-mode loss blocks for the span components (``with_loss`` finds them by name too)."""
 
