@@ -96,6 +96,12 @@ ROW_NAMES = {
     "wce_inv": "WCE inverse frequency",
     "ce_then_dsc": "CE then DSC (scheduled)",
     "logdice": "log-dice (set level)",
+    "bce": "BCE",
+    "wbce": "weighted BCE",
+    "dl_set": "set-level DL",
+    "bce_dsc": "BCE + set-level DSC",
+    "bce_then_dsc": "BCE then set-level DSC (scheduled)",
+    "logdice_set": "log-dice (set level, sigmoid)",
     "spacy": "spaCy `ner`",
 }
 
@@ -252,8 +258,35 @@ def converged_conll03_table(results_dir: Path) -> str:
     return converged_table(results_dir, "conll03_converged", "MISC")
 
 
+@generator("converged_ud_upos")
+def converged_ud_upos_table(results_dir: Path) -> str:
+    """docs/LOSSES.md: UD EWT UPOS with early stopping (``ud_upos_converged.json``): dev and test
+    accuracy, mean +- std over seeds."""
+    data = load_results(results_dir, "ud_upos_converged")
+    meta = data["meta"]
+    rows = _group(data["runs"])
+    order = sorted(rows, key=lambda k: (CONVERGED_ROW_ORDER.index(k)
+                                        if k in CONVERGED_ROW_ORDER else 99, k))
+    lines = [f"Budget: at most {meta['max_steps']} steps, dev every {meta['eval_frequency']} steps,"
+             f" early stopping with patience {meta.get('patience')} steps; mean +- std over seeds.",
+             "",
+             "| row | seeds | kept / last step | dev accuracy | test accuracy |",
+             "|---|---|---|---|---|"]
+    for name in order:
+        runs = rows[name]
+        label = "spaCy `morphologizer`" if name == "spacy" else ROW_NAMES.get(name, name)
+        lines.append("| " + " | ".join([
+            label, ",".join(str(r["seed"]) for r in runs),
+            ", ".join(f"{r.get('best_step')}/{r.get('last_step')}" for r in runs),
+            _mean_std([r["best_dev_score"] for r in runs]),
+            _mean_std([r["scores"]["pos_acc"] for r in runs])]) + " |")
+    return "\n".join(lines) + "\n"
+
+
 DICE_FAMILY = ("dl", "dsc", "tversky", "combined", "dsc_set", "dsc_a0.1", "tversky_a0.5",
-               "tversky_set", "ce_then_dsc", "logdice")
+               "tversky_set", "ce_then_dsc", "logdice",
+               # span (sigmoid) rows
+               "dl_inst", "dsc_inst", "dl_set", "bce_dsc", "logdice_set", "bce_then_dsc")
 
 
 @dataclass(frozen=True)
@@ -263,6 +296,8 @@ class Situation:
     metric: str  # key of a run's test ``scores``
     metric_label: str
     textcat_accuracy: bool = False  # choose on dev accuracy (micro F), not spaCy's macro-F score
+    reference: str = "ce"  # the cross-entropy row ("bce" for spans)
+    not_losses: Tuple[str, ...] = ("spacy",)  # spaCy's own components: never the pick
 
 
 # The README's "which loss to pick" table, one line per situation (spans: issue 10's results).
@@ -271,7 +306,13 @@ SITUATIONS: Tuple[Situation, ...] = (
     Situation("entities (NER), early stopping, at most 3,000 steps: CoNLL-2003", "conll03_converged",
               "f", "test F1"),
     Situation("entities (NER), 800 steps: CoNLL-2003", "conll03", "f", "test F1"),
+    Situation("token tags (POS), early stopping, at most 3,000 steps: UD EWT UPOS",
+              "ud_upos_converged", "pos_acc", "test acc"),
     Situation("token tags (POS), 600 steps: UD EWT UPOS", "ud_upos", "pos_acc", "test acc"),
+    Situation("spans (dice_spancat), early stopping: UNER English-EWT", "uner_spans_converged",
+              "f", "test F1", reference="bce", not_losses=("spacy", "spacy_single")),
+    Situation("spans (dice_spancat), early stopping: CoNLL-2003", "conll03_spans_converged",
+              "f", "test F1", reference="bce", not_losses=("spacy", "spacy_single")),
     Situation("texts, F1 of the positive class: MRPC", "mrpc", "f_paraphrase", "test F1 (paraphrase)"),
     Situation("texts, accuracy: SST-2", "sst2", "accuracy", "test acc", textcat_accuracy=True),
 )
@@ -297,30 +338,31 @@ def _chosen_on_dev(rows: Dict[str, List[Dict[str, Any]]], names: Iterable[str],
 @generator("loss_choice")
 def loss_choice_table(results_dir: Path) -> str:
     """README "Which loss to pick": per situation, the loss row chosen on dev (highest mean dev
-    score among the loss rows run with the most seeds, spaCy's own component excluded; CE unless
-    that row's dev mean beats CE's by more than CE's dev standard deviation over seeds, or 0.5
-    points with one seed), its test score, CE's and the dice-family row chosen on dev, mean +- std
-    (seeds)."""
-    lines = ["| situation | pick (chosen on dev) | its test score | CE | best dice-family row (chosen on dev) |",
+    score among the loss rows run with the most seeds, spaCy's own components excluded; CE (BCE
+    for spans) unless that row's dev mean beats CE's by more than CE's dev standard deviation over
+    seeds, or 0.5 points with one seed), its test score, CE's and the dice-family row chosen on
+    dev, mean +- std (seeds)."""
+    lines = ["| situation | pick (chosen on dev) | its test score | CE (BCE for spans) | best dice-family row (chosen on dev) |",
              "|---|---|---|---|---|"]
     for sit in SITUATIONS:
         path = results_dir / f"{sit.results}.json"
         if not path.exists():
             continue
         rows = _group(load_results(results_dir, sit.results)["runs"])
-        losses = [k for k in rows if k != "spacy"]
+        losses = [k for k in rows if k not in sit.not_losses]
+        ref = sit.reference
         best = _chosen_on_dev(rows, losses, sit)
         dice = _chosen_on_dev(rows, [k for k in losses if k in DICE_FAMILY], sit)
         pick = best
-        if best != "ce" and "ce" in rows:
+        if best != ref and ref in rows:
             # CE stays the pick unless the best row's mean dev score beats CE's by more than CE's
             # seed-to-seed spread on dev (0.5 points with one seed): a tie on dev is no reason
             # to change loss
-            ce_dev = [_dev_value(r, sit) for r in rows["ce"]]
+            ce_dev = [_dev_value(r, sit) for r in rows[ref]]
             margin = statistics.stdev(ce_dev) if len(ce_dev) > 1 else 0.005
             best_dev = statistics.mean(_dev_value(r, sit) for r in rows[best])
             if best_dev - statistics.mean(ce_dev) <= margin:
-                pick = "ce"
+                pick = ref
 
         def cell(name: Optional[str]) -> str:
             if name is None or name not in rows:
@@ -332,8 +374,7 @@ def loss_choice_table(results_dir: Path) -> str:
             return "" if name is None else f"{ROW_NAMES.get(name, name)}: {cell(name)}"
 
         lines.append(f"| {sit.label} ({sit.metric_label}) | {ROW_NAMES.get(pick, pick)} | {cell(pick)}"
-                     f" | {cell('ce')} | {named(dice)} |")
-    lines.append("| spans | see [docs/BENCHMARKS.md](docs/BENCHMARKS.md) (issue 10) | | | |")
+                     f" | {cell(ref)} | {named(dice)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -507,7 +548,8 @@ def update(paths: Iterable[Path], results_dir: Path, write: bool) -> List[str]:
 
 
 SPAN_ROW_ORDER = ["spacy", "spacy_single", "single_ce", "bce", "wbce", "focal_sig", "dl_inst",
-                  "dsc_inst", "dl_set", "dsc_set", "tversky_set", "bce_dsc"]
+                  "dsc_inst", "dl_set", "dsc_set", "tversky_set", "bce_dsc", "bce_then_dsc",
+                  "logdice_set"]
 
 
 def span_table(results_dir: Path, stem: str) -> str:
@@ -519,15 +561,19 @@ def span_table(results_dir: Path, stem: str) -> str:
     meta = data["meta"]
     rows = _group(data["runs"])
     order = sorted(rows, key=lambda k: (SPAN_ROW_ORDER.index(k) if k in SPAN_ROW_ORDER else 99, k))
+    patience = meta.get("patience")
     lines = [f"Budget {meta['max_steps']} steps, dev every {meta['eval_frequency']} steps"
-             + (f", early stopping with patience {meta['patience']}" if meta.get("patience") else "")
+             + (f", early stopping with patience {patience}" if patience else "")
              + "; mean +- std over seeds where there are two.", "",
-             "| row | seeds | dev F1 (kept step) | test P | test R | test F1 | per-type test F1 |",
+             "| row | seeds | dev F1 (kept" + ("/last" if patience else "") + " step) | test P"
+             " | test R | test F1 | per-type test F1 |",
              "|---|---|---|---|---|---|---|"]
     for name in order:
         runs = rows[name]
         dev = [(r.get("dev_scores") or {}).get("f", r.get("best_dev_score") or 0.0) for r in runs]
-        steps = ",".join(str(r.get("best_step")) for r in runs)
+        # with early stopping, "kept/last": a last step below the budget stopped on patience
+        steps = ",".join(str(r.get("best_step")) + (f"/{r.get('last_step')}" if patience else "")
+                         for r in runs)
         labels = sorted({label for r in runs for label in r.get("per_type", {})})
         per = ", ".join(f"{label} " + _mean_std([r["per_type"].get(label, 0.0) for r in runs])
                         for label in labels)
@@ -555,6 +601,26 @@ def spans_conll03_table(results_dir: Path) -> str:
 def spans_finder_uner_table(results_dir: Path) -> str:
     """docs/BENCHMARKS.md, "Spans": span finder + spancat on UNER (``uner_spanfinder.json``)."""
     return span_table(results_dir, "uner_spanfinder")
+
+
+@generator("spans_uner_converged")
+def spans_uner_converged_table(results_dir: Path) -> str:
+    """docs/BENCHMARKS.md, "Spans": UNER as spans with early stopping (``uner_spans_converged.json``)."""
+    return span_table(results_dir, "uner_spans_converged")
+
+
+@generator("spans_conll03_converged")
+def spans_conll03_converged_table(results_dir: Path) -> str:
+    """docs/BENCHMARKS.md, "Spans": CoNLL-2003 as spans with early stopping
+    (``conll03_spans_converged.json``)."""
+    return span_table(results_dir, "conll03_spans_converged")
+
+
+@generator("spans_finder_uner_converged")
+def spans_finder_uner_converged_table(results_dir: Path) -> str:
+    """docs/BENCHMARKS.md, "Spans": span finder + spancat on UNER with early stopping
+    (``uner_spanfinder_converged.json``)."""
+    return span_table(results_dir, "uner_spanfinder_converged")
 
 
 @generator("spans_speed")
