@@ -325,6 +325,23 @@ def _seed_summary(kind: str, runs: List[Dict[str, Any]], meta: Dict[str, Any]) -
     return lines
 
 
+def merge_results(current: Dict[str, Any], runs: List[Dict[str, Any]], meta: Dict[str, Any], *,
+                  planned: set, max_steps: int, patience: int) -> None:
+    """Add to ``runs`` (in place) the runs of the results file ``current`` that another
+    invocation wrote: same budget (``max_steps``, ``patience``), a (row, seed) that neither
+    ``runs`` has nor this invocation will run (``planned``); add its commands to ``meta``."""
+    ours = {(r["name"], r["seed"]) for r in runs} | set(planned)
+    for run in current.get("runs", []):
+        if (run.get("max_steps") == max_steps and run.get("patience", 0) == patience
+                and (run["name"], run["seed"]) not in ours):
+            runs.append(run)
+    old_meta = current.get("meta", {})
+    if old_meta.get("max_steps") == max_steps:
+        for command in old_meta.get("commands", []):
+            if command not in meta["commands"]:
+                meta["commands"].insert(len(meta["commands"]) - 1, command)
+
+
 def git_commit() -> str:
     import subprocess
 
@@ -447,14 +464,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         with open(out / f".{stem}.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             current = json.loads(json_path.read_text()) if json_path.exists() else {}
-            ours = {(r["name"], r["seed"]) for r in runs} | {(n, s) for n in rows for s in seeds}
-            for r in current.get("runs", []):
-                if (r.get("max_steps") == max_steps and r.get("patience", 0) == args.patience
-                        and (r["name"], r["seed"]) not in ours):
-                    runs.append(r)
-            for c in current.get("meta", {}).get("commands", []):
-                if current["meta"].get("max_steps") == max_steps and c not in meta["commands"]:
-                    meta["commands"].insert(len(meta["commands"]) - 1, c)
+            merge_results(current, runs, meta, planned={(n, s) for n in rows for s in seeds},
+                          max_steps=max_steps, patience=args.patience)
             order = {name: i for i, name in enumerate(known_rows + list(variants))}
             runs.sort(key=lambda r: (order.get(r["name"], 99), r["name"], r["seed"]))
             json_path.write_text(json.dumps({"meta": meta, "runs": runs}, indent=1))
