@@ -352,6 +352,8 @@ def loss_choice_table(results_dir: Path) -> str:
         losses = [k for k in rows if k not in sit.not_losses]
         ref = sit.reference
         best = _chosen_on_dev(rows, losses, sit)
+        if best is None:  # only spaCy's rows so far
+            continue
         dice = _chosen_on_dev(rows, [k for k in losses if k in DICE_FAMILY], sit)
         pick = best
         if best != ref and ref in rows:
