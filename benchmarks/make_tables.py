@@ -313,6 +313,8 @@ SITUATIONS: Tuple[Situation, ...] = (
               "f", "test F1", reference="bce", not_losses=("spacy", "spacy_single")),
     Situation("spans (dice_spancat), early stopping: CoNLL-2003", "conll03_spans_converged",
               "f", "test F1", reference="bce", not_losses=("spacy", "spacy_single")),
+    Situation("spans from a span finder (dice_span_finder + dice_spancat), early stopping: UNER",
+              "uner_spanfinder_converged", "f", "test F1", reference="bce"),
     Situation("texts, F1 of the positive class: MRPC", "mrpc", "f_paraphrase", "test F1 (paraphrase)"),
     Situation("texts, accuracy: SST-2", "sst2", "accuracy", "test acc", textcat_accuracy=True),
 )
