@@ -219,23 +219,38 @@ def diagnosis_table(results_dir: Path) -> str:
 CONVERGED_ROW_ORDER = ("ce", "wce", "dsc", "ce_then_dsc", "logdice", "combined", "spacy")
 
 
+def _ordered(rows: Dict[str, List[Dict[str, Any]]], preferred: Sequence[str]) -> List[str]:
+    """Row names in the ``preferred`` order, the others after them alphabetically."""
+    return sorted(rows, key=lambda k: (preferred.index(k) if k in preferred else 99, k))
+
+
+def _kept_last(runs: List[Dict[str, Any]], sep: str = ", ") -> str:
+    """Per run "kept step/last step" (a last step below the budget stopped on patience)."""
+    return sep.join(f"{r.get('best_step')}/{r.get('last_step')}" for r in runs)
+
+
+def _converged_rows(results_dir: Path, stem: str) -> Tuple[str, Dict[str, List[Dict[str, Any]]], List[str]]:
+    """An early-stopped benchmark (``run_accuracy.py --patience``): its budget line, its runs by row
+    and the rows in table order."""
+    data = load_results(results_dir, stem)
+    meta = data["meta"]
+    rows = _group(data["runs"])
+    budget = (f"Budget: at most {meta['max_steps']} steps, dev every {meta['eval_frequency']} steps,"
+              f" early stopping with patience {meta.get('patience')} steps; mean +- std over seeds.")
+    return budget, rows, _ordered(rows, CONVERGED_ROW_ORDER)
+
+
 def converged_table(results_dir: Path, stem: str, rarest: str) -> str:
     """Rows of an early-stopped NER benchmark (``run_accuracy.py --patience``): mean +- std over
     seeds of the dev F1 of the kept model, test P / R / F1 and the test recall of the rarest entity
     type, with the kept and the last step."""
-    data = load_results(results_dir, stem)
-    meta = data["meta"]
-    rows = _group(data["runs"])
-    order = sorted(rows, key=lambda k: (CONVERGED_ROW_ORDER.index(k)
-                                        if k in CONVERGED_ROW_ORDER else 99, k))
-    lines = [f"Budget: at most {meta['max_steps']} steps, dev every {meta['eval_frequency']} steps,"
-             f" early stopping with patience {meta.get('patience')} steps; mean +- std over seeds.",
-             "",
+    budget, rows, order = _converged_rows(results_dir, stem)
+    lines = [budget, "",
              f"| row | seeds | kept / last step | dev F1 | test P | test R | test F1 | test R {rarest} |",
              "|---|---|---|---|---|---|---|---|"]
     for name in order:
         runs = rows[name]
-        steps = ", ".join(f"{r.get('best_step')}/{r.get('last_step')}" for r in runs)
+        steps = _kept_last(runs)
         dev = [r["dev_scores"].get("f", 0.0) for r in runs]
         rare = [r.get("per_type_prf", {}).get(rarest, {}).get("r") for r in runs]
         rare_s = _mean_std([x for x in rare if x is not None]) if all(x is not None for x in rare) else ""
@@ -269,14 +284,8 @@ def converged_conll03_6000_table(results_dir: Path) -> str:
 def converged_ud_upos_table(results_dir: Path) -> str:
     """docs/LOSSES.md: UD EWT UPOS with early stopping (``ud_upos_converged.json``): dev and test
     accuracy, mean +- std over seeds."""
-    data = load_results(results_dir, "ud_upos_converged")
-    meta = data["meta"]
-    rows = _group(data["runs"])
-    order = sorted(rows, key=lambda k: (CONVERGED_ROW_ORDER.index(k)
-                                        if k in CONVERGED_ROW_ORDER else 99, k))
-    lines = [f"Budget: at most {meta['max_steps']} steps, dev every {meta['eval_frequency']} steps,"
-             f" early stopping with patience {meta.get('patience')} steps; mean +- std over seeds.",
-             "",
+    budget, rows, order = _converged_rows(results_dir, "ud_upos_converged")
+    lines = [budget, "",
              "| row | seeds | kept / last step | dev accuracy | test accuracy |",
              "|---|---|---|---|---|"]
     for name in order:
@@ -284,7 +293,7 @@ def converged_ud_upos_table(results_dir: Path) -> str:
         label = "spaCy `morphologizer`" if name == "spacy" else ROW_NAMES.get(name, name)
         lines.append("| " + " | ".join([
             label, ",".join(str(r["seed"]) for r in runs),
-            ", ".join(f"{r.get('best_step')}/{r.get('last_step')}" for r in runs),
+            _kept_last(runs),
             _mean_std([r["best_dev_score"] for r in runs]),
             _mean_std([r["scores"]["pos_acc"] for r in runs])]) + " |")
     return "\n".join(lines) + "\n"
@@ -368,10 +377,10 @@ def loss_choice_table(results_dir: Path) -> str:
             # CE stays the pick unless the best row's mean dev score beats CE's by more than CE's
             # seed-to-seed spread on dev (0.5 points with one seed): a tie on dev is no reason
             # to change loss
-            ce_dev = [_dev_value(r, sit) for r in rows[ref]]
-            margin = statistics.stdev(ce_dev) if len(ce_dev) > 1 else 0.005
+            ref_dev = [_dev_value(r, sit) for r in rows[ref]]
+            margin = statistics.stdev(ref_dev) if len(ref_dev) > 1 else 0.005
             best_dev = statistics.mean(_dev_value(r, sit) for r in rows[best])
-            if best_dev - statistics.mean(ce_dev) <= margin:
+            if best_dev - statistics.mean(ref_dev) <= margin:
                 pick = ref
 
         def cell(name: Optional[str]) -> str:
@@ -570,7 +579,7 @@ def span_table(results_dir: Path, stem: str) -> str:
     data = load_results(results_dir, stem)
     meta = data["meta"]
     rows = _group(data["runs"])
-    order = sorted(rows, key=lambda k: (SPAN_ROW_ORDER.index(k) if k in SPAN_ROW_ORDER else 99, k))
+    order = _ordered(rows, SPAN_ROW_ORDER)
     patience = meta.get("patience")
     lines = [f"Budget {meta['max_steps']} steps, dev every {meta['eval_frequency']} steps"
              + (f", early stopping with patience {patience}" if patience else "")
@@ -581,9 +590,7 @@ def span_table(results_dir: Path, stem: str) -> str:
     for name in order:
         runs = rows[name]
         dev = [(r.get("dev_scores") or {}).get("f", r.get("best_dev_score") or 0.0) for r in runs]
-        # with early stopping, "kept/last": a last step below the budget stopped on patience
-        steps = ",".join(str(r.get("best_step")) + (f"/{r.get('last_step')}" if patience else "")
-                         for r in runs)
+        steps = _kept_last(runs, ",") if patience else ",".join(str(r.get("best_step")) for r in runs)
         labels = sorted({label for r in runs for label in r.get("per_type", {})})
         per = ", ".join(f"{label} " + _mean_std([r["per_type"].get(label, 0.0) for r in runs])
                         for label in labels)
