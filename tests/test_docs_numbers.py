@@ -1,23 +1,13 @@
 """The number tables of README.md and docs/*.md are generated from benchmarks/results/*.json."""
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from benchmark_scripts import load_benchmark_script
 
 ROOT = Path(__file__).resolve().parent.parent
 
-
-def _load_make_tables():
-    spec = importlib.util.spec_from_file_location("make_tables", ROOT / "benchmarks" / "make_tables.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("make_tables", module)
-    spec.loader.exec_module(module)
-    return sys.modules["make_tables"]
-
-
-make_tables = _load_make_tables()
+make_tables = load_benchmark_script("make_tables")
 
 
 def test_no_generated_block_is_stale():

@@ -1,20 +1,7 @@
 """benchmarks/run_accuracy.py: two invocations extending one results file keep each other's runs."""
-import importlib.util
-import sys
-from pathlib import Path
+from benchmark_scripts import load_benchmark_script
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _load_run_accuracy():
-    spec = importlib.util.spec_from_file_location("run_accuracy", ROOT / "benchmarks" / "run_accuracy.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("run_accuracy", module)
-    spec.loader.exec_module(module)
-    return sys.modules["run_accuracy"]
-
-
-merge_results = _load_run_accuracy().merge_results
+merge_results = load_benchmark_script("run_accuracy").merge_results
 
 
 def run(name, seed, max_steps=3000, patience=600, f=0.5):
