@@ -67,7 +67,7 @@ def load_results(results_dir: Path, name: str) -> Dict[str, Any]:
 # ----------------------------------------------------------------------- accuracy summary
 @dataclass(frozen=True)
 class AccuracyTask:
-    """One row of the README results table: which JSON and which score key."""
+    """One row of the short-budget results table (docs/BENCHMARKS.md): which JSON and which score key."""
 
     results: str  # benchmarks/results/<results>.json
     label: str  # first column
@@ -134,7 +134,7 @@ def _best_other(rows: Dict[str, List[Dict[str, Any]]]) -> Optional[str]:
 
 
 def accuracy_summary_rows(results_dir: Path) -> List[List[str]]:
-    """Cells of the results table, one list per task (see :func:`results_table`)."""
+    """Cells of the short-budget table, one list per task (see :func:`short_budget_table`)."""
     table = []
     for task in ACCURACY_TASKS:
         rows = _group(load_results(results_dir, task.results)["runs"])
@@ -167,9 +167,10 @@ def accuracy_summary_rows(results_dir: Path) -> List[List[str]]:
     return table
 
 
-@generator("results")
-def results_table(results_dir: Path) -> str:
-    """README "Results": test score mean +- std (number of seeds) per task and row.
+@generator("short_budget")
+def short_budget_table(results_dir: Path) -> str:
+    """docs/BENCHMARKS.md, "Accuracy": the 600-800-step runs, test score mean +- std (number of
+    seeds) per task and row.
 
     Columns: CE, DSC, the best other loss row (chosen by mean dev score among the other rows
     with the most seeds) and spaCy's own component; the highest test mean of a task (at two
@@ -307,6 +308,8 @@ DICE_FAMILY = ("dl", "dsc", "tversky", "combined", "dsc_set", "dsc_a0.1", "tvers
 
 @dataclass(frozen=True)
 class Situation:
+    """One line of the README results table: a task, its results file and its score."""
+
     label: str
     results: str  # results file stem
     metric: str  # key of a run's test ``scores``
@@ -314,24 +317,24 @@ class Situation:
     textcat_accuracy: bool = False  # choose on dev accuracy (micro F), not spaCy's macro-F score
     reference: str = "ce"  # the cross-entropy row ("bce" for spans)
     not_losses: Tuple[str, ...] = ("spacy",)  # spaCy's own components: never the pick
+    spacy_label: str = ""  # spaCy's own component, when its factory alone does not say it
 
 
-# The README's "which loss to pick" table, one line per situation (spans: issue 10's results).
+# The README's results table, one line per task: the early-stopping (converged) runs where they
+# exist; the text tasks were only run at a fixed 600 steps, and the budget column says so.
 SITUATIONS: Tuple[Situation, ...] = (
-    Situation("entities (NER), at convergence: UNER English-EWT", "uner_converged", "f", "test F1"),
-    Situation("entities (NER), at convergence: CoNLL-2003", "conll03_converged_6000", "f", "test F1"),
-    Situation("entities (NER), 800 steps: CoNLL-2003", "conll03", "f", "test F1"),
-    Situation("token tags (POS), early stopping, at most 3,000 steps: UD EWT UPOS",
-              "ud_upos_converged", "pos_acc", "test acc"),
-    Situation("token tags (POS), 600 steps: UD EWT UPOS", "ud_upos", "pos_acc", "test acc"),
-    Situation("spans (dice_spancat), early stopping: UNER English-EWT", "uner_spans_converged",
+    Situation("entities (`dice_ner`): UNER English-EWT", "uner_converged", "f", "test F1"),
+    Situation("entities (`dice_ner`): CoNLL-2003", "conll03_converged_6000", "f", "test F1"),
+    Situation("token tags (`dice_tagger`): UD EWT UPOS", "ud_upos_converged", "pos_acc", "test acc"),
+    Situation("spans (`dice_spancat`): UNER English-EWT", "uner_spans_converged",
               "f", "test F1", reference="bce", not_losses=("spacy", "spacy_single")),
-    Situation("spans (dice_spancat), early stopping: CoNLL-2003", "conll03_spans_converged",
+    Situation("spans (`dice_spancat`): CoNLL-2003", "conll03_spans_converged",
               "f", "test F1", reference="bce", not_losses=("spacy", "spacy_single")),
-    Situation("spans from a span finder (dice_span_finder + dice_spancat), early stopping: UNER",
-              "uner_spanfinder_converged", "f", "test F1", reference="bce"),
-    Situation("texts, F1 of the positive class: MRPC", "mrpc", "f_paraphrase", "test F1 (paraphrase)"),
-    Situation("texts, accuracy: SST-2", "sst2", "accuracy", "test acc", textcat_accuracy=True),
+    Situation("spans from a span finder (`dice_span_finder` + `dice_spancat`): UNER",
+              "uner_spanfinder_converged", "f", "test F1", reference="bce",
+              spacy_label="`span_finder` + `spancat`"),
+    Situation("texts (`dice_textcat`): MRPC", "mrpc", "f_paraphrase", "test F1 of paraphrase"),
+    Situation("texts (`dice_textcat`): SST-2", "sst2", "accuracy", "test acc", textcat_accuracy=True),
 )
 
 
@@ -352,20 +355,31 @@ def _chosen_on_dev(rows: Dict[str, List[Dict[str, Any]]], names: Iterable[str],
     return max(pool, key=lambda k: statistics.mean(_dev_value(r, situation) for r in pool[k]))
 
 
-@generator("loss_choice")
-def loss_choice_table(results_dir: Path) -> str:
-    """README "Which loss to pick": per situation, the loss row chosen on dev (highest mean dev
-    score among the loss rows run with the most seeds, spaCy's own components excluded; CE (BCE
-    for spans) unless that row's dev mean beats CE's by more than CE's dev standard deviation over
-    seeds, or 0.5 points with one seed), its test score, CE's and the dice-family row chosen on
-    dev, mean +- std (seeds)."""
-    lines = ["| situation | pick (chosen on dev) | its test score | CE (BCE for spans) | best dice-family row (chosen on dev) |",
-             "|---|---|---|---|---|"]
+def _budget(meta: Dict[str, Any]) -> str:
+    """The budget column: early stopping (patience, cap) or a fixed number of steps."""
+    if meta.get("patience"):
+        return f"early stopping (patience {meta['patience']:,}), at most {meta['max_steps']:,} steps"
+    return f"fixed {meta['max_steps']:,} steps"
+
+
+@generator("results")
+def results_table(results_dir: Path) -> str:
+    """README "Results": per task, the loss to pick, CE (BCE for spans), the best dice-family
+    loss and spaCy's own component, test score mean +- std (number of seeds).
+
+    The pick and the dice row are chosen on dev, never on test: the highest mean dev score among
+    the rows run with the most seeds (spaCy's own components excluded). CE (BCE) stays the pick
+    unless that row's dev mean beats CE's by more than CE's dev standard deviation over seeds (0.5
+    points with one seed). Early-stopping runs wherever they exist (the budget column).
+    """
+    lines = ["| task (metric) | budget | pick (chosen on dev) | CE (BCE for spans) | best dice loss (chosen on dev) | spaCy's own component |",
+             "|---|---|---|---|---|---|"]
     for sit in SITUATIONS:
         path = results_dir / f"{sit.results}.json"
         if not path.exists():
             continue
-        rows = _group(load_results(results_dir, sit.results)["runs"])
+        data = load_results(results_dir, sit.results)
+        rows = _group(data["runs"])
         losses = [k for k in rows if k not in sit.not_losses]
         ref = sit.reference
         best = _chosen_on_dev(rows, losses, sit)
@@ -392,8 +406,13 @@ def loss_choice_table(results_dir: Path) -> str:
         def named(name: Optional[str]) -> str:
             return "" if name is None else f"{ROW_NAMES.get(name, name)}: {cell(name)}"
 
-        lines.append(f"| {sit.label} ({sit.metric_label}) | {ROW_NAMES.get(pick, pick)} | {cell(pick)}"
-                     f" | {cell(ref)} | {named(dice)} |")
+        # the pick's score is in its own column when it is CE or the dice row; otherwise here
+        pick_cell = ROW_NAMES.get(pick, pick) + ("" if pick in (ref, dice) else f": {cell(pick)}")
+        spacy = ""
+        if "spacy" in rows:
+            spacy = f"{sit.spacy_label or '`' + rows['spacy'][0].get('factory', 'spacy') + '`'}: {cell('spacy')}"
+        lines.append(f"| {sit.label} ({sit.metric_label}) | {_budget(data['meta'])} | {pick_cell}"
+                     f" | {cell(ref)} | {named(dice)} | {spacy} |")
     return "\n".join(lines) + "\n"
 
 
