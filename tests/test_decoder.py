@@ -18,9 +18,11 @@ from spacy.training import Example
 from spacy.vocab import Vocab
 
 from spacy_dice.pipeline.biluo import (
+    biluo_constraints,
     biluo_tags_for_doc,
     biluo_tags_for_example,
     count_tags,
+    is_valid_sequence,
     labels_from_tag_names,
     make_tag_index,
     make_tag_names,
@@ -28,15 +30,9 @@ from spacy_dice.pipeline.biluo import (
     spans_from_tags,
     tag_ids_from_strings,
 )
-from spacy_dice.pipeline.decoder import (
-    BiluoDecoder,
-    biluo_constraints,
-    decode_batch,
-    is_valid_sequence,
-    log_probs_from_probs,
-    path_score,
-    viterbi_decode,
-)
+from spacy_dice.pipeline.decoder import BiluoDecoder, log_probs_from_probs
+
+from decoder_oracles import path_score, viterbi_decode
 
 LABEL_POOL = ["PER", "LOC", "ORG", "WORK-OF-ART"]
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -180,13 +176,13 @@ def test_decoded_sequences_are_valid(case):
 
 @settings(max_examples=100, **SETTINGS)
 @given(score_matrices(elements=PROB))
-def test_decode_batch_on_probabilities_with_zeros_is_valid(case):
+def test_decode_probs_on_probabilities_with_zeros_is_valid(case):
     n_labels, probs = case
     names = names_for(n_labels)
     probs = probs.astype(np.float32)  # as a model outputs them
     log_probs = log_probs_from_probs(probs)
     assert not np.isnan(log_probs).any() and np.isfinite(log_probs).all()
-    (tags,) = decode_batch([probs], names)
+    (tags,) = BiluoDecoder(names).decode_probs([probs])
     assert_valid(tags, names)
     want = brute_force_best(log_probs, n_labels) if probs.shape[0] <= 4 and n_labels <= 2 else None
     if want is not None:
@@ -243,7 +239,7 @@ def test_decoder_fixes_invalid_argmax():
     names = names_for(1)
     # argmax is I-PER at the start (invalid); best valid: U-PER
     probs = np.array([[0.05, 0.1, 0.5, 0.05, 0.3]])
-    (tags,) = decode_batch([probs], names)
+    (tags,) = BiluoDecoder(names).decode_probs([probs])
     assert [names[i] for i in tags] == ["U-PER"]
 
 
@@ -258,7 +254,7 @@ def test_empty_single_and_only_o():
     assert [names[i] for i in viterbi_decode(one, *biluo_constraints(names))] == ["U-PER"]
     only_o = ["O"]
     probs = np.random.default_rng(0).random((7, 1))
-    for tags in decode_batch([probs, probs[:0], probs[:1]], only_o):
+    for tags in BiluoDecoder(only_o).decode_probs([probs, probs[:0], probs[:1]]):
         assert (tags == 0).all()
     assert (viterbi_decode(np.log(probs), *biluo_constraints(only_o)) == 0).all()
 
@@ -290,21 +286,21 @@ def test_any_tag_order():
     assert path_score(scores[:, perm], tags) == pytest.approx(path_score(scores, best))
 
 
-def test_decode_batch_float32_lists_and_nan():
+def test_decode_probs_float32_lists_and_nan():
     names = names_for(2)
     rng = np.random.default_rng(5)
     probs = rng.dirichlet(np.ones(len(names)), size=30).astype(np.float32)
     probs[3] = 0.0
     probs[4, 2] = np.nan
-    out = decode_batch([probs[:10], probs[10:], probs[:0]], names)
+    out = BiluoDecoder(names).decode_probs([probs[:10], probs[10:], probs[:0]])
     assert [t.shape for t in out] == [(10,), (20,), (0,)]
     for tags in out:
         assert tags.dtype == np.int32
         assert_valid(tags, names)
-    (from_list,) = decode_batch([probs[10:].tolist()], names)
+    (from_list,) = BiluoDecoder(names).decode_probs([probs[10:].tolist()])
     assert (from_list == out[1]).all()
     with pytest.raises(ValueError):
-        decode_batch([probs[:, :3]], names)
+        BiluoDecoder(names).decode_probs([probs[:, :3]])
 
 
 def test_decoder_rejects_incomplete_tag_sets():

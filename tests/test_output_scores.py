@@ -14,10 +14,8 @@ from spacy.tokens import Doc
 from spacy.util import fix_random_seed
 from thinc.api import Adam, Linear, Softmax_v2, chain
 
-from spacy_dice.pipeline.biluo import make_tag_names
-from spacy_dice.pipeline.decoder import (
-    NEG_FLOOR, biluo_constraints, decode_log_probs_batch, is_valid_sequence,
-)
+from spacy_dice.pipeline.biluo import biluo_constraints, is_valid_sequence, make_tag_names
+from spacy_dice.pipeline.decoder import NEG_FLOOR, decode_log_probs_batch
 from spacy_dice.pipeline.token_classifier import TokenClassifier
 from spacy_dice.pipeline.output_scores import (
     log_probs, log_softmax, looks_normalized, output_normalizes, probabilities,

@@ -2,7 +2,10 @@
 
 ``dice_ner`` classifies every token into one of ``T = 1 + 4 * n_labels`` BILUO tags and a
 constrained decoder (:mod:`spacy_dice.pipeline.decoder`) turns the per-token scores into a
-valid tag sequence, i.e. into non-overlapping entities.
+valid tag sequence, i.e. into non-overlapping entities. What "valid" means is defined here
+(:func:`biluo_constraints`): after ``O``, ``L-*``, ``U-*`` or at the start of a doc comes ``O``,
+``B-*`` or ``U-*``; after ``B-X`` or ``I-X`` comes ``I-X`` or ``L-X``; a doc ends on ``O``,
+``L-*`` or ``U-*``. This module imports nothing of the decoder; the decoder imports it.
 
 Tag order (class id = index in the list), see :func:`make_tag_names`::
 
@@ -34,6 +37,8 @@ MISSING = -1
 
 TagIndex = Union[Mapping[str, int], Sequence[str]]
 Span3 = Tuple[int, int, str]
+#: ``(allowed, start_allowed, end_allowed)``, see :func:`biluo_constraints`.
+Constraints = Tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def make_tag_names(labels: Iterable[str]) -> List[str]:
@@ -155,6 +160,48 @@ def count_tags(
 
 
 @lru_cache(maxsize=64)
+def _constraints(tag_names: Tuple[str, ...]) -> Constraints:
+    parsed = [parse_tag(name) for name in tag_names]
+    prefixes = np.array([p for p, _ in parsed], dtype=object)
+    labels = np.array([label for _, label in parsed], dtype=object)
+    closed = np.isin(prefixes, [OUT, LAST, UNIT])  # may end here / followed like a start
+    starts = np.isin(prefixes, [OUT, BEGIN, UNIT])  # may follow a closed tag or the start
+    opened = np.isin(prefixes, [BEGIN, IN])
+    continues = np.isin(prefixes, [IN, LAST])
+    allowed = (closed[:, None] & starts[None, :]) | (
+        opened[:, None] & continues[None, :] & (labels[:, None] == labels[None, :])
+    )
+    for array in (allowed, starts, closed):
+        array.setflags(write=False)
+    return allowed, starts, closed
+
+
+def biluo_constraints(tag_names: Sequence[str]) -> Constraints:
+    """``(allowed, start_allowed, end_allowed)`` for the BILUO scheme over ``tag_names``.
+
+    ``allowed[i, j]`` (``(T, T)`` bool): tag ``j`` may follow tag ``i``; ``start_allowed[j]``:
+    a doc may start with ``j``; ``end_allowed[i]``: a doc may end with ``i``. Works for any tag
+    list (any order, a single label, only ``"O"``). The arrays are cached and read-only.
+    """
+    return _constraints(tuple(tag_names))
+
+
+def is_valid_sequence(
+    tag_ids: Sequence[int],
+    allowed: np.ndarray,
+    start_allowed: np.ndarray,
+    end_allowed: np.ndarray,
+) -> bool:
+    """Whether ``tag_ids`` satisfies the constraints (the empty sequence is valid)."""
+    ids = np.asarray(tag_ids, dtype=np.int64).reshape(-1)
+    if ids.size == 0:
+        return True
+    return bool(
+        start_allowed[ids[0]] and end_allowed[ids[-1]] and allowed[ids[:-1], ids[1:]].all()
+    )
+
+
+@lru_cache(maxsize=64)
 def _span_tables(tag_names: Tuple[str, ...]):
     parsed = [parse_tag(name) for name in tag_names]
     opens = np.array([p in (BEGIN, UNIT) for p, _ in parsed], dtype=bool)
@@ -170,9 +217,6 @@ def spans_from_tags(tag_ids: Sequence[int], tag_names: Sequence[str]) -> List[Sp
     function does not repair sequences). Vectorised: cost is O(n) numpy, not a Python loop
     over tokens.
     """
-    # Imported here: decoder imports this module.
-    from .decoder import biluo_constraints, is_valid_sequence
-
     names = tuple(tag_names)
     ids = np.asarray(tag_ids, dtype=np.int64).reshape(-1)
     if ids.size and (ids.min() < 0 or ids.max() >= len(names)):

@@ -2,42 +2,38 @@
 
 The component predicts, for every token, a distribution over the tags of
 :func:`spacy_dice.pipeline.biluo.make_tag_names`. This module picks, per doc, the VALID tag
-sequence with the highest sum of log-probabilities. BILUO validity:
+sequence with the highest sum of log-probabilities, under the BILUO validity constraints of
+:func:`spacy_dice.pipeline.biluo.biluo_constraints` (a doc starts and ends "closed"; after ``B-X``
+or ``I-X`` comes ``I-X`` or ``L-X``).
 
-* at the start of a doc and after ``O``, ``L-*`` or ``U-*`` ("closed" tags) the next tag is
-  ``O``, ``B-*`` or ``U-*``;
-* after ``B-X`` or ``I-X`` ("open" tags) the next tag is ``I-X`` or ``L-X``;
-* a doc may only end on a closed tag.
+:class:`BiluoDecoder` (used by :func:`decode_log_probs_batch`, i.e. by the component) exploits the
+BILUO structure. The state of a valid path after token t is either "closed" or "open with
+label X", and the recursion over those ``K + 1`` states (``K`` labels) is::
 
-Two decoders:
+    closed[t] = max(closed[t-1] + max(lp[t, O], lp[t, U-*]),   # O or U-* after closed
+                    max_X open_X[t-1] + lp[t, L-X])             # L-X closes X
+    open_X[t] = max(closed[t-1] + lp[t, B-X],                   # B-X opens X
+                    open_X[t-1] + lp[t, I-X])                   # I-X continues X
 
-* :func:`viterbi_decode` is the textbook algorithm for ANY ``(T, T)`` allowed-transition matrix
-  (O(T^2) numpy work per token, one Python iteration per token). It is the general reference.
-* :class:`BiluoDecoder` (used by :func:`decode_batch`, i.e. by the component) exploits the
-  BILUO structure. The state of a valid path after token t is either "closed" or "open with
-  label X", and the recursion over those ``K + 1`` states (``K`` labels) is::
+with ``closed[-1] = 0``, ``open_X[-1] = -inf`` and the answer ``closed[N-1]``: O(T) work per
+token. Every Python-level step works on many rows at once:
 
-      closed[t] = max(closed[t-1] + max(lp[t, O], lp[t, U-*]),   # O or U-* after closed
-                      max_X open_X[t-1] + lp[t, L-X])             # L-X closes X
-      open_X[t] = max(closed[t-1] + lp[t, B-X],                   # B-X opens X
-                      open_X[t-1] + lp[t, I-X])                   # I-X continues X
+1. **fast path**: where the per-token argmax sequence of a doc is already valid it is the
+   constrained optimum too (it is optimal over all sequences), so it is returned as is; a
+   trained model gets most docs right this way with no DP at all;
+2. the other docs are decoded together, one vectorised step per position over all docs
+   still running (docs sorted by length, so there is no padding);
+3. docs longer than ``long_doc`` tokens are cut into chunks of ``chunk_size`` tokens. Chunk 0
+   runs from the doc start as above; every later chunk runs from each of its ``K + 1``
+   possible entry states at once, which gives its max-plus transfer matrix
+   ``(entry state -> exit state)``. The chunk matrices of a doc are then combined in order
+   (one small step per chunk) and the path is traced back through every chunk in parallel.
+   This is exact; it costs O(K^2) instead of O(K) numpy work per token but only
+   ``chunk_size`` Python steps instead of one per token, so a 100k-token doc decodes in
+   well under a second.
 
-  with ``closed[-1] = 0``, ``open_X[-1] = -inf`` and the answer ``closed[N-1]``: O(T) work per
-  token. Every Python-level step works on many rows at once:
-
-  1. **fast path**: where the per-token argmax sequence of a doc is already valid it is the
-     constrained optimum too (it is optimal over all sequences), so it is returned as is; a
-     trained model gets most docs right this way with no DP at all;
-  2. the other docs are decoded together, one vectorised step per position over all docs
-     still running (docs sorted by length, so there is no padding);
-  3. docs longer than ``long_doc`` tokens are cut into chunks of ``chunk_size`` tokens. Chunk 0
-     runs from the doc start as above; every later chunk runs from each of its ``K + 1``
-     possible entry states at once, which gives its max-plus transfer matrix
-     ``(entry state -> exit state)``. The chunk matrices of a doc are then combined in order
-     (one small step per chunk) and the path is traced back through every chunk in parallel.
-     This is exact; it costs O(K^2) instead of O(K) numpy work per token but only
-     ``chunk_size`` Python steps instead of one per token, so a 100k-token doc decodes in
-     well under a second.
+``tests/decoder_oracles.py`` holds the textbook Viterbi for any transition matrix that the tests
+check this decoder against.
 
 Ties are broken deterministically, by the lowest index: staying closed (``O`` before ``U-*``,
 then labels in tag order) before closing an entity, ``B-X`` before ``I-X``, lower entry states
@@ -52,60 +48,24 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 from thinc.api import get_array_module, to_numpy
 
-from .biluo import BEGIN, IN, LAST, OUT, UNIT, labels_from_tag_names, make_tag_index, parse_tag
+from .biluo import (
+    BEGIN,
+    IN,
+    LAST,
+    OUT,
+    UNIT,
+    biluo_constraints,
+    labels_from_tag_names,
+    make_tag_index,
+)
 
 #: Score that replaces ``-inf``/NaN log-probabilities (and the lower clip for all scores).
 NEG_FLOOR = -1e30
 _TINY = np.finfo(np.float64).tiny
 
-Constraints = Tuple[np.ndarray, np.ndarray, np.ndarray]
-
-
 # --------------------------------------------------------------------------------------------
-# Constraints and scores
+# Scores
 # --------------------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=64)
-def _constraints(tag_names: Tuple[str, ...]) -> Constraints:
-    parsed = [parse_tag(name) for name in tag_names]
-    prefixes = np.array([p for p, _ in parsed], dtype=object)
-    labels = np.array([label for _, label in parsed], dtype=object)
-    closed = np.isin(prefixes, [OUT, LAST, UNIT])  # may end here / followed like a start
-    starts = np.isin(prefixes, [OUT, BEGIN, UNIT])  # may follow a closed tag or the start
-    opened = np.isin(prefixes, [BEGIN, IN])
-    continues = np.isin(prefixes, [IN, LAST])
-    allowed = (closed[:, None] & starts[None, :]) | (
-        opened[:, None] & continues[None, :] & (labels[:, None] == labels[None, :])
-    )
-    for array in (allowed, starts, closed):
-        array.setflags(write=False)
-    return allowed, starts, closed
-
-
-def biluo_constraints(tag_names: Sequence[str]) -> Constraints:
-    """``(allowed, start_allowed, end_allowed)`` for the BILUO scheme over ``tag_names``.
-
-    ``allowed[i, j]`` (``(T, T)`` bool): tag ``j`` may follow tag ``i``; ``start_allowed[j]``:
-    a doc may start with ``j``; ``end_allowed[i]``: a doc may end with ``i``. Works for any tag
-    list (any order, a single label, only ``"O"``). The arrays are cached and read-only.
-    """
-    return _constraints(tuple(tag_names))
-
-
-def is_valid_sequence(
-    tag_ids: Sequence[int],
-    allowed: np.ndarray,
-    start_allowed: np.ndarray,
-    end_allowed: np.ndarray,
-) -> bool:
-    """Whether ``tag_ids`` satisfies the constraints (the empty sequence is valid)."""
-    ids = np.asarray(tag_ids, dtype=np.int64).reshape(-1)
-    if ids.size == 0:
-        return True
-    return bool(
-        start_allowed[ids[0]] and end_allowed[ids[-1]] and allowed[ids[:-1], ids[1:]].all()
-    )
 
 
 def log_probs_from_probs(probs) -> np.ndarray:
@@ -122,71 +82,6 @@ def _sanitize(scores: np.ndarray) -> np.ndarray:
     out = np.fmax(np.asarray(scores, dtype=np.float64), NEG_FLOOR)  # fmax: NaN -> NEG_FLOOR
     np.minimum(out, -NEG_FLOOR, out=out)
     return out
-
-
-def path_score(log_probs, tag_ids: Sequence[int]) -> float:
-    """Sum of ``log_probs[t, tag_ids[t]]`` (as given: ``-inf`` stays ``-inf``)."""
-    lp = np.asarray(log_probs, dtype=np.float64)
-    ids = np.asarray(tag_ids, dtype=np.int64).reshape(-1)
-    return float(lp[np.arange(ids.size), ids].sum())
-
-
-# --------------------------------------------------------------------------------------------
-# General Viterbi
-# --------------------------------------------------------------------------------------------
-
-
-def viterbi_decode(
-    log_probs: np.ndarray,
-    allowed: np.ndarray,
-    start_allowed: np.ndarray,
-    end_allowed: np.ndarray,
-) -> np.ndarray:
-    """Highest-scoring sequence under arbitrary transition constraints.
-
-    log_probs: ``(N, T)`` scores (log-probabilities); ``allowed``: ``(T, T)`` bool, ``allowed[i,
-    j]`` = tag ``j`` may follow tag ``i``; ``start_allowed``/``end_allowed``: ``(T,)`` bool.
-    Returns ``(N,)`` ``np.int32`` tag ids maximising the sum of scores over valid sequences
-    (ties: lowest tag index, going backwards). O(N T^2) numpy work, one Python step per token;
-    for BILUO tags :class:`BiluoDecoder` is much faster. Raises ``ValueError`` if no valid
-    sequence exists.
-    """
-    lp = _sanitize(np.asarray(log_probs))
-    if lp.ndim != 2:
-        raise ValueError(f"log_probs must be 2-d (N, T), got shape {lp.shape}")
-    n, n_tags = lp.shape
-    allowed = np.asarray(allowed, dtype=bool)
-    start_allowed = np.asarray(start_allowed, dtype=bool).reshape(-1)
-    end_allowed = np.asarray(end_allowed, dtype=bool).reshape(-1)
-    if allowed.shape != (n_tags, n_tags) or start_allowed.shape != (n_tags,) or (
-        end_allowed.shape != (n_tags,)
-    ):
-        raise ValueError(
-            f"constraint shapes {allowed.shape}, {start_allowed.shape}, {end_allowed.shape}"
-            f" do not match {n_tags} tags"
-        )
-    if n == 0:
-        return np.zeros(0, dtype=np.int32)
-    transition = np.where(allowed, 0.0, -np.inf)
-    cols = np.arange(n_tags)
-    score = np.where(start_allowed, lp[0], -np.inf)
-    back = np.zeros((n, n_tags), dtype=np.int32)
-    for t in range(1, n):
-        candidates = score[:, None] + transition  # (previous tag, next tag)
-        best = candidates.argmax(axis=0)
-        back[t] = best
-        score = candidates[best, cols] + lp[t]
-    final = np.where(end_allowed, score, -np.inf)
-    last = int(final.argmax())
-    if final[last] == -np.inf:
-        raise ValueError(f"no tag sequence of length {n} satisfies the constraints")
-    path = np.empty(n, dtype=np.int32)
-    path[-1] = last
-    back_rows = back.tolist()
-    for t in range(n - 1, 0, -1):
-        last = back_rows[t][last]
-        path[t - 1] = last
-    return path
 
 
 # --------------------------------------------------------------------------------------------
@@ -492,23 +387,6 @@ def _combine_chunks(head_final: np.ndarray, tail_final: np.ndarray):
 def get_decoder(tag_names: Tuple[str, ...]) -> BiluoDecoder:
     """A cached :class:`BiluoDecoder` with the default settings."""
     return BiluoDecoder(tag_names)
-
-
-def decode_batch(
-    probs: Sequence, tag_names: Sequence[str], decoder: Optional[BiluoDecoder] = None
-) -> List[np.ndarray]:
-    """Best valid BILUO tag ids for each doc of a batch of ``(N_i, T)`` softmax outputs.
-
-    ``probs`` may be numpy or cupy arrays (concatenated on the device and copied to the host
-    once: the DP runs on the CPU). Zero probabilities are fine (see
-    :func:`log_probs_from_probs`). Returns one ``np.int32`` array of tag ids per doc; turn it
-    into entities with :func:`spacy_dice.pipeline.biluo.spans_from_tags`.
-    """
-    if decoder is None:
-        decoder = get_decoder(tuple(tag_names))
-    elif decoder.tag_names != tuple(tag_names):
-        raise ValueError("decoder was built for other tag names")
-    return decoder.decode_probs(probs)
 
 
 def decode_log_probs_batch(
