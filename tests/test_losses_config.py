@@ -142,16 +142,18 @@ def test_resolves_in_fresh_interpreter_without_importing_spacy_dice(fresh_result
         assert out["params"]["attrs"]["sub"] == {"ce": "CrossEntropy", "tl": "TverskyLoss"}
 
 
-def test_entry_points_point_at_the_registry_functions():
+def test_entry_points_point_at_the_loss_classes():
+    """Each name is registered once, as its class (no second copy of the signature): the entry point,
+    the registry and the class are one object, defined in the class's own module."""
     from importlib.metadata import entry_points
-
-    from spacy_dice.losses import registry as loss_registry
 
     found = {ep.name: ep for ep in entry_points(group="thinc_losses") if ep.name.startswith("spacy-dice.")}
     assert set(found) == set(NAMES)
     for name, ep in found.items():
-        assert ep.load() is registry.losses.get(name)
-        assert ep.module == loss_registry.__name__
+        cls = ep.load()
+        assert cls is registry.losses.get(name)
+        assert isinstance(cls, type) and cls.__name__ == CLASSES[name]
+        assert ep.module == cls.__module__ and ep.attr == cls.__name__
 
 
 @pytest.mark.parametrize("name", list(NAMES))

@@ -294,7 +294,12 @@ def ramp_value(start: float, stop: float, begin: int, end: int, step: int) -> fl
 
 def build_ours(spec: Spec, activation: str = "softmax", labels=LABELS, label_counts=LABEL_COUNTS):
     """The spacy_dice loss for ``spec``, built through the registered functions and initialized."""
-    from spacy_dice.losses import registry as reg
+    from thinc.api import registry
+
+    import spacy_dice.losses  # noqa: F401  (registers the losses)
+
+    def registered(name: str):
+        return registry.losses.get(f"spacy-dice.{name}.v1")
 
     kind, params = spec
     params = dict(params or {})
@@ -306,7 +311,7 @@ def build_ours(spec: Spec, activation: str = "softmax", labels=LABELS, label_cou
         weights = {}
         for i, (w, _) in enumerate(params["parts"]):
             weights[f"part{i}"] = linear_ramp_v1(*w[1:]) if isinstance(w, tuple) else w
-        loss = reg.scheduled_combined_loss_v1(losses, weights)
+        loss = registered("ScheduledCombinedLoss")(losses, weights)
         loss.set_step(params["step"])
         if labels is not None:
             loss.initialize(list(labels), label_counts)
@@ -315,16 +320,11 @@ def build_ours(spec: Spec, activation: str = "softmax", labels=LABELS, label_cou
         losses = {f"part{i}": build_ours(sub, activation, labels, label_counts)
                   for i, (_, sub) in enumerate(params["parts"])}
         weights = {f"part{i}": w for i, (w, _) in enumerate(params["parts"])}
-        loss = reg.combined_loss_v1(losses, weights)
+        loss = registered("CombinedLoss")(losses, weights)
     else:
-        factory = {
-            "ce": reg.cross_entropy_v1,
-            "focal": reg.focal_loss_v1,
-            "dice": reg.dice_loss_v1,
-            "logdice": reg.log_dice_loss_v1,
-            "tversky": reg.tversky_loss_v1,
-        }[kind]
-        loss = factory(activation=activation, **params)
+        name = {"ce": "CrossEntropy", "focal": "FocalLoss", "dice": "DiceLoss",
+                "logdice": "LogDiceLoss", "tversky": "TverskyLoss"}[kind]
+        loss = registered(name)(activation=activation, **params)
     if labels is not None:
         loss.initialize(list(labels), label_counts)
     return loss

@@ -20,11 +20,13 @@
 """
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
+from thinc.api import registry
 from thinc.loss import Loss
 
 from .base import DiceFamilyLoss, Guesses, Truths
 
 
+@registry.losses("spacy-dice.CombinedLoss.v1")
 class CombinedLoss(Loss):
     """Weighted sum of named sub-losses; sub-losses not named in ``weights`` weigh 1.
 

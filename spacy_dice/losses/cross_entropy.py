@@ -4,10 +4,13 @@ Paper: Li et al. 2020, section 3.2 (CE, WCE) and Table 3-7 rows "+FL" (Lin et al
 """
 from typing import Any, Tuple
 
+from thinc.api import registry
+
 from .base import Batch, DiceFamilyLoss, eps_for, tiny_for, validate_non_negative
 from .weights import ClassWeightsSpec
 
 
+@registry.losses("spacy-dice.FocalLoss.v1")
 class FocalLoss(DiceFamilyLoss):
     """Focal loss; with ``gamma = 0`` it is (weighted) cross-entropy.
 
@@ -87,6 +90,7 @@ class FocalLoss(DiceFamilyLoss):
         return (dZ if g is None else dZ * g), value
 
 
+@registry.losses("spacy-dice.CrossEntropy.v1")
 class CrossEntropy(FocalLoss):
     """Cross-entropy (CE); with class weights, the paper's weighted CE (WCE).
 

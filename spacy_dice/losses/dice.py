@@ -9,6 +9,7 @@ term is best at ``p = 1 / (1 + alpha)``.
 from typing import Any, Tuple
 
 import numpy
+from thinc.api import registry
 
 from .base import (
     CLASS_REDUCTIONS,
@@ -26,6 +27,7 @@ from .base import (
 )
 
 
+@registry.losses("spacy-dice.DiceLoss.v1")
 class DiceLoss(DiceFamilyLoss):
     """Smoothed (self-adjusting) dice loss, one-vs-rest per class.
 

@@ -14,10 +14,13 @@ exponential logarithmic loss of Wong et al. (MICCAI 2018).
 """
 from typing import Any, Tuple
 
+from thinc.api import registry
+
 from .base import Batch, logits_grad
 from .dice import DiceLoss
 
 
+@registry.losses("spacy-dice.LogDiceLoss.v1")
 class LogDiceLoss(DiceLoss):
     """``-log`` of the smoothed (self-adjusting) dice coefficient, one-vs-rest per class.
 

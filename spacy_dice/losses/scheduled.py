@@ -46,6 +46,8 @@ Config form::
 import math
 from typing import Any, Dict, List, Mapping, Optional
 
+from thinc.api import registry
+
 from .combined import CombinedLoss
 
 
@@ -87,6 +89,7 @@ def is_schedule(value: Any) -> bool:
     return hasattr(value, "__next__") or (callable(value) and not isinstance(value, (int, float)))
 
 
+@registry.losses("spacy-dice.ScheduledCombinedLoss.v1")
 class ScheduledCombinedLoss(CombinedLoss):
     """:class:`CombinedLoss` whose weights may be schedules, evaluated at the component's step.
 

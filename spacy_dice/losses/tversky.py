@@ -5,6 +5,8 @@ Salehi et al. 2017. ``alpha = beta = 0.5`` gives the (non-squared) dice loss.
 """
 from typing import Any, Tuple
 
+from thinc.api import registry
+
 from .base import (
     CLASS_REDUCTIONS,
     LEVELS,
@@ -21,6 +23,7 @@ from .base import (
 )
 
 
+@registry.losses("spacy-dice.TverskyLoss.v1")
 class TverskyLoss(DiceFamilyLoss):
     """Smoothed Tversky loss, one-vs-rest per class.
 
