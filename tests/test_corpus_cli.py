@@ -92,3 +92,16 @@ def test_cli_rejects_unknown_format_and_suffix(tmp_path: Path):
     assert invoke(["csv", str(source), str(tmp_path / "x.spacy")]).exit_code == 2
     assert invoke(["conll2003", str(source), str(tmp_path / "x.json")]).exit_code == 2
     assert invoke(["conll2003", str(tmp_path / "missing"), str(tmp_path / "x.spacy")]).exit_code == 2
+
+
+def test_cli_iob_with_spans_key_reports_the_scheme_and_the_spans(tmp_path):
+    """Issue 18: ``--spans-key`` dropped the "Tag scheme" line and never said where the spans went."""
+    source = tmp_path / "train.iob"
+    source.write_text("EU B-ORG\nrejects O\n\nPeter B-PER\nBlackburn I-PER\n", encoding="utf-8")
+    out = tmp_path / "train.spacy"
+    result = invoke(["iob", str(source), str(out), "--spans-key", "sc"])
+    assert result.exit_code == 0, result.output
+    assert "Tag scheme: iob2" in result.output
+    assert "Spans: the 2 entities are also in doc.spans['sc']" in result.output
+    plain = invoke(["iob", str(source), str(tmp_path / "plain.spacy")])
+    assert "Tag scheme: iob2" in plain.output and "doc.spans" not in plain.output

@@ -54,6 +54,11 @@ def print_stats(stats: Dict[str, Any]) -> None:
         total = sum(stats["entities"].values())
         msg.text(f"Entities: {total:,} of {len(stats['entities'])} types")
         _print_counts(stats["entities"])
+    if stats.get("spans_key") is not None:
+        msg.text(
+            f"Spans: the {sum(stats['entities'].values()):,} entities are also in"
+            f" doc.spans[{stats['spans_key']!r}] (span categorization: dice_spancat, spancat)"
+        )
     if stats["pos"]:
         msg.text(f"UPOS (pos_) labels: {len(stats['pos'])}")
         _print_counts(stats["pos"])

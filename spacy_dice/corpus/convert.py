@@ -167,7 +167,8 @@ def convert_file(
         ``sentences``, ``tokens``, ``entities`` (label -> count), ``pos`` (UPOS ->
         count), ``tag`` (fine-grained tag -> count), ``cats`` (label -> number of docs
         where it is 1) and, for text classification, ``positive_label`` and
-        ``positive_share``; for ``iob``, ``scheme`` (the tag scheme found or given).
+        ``positive_share``; for ``iob``, ``scheme`` (the tag scheme found or given); with
+        ``spans_key``, ``spans_key`` (the entities counted in ``entities`` are also its spans).
 
     Raises:
         CorpusFormatError: malformed input.
@@ -175,7 +176,8 @@ def convert_file(
     """
     fmt = get_format(format)
     stats = CorpusStats()
-    docs = read_corpus(fmt.name, input, n_sents=n_sents, limit=limit, **options)
+    reader = read_corpus(fmt.name, input, n_sents=n_sents, limit=limit, **options)
+    docs: Iterable[Doc] = reader
     if spans_key is not None:
         if fmt.task != "ner":
             raise ValueError(
@@ -193,8 +195,10 @@ def convert_file(
         "output": str(Path(output)),
         **stats.to_dict(),
     }
-    if getattr(docs, "scheme", None) is not None:
-        result["scheme"] = docs.scheme  # what the reader found (iob)
+    if getattr(reader, "scheme", None) is not None:
+        result["scheme"] = reader.scheme  # what the reader found (iob), also under --spans-key
+    if spans_key is not None:
+        result["spans_key"] = spans_key  # doc.spans[spans_key] = the entities of each doc
     if fmt.positive_label is not None:
         positives = stats.cats.get(fmt.positive_label, 0)
         result["positive_label"] = fmt.positive_label
