@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import matplotlib.image as mpimg
@@ -102,3 +103,27 @@ def test_sweep_two_values(sample_run):
     assert [run["loss"]["beta"] for run in data["runs"]] == [0.7, 0.3]
     _assert_png(tmp / "metrics" / "sweep.png")
     _assert_png(tmp / "metrics" / "sweep_dev_curve.png")
+
+
+@pytest.mark.slow
+def test_compare_without_matplotlib_writes_the_tables_and_says_how_to_get_the_plots(sample_run, monkeypatch):
+    import sys
+
+    from spacy_dice.experiments import plots
+
+    tmp = sample_run
+    out = tmp / "metrics" / "no_plots"
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    plots._pyplot.cache_clear()
+    try:
+        result = runner.invoke(app, ["compare", str(tmp / "config.cfg"), *_common(tmp),
+                                     "--losses", "ce", "--runs-dir", str(tmp / "runs_no_plots"),
+                                     "--output", str(out)])
+    finally:
+        plots._pyplot.cache_clear()
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert out.with_suffix(".md").exists() and out.with_suffix(".json").exists()
+    assert not list(out.parent.glob("no_plots*.png"))
+    output = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", result.output).split())
+    assert "Skipped the PNG plots" in output
+    assert 'pip install "spacy-dice[plots]"' in output

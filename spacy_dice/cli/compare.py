@@ -203,7 +203,7 @@ def compare(
     quiet: bool = typer.Option(False, "--quiet", help="Do not echo spaCy's training output."),
 ) -> None:
     """Train and evaluate one config once per loss preset (same seed, same step budget)."""
-    from ..experiments.plots import plot_dev_curves, plot_per_label_f1
+    from ..experiments.plots import PlotsUnavailable, plot_dev_curves, plot_per_label_f1
     from ..experiments.presets import LOSS_PRESETS, with_loss
 
     names = _split_list(losses)
@@ -236,16 +236,19 @@ def compare(
     md = _write_outputs(output, "Loss comparison", notes, table, [r for _, _, r in rows],
                         {"losses": names, "component": comp})
     main_name = rows[0][1].main[0]
-    png_bars = plot_per_label_f1(
-        _per_label_for_plot(rows), f"{output}_per_label_f1.png",
-        title=f"F1 by label and loss ({Path(eval_set.split(' ')[0]).name})",
-    )
-    png_curve = plot_dev_curves(
-        {name: result.dev_curve for name, _, result in rows}, f"{output}_dev_curve.png",
-        title="Dev score against training step", ylabel=f"dev {main_name} (%)",
-    )
+    try:
+        pngs = [plot_per_label_f1(
+            _per_label_for_plot(rows), f"{output}_per_label_f1.png",
+            title=f"F1 by label and loss ({Path(eval_set.split(' ')[0]).name})",
+        ), plot_dev_curves(
+            {name: result.dev_curve for name, _, result in rows}, f"{output}_dev_curve.png",
+            title="Dev score against training step", ylabel=f"dev {main_name} (%)",
+        )]
+    except PlotsUnavailable as err:
+        pngs = []
+        msg.warn(f"Skipped the PNG plots: {err}")
     print("\n".join(table))
-    msg.good(f"Wrote {md}, {md.with_suffix('.json')}, {png_bars}, {png_curve}")
+    msg.good(f"Wrote {', '.join(map(str, [md, md.with_suffix('.json'), *pngs]))}")
 
 
 def _sweep_params(loss: str, param: str, value: float, tie: bool) -> Tuple[str, Dict[str, float]]:
@@ -278,7 +281,7 @@ def sweep(
     quiet: bool = typer.Option(False, "--quiet"),
 ) -> None:
     """Train one config once per value of a loss parameter (e.g. Tversky alpha, beta = 1 - alpha)."""
-    from ..experiments.plots import plot_dev_curves, plot_sweep
+    from ..experiments.plots import PlotsUnavailable, plot_dev_curves, plot_sweep
     from ..experiments.presets import LOSS_PRESETS, with_loss
 
     if loss not in LOSS_PRESETS:
@@ -333,12 +336,15 @@ def sweep(
         keep = set(list(labels)[:8])
         series = {k: v for k, v in series.items() if not k.startswith("F1 ") or k[3:] in keep}
     xlabel = f"{loss} {param}" + (f" ({'beta' if param == 'alpha' else 'alpha'} = 1 - {param})" if tied else "")
-    png = plot_sweep(numbers, series, f"{output}.png", xlabel=xlabel,
-                     title=f"{loss} {param} sweep ({Path(eval_set.split(' ')[0]).name})",
-                     dashed=[k for k in series if k.startswith("F1 ")])
-    png_curve = plot_dev_curves(
-        {name: result.dev_curve for name, _, result in rows}, f"{output}_dev_curve.png",
-        title=f"Dev score against training step ({loss} {param})", legend_title=param,
-    )
+    try:
+        pngs = [plot_sweep(numbers, series, f"{output}.png", xlabel=xlabel,
+                           title=f"{loss} {param} sweep ({Path(eval_set.split(' ')[0]).name})",
+                           dashed=[k for k in series if k.startswith("F1 ")]), plot_dev_curves(
+            {name: result.dev_curve for name, _, result in rows}, f"{output}_dev_curve.png",
+            title=f"Dev score against training step ({loss} {param})", legend_title=param,
+        )]
+    except PlotsUnavailable as err:
+        pngs = []
+        msg.warn(f"Skipped the PNG plots: {err}")
     print("\n".join(table))
-    msg.good(f"Wrote {md}, {md.with_suffix('.json')}, {png}, {png_curve}")
+    msg.good(f"Wrote {', '.join(map(str, [md, md.with_suffix('.json'), *pngs]))}")

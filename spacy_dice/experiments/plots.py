@@ -1,5 +1,9 @@
 """PNG plots for ``python -m spacy_dice compare`` and ``sweep`` (matplotlib, no display needed).
 
+matplotlib is an optional extra (``pip install "spacy-dice[plots]"``): this module imports without
+it, and each plot function raises :class:`PlotsUnavailable` (an ``ImportError`` that says how to
+get the plots) when it is missing.
+
 * :func:`plot_per_label_f1`: grouped bars, one group per label (plus the headline score),
   one bar per loss, each labelled with its value.
 * :func:`plot_dev_curves`: the dev score against the training step, one line per loss.
@@ -7,15 +11,32 @@
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
-from typing import List, Mapping, Optional, Sequence, Tuple, Union
-
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from typing import Any, List, Mapping, Optional, Sequence, Tuple, Union
 
 PathLike = Union[str, Path]
+INSTALL_HINT = 'pip install "spacy-dice[plots]"'
+
+
+class PlotsUnavailable(ImportError):
+    """matplotlib is not installed: no PNG can be drawn."""
+
+    def __init__(self, error: ImportError) -> None:
+        super().__init__(f"the PNG plots need matplotlib ({error}); install it with: {INSTALL_HINT}")
+
+
+@lru_cache(maxsize=None)
+def _pyplot() -> Any:
+    """``matplotlib.pyplot`` on the Agg backend (no display), imported on first use."""
+    try:
+        import matplotlib
+    except ImportError as err:
+        raise PlotsUnavailable(err) from err
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def _save(fig, path: PathLike) -> Path:
@@ -23,7 +44,7 @@ def _save(fig, path: PathLike) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _pyplot().close(fig)
     return path
 
 
@@ -57,6 +78,7 @@ def per_label_figure(
     n_runs = max(len(runs), 1)
     width = 0.8 / n_runs
     fig_w = min(max(6.0, 0.35 * len(labels) * n_runs + 2.0), 30.0)
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(fig_w, 4.5))
     cmap = plt.get_cmap("tab10")
     for i, run in enumerate(runs):
@@ -90,6 +112,7 @@ def plot_dev_curves(
     legend_title: str = "loss",
 ) -> Path:
     """One line per run: the dev score (0..1) against the training step."""
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     cmap = plt.get_cmap("tab10")
     for i, (run, points) in enumerate(curves.items()):
@@ -118,6 +141,7 @@ def plot_sweep(
     dashed: Sequence[str] = (),
 ) -> Path:
     """Lines of scores (0..1) against a parameter's values; names in ``dashed`` are dashed."""
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     cmap = plt.get_cmap("tab10")
     for i, (name, ys) in enumerate(series.items()):
