@@ -38,7 +38,9 @@ from spacy_dice.corpus.convert import convert_file  # noqa: E402
 from spacy_dice.experiments import (  # noqa: E402
     LOSS_PRESETS, load_config, spacy_baseline, with_loss,
 )
-from spacy_dice.experiments.presets import SPAN_LOSS_PRESETS, spacy_span_baseline  # noqa: E402
+from spacy_dice.experiments.presets import (  # noqa: E402
+    PRESETS, SPAN_LOSS_PRESETS, spacy_span_baseline,
+)
 from spacy_dice.experiments.runner import RunResult, run_training  # noqa: E402
 
 TASKS: Dict[str, Dict[str, Any]] = {
@@ -64,9 +66,12 @@ TASKS: Dict[str, Dict[str, Any]] = {
                         "spans_of": "uner", "max_steps": 1000, "eval_frequency": 100,
                         "also": ["span_finder"]},
 }
+# every row's preset takes the form of its component's factory (with_loss): softmax for the
+# token / text tasks, sigmoid for dice_spancat / dice_span_finder (spacy_dice/losses/presets.py)
 ALL_ROWS = list(LOSS_PRESETS) + ["spacy"]
-# span tasks: sigmoid presets for dice_spancat, spaCy's spancat ("spacy") and spancat_singlelabel
-# ("spacy_single"), and dice_spancat_singlelabel with CE ("single_ce")
+# span tasks: the presets named by their sigmoid form (bce, dsc_set, ...; the recorded rows),
+# spaCy's spancat ("spacy") and spancat_singlelabel ("spacy_single"), and
+# dice_spancat_singlelabel with CE ("single_ce")
 SPAN_ROWS = ["spacy", "spacy_single", "single_ce"] + list(SPAN_LOSS_PRESETS)
 NGRAM_SIZES = [1, 2, 3, 4]  # configs/spancat_cnn.cfg
 
@@ -146,8 +151,8 @@ def parse_variant(spec: str) -> Tuple[str, str, Dict[str, Any]]:
             params[key] = json.loads(value)
         except json.JSONDecodeError:
             params[key] = value
-    if preset not in LOSS_PRESETS and preset not in SPAN_LOSS_PRESETS:
-        raise SystemExit(f"variant {spec!r}: unknown preset {preset!r}")
+    if preset not in PRESETS:
+        raise SystemExit(f"variant {spec!r}: unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
     return name, preset, params
 
 

@@ -17,6 +17,7 @@ from spacy_dice.experiments import presets
 from spacy_dice.init_config import available, generate_config, parse_loss_spec
 from spacy_dice.init_config.backbones import TRF_HEAD_LEARN_RATE_SCALE, cnn
 from spacy_dice.init_config.build import fill
+from spacy_dice.losses.presets import LossPreset
 
 from synthetic import ner_examples
 
@@ -48,12 +49,13 @@ def test_each_component_config_is_complete(name):
 
 
 def test_presets_are_read_when_it_runs(monkeypatch):
-    """A preset added to LOSS_PRESETS later (another engineer's) is usable at once."""
+    """A preset added to the one table later (another engineer's) is usable at once."""
     new = {"@losses": "spacy-dice.FocalLoss.v1", "gamma": 3.5, "class_weights": None}
-    monkeypatch.setitem(presets.LOSS_PRESETS, "my_focal", new)
+    monkeypatch.setitem(presets.PRESETS, "my_focal", LossPreset(new, None))
     config = parsed(generate_config(["ner"], loss="my_focal"))
     assert config["components"]["ner"]["loss"]["gamma"] == 3.5
-    for name in presets.LOSS_PRESETS:
+    assert presets.LOSS_PRESETS["my_focal"] == new
+    for name in presets.PRESETS:
         assert parse_loss_spec(name, ["ner"]) == {"ner": name}
 
 
@@ -66,6 +68,8 @@ def test_loss_per_component_and_sigmoid_components():
     if "spancat" in available():
         span = parsed(generate_config(["spancat"], loss="combined"))["components"]["spancat"]["loss"]
         assert {k: v["activation"] for k, v in span["losses"].items()} == {"ce": "sigmoid", "dsc": "sigmoid"}
+        # sigmoid components take the set-level dice (tests/test_presets.py checks every name)
+        assert span["losses"]["dsc"]["level"] == "set"
 
 
 @pytest.mark.skipif("span_finder" not in available(), reason="dice_span_finder is not installed")

@@ -204,18 +204,21 @@ def compare(
 ) -> None:
     """Train and evaluate one config once per loss preset (same seed, same step budget)."""
     from ..experiments.plots import PlotsUnavailable, plot_dev_curves, plot_per_label_f1
-    from ..experiments.presets import LOSS_PRESETS, with_loss
+    from ..experiments.presets import PRESETS, with_loss
 
     names = _split_list(losses)
-    unknown = [n for n in names if n not in LOSS_PRESETS]
+    unknown = [n for n in names if n not in PRESETS]
     if not names or unknown:
         raise typer.BadParameter(
-            f"unknown loss preset(s) {', '.join(unknown) or '(none given)'}: expected some of {', '.join(LOSS_PRESETS)}",
+            f"unknown loss preset(s) {', '.join(unknown) or '(none given)'}: expected some of {', '.join(PRESETS)}",
             param_hint="--losses",
         )
     config = _load_config(config_path)
     comp = _component(config, component)
-    jobs = [(name, with_loss(config, comp, name)) for name in names]
+    try:  # each preset in the form of the component's factory (softmax or sigmoid)
+        jobs = [(name, with_loss(config, comp, name)) for name in names]
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--losses") from None
     rows = _run_all(
         jobs, label="compare", train=train, dev=dev, test=test, runs_dir=runs_dir,
         component=comp, seed=seed, max_steps=max_steps, eval_frequency=eval_frequency,
@@ -282,13 +285,18 @@ def sweep(
 ) -> None:
     """Train one config once per value of a loss parameter (e.g. Tversky alpha, beta = 1 - alpha)."""
     from ..experiments.plots import PlotsUnavailable, plot_dev_curves, plot_sweep
-    from ..experiments.presets import LOSS_PRESETS, with_loss
+    from ..experiments.presets import component_activation, loss_block, with_loss
 
-    if loss not in LOSS_PRESETS:
-        raise typer.BadParameter(f"unknown loss preset {loss!r}: expected one of {', '.join(LOSS_PRESETS)}", param_hint="--loss")
-    if param not in LOSS_PRESETS[loss]:
+    config = _load_config(config_path)
+    comp = _component(config, component)
+    activation = component_activation(config, comp)
+    try:  # the preset in the form of the component's factory (softmax or sigmoid)
+        block = loss_block(loss, activation)
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--loss") from None
+    if param not in block:
         raise typer.BadParameter(
-            f"the {loss} preset has no {param!r}: it has {', '.join(k for k in LOSS_PRESETS[loss] if not k.startswith('@'))}",
+            f"the {loss} preset ({activation} form) has no {param!r}: it has {', '.join(k for k in block if not k.startswith('@'))}",
             param_hint="--param",
         )
     try:
@@ -297,8 +305,6 @@ def sweep(
         raise typer.BadParameter(f"expected comma-separated numbers, found {values!r}", param_hint="--values") from None
     if not numbers:
         raise typer.BadParameter("no values given", param_hint="--values")
-    config = _load_config(config_path)
-    comp = _component(config, component)
     jobs = []
     for value in numbers:
         name, params = _sweep_params(loss, param, value, tie)

@@ -133,15 +133,6 @@ SPAN_TASKS = {
 over n-gram candidates, ``spans_finder`` = dice_span_finder suggesting dice_spancat's candidates."""
 TASK_CHOICES = ("auto",) + tuple(SPAN_TASKS)
 SPANS_KEY = "sc"
-SPAN_LOSS_NAMES = {
-    # the template's loss names -> the sigmoid preset a span task uses (set level: the paper's
-    # setting for binary span / pointer decisions)
-    "ce": "bce", "wce": "wbce", "focal": "focal_sig", "dl": "dl_set", "dsc": "dsc_set",
-    "tversky": "tversky_set", "combined": "bce_dsc", "logdice": "logdice_set",
-    "ce_then_dsc": "bce_then_dsc",
-}
-
-
 def check_task(task: str, ds: Dataset) -> str:
     """``auto`` (the data set's own task) or a span task, which needs an NER data set."""
     if task not in TASK_CHOICES:
@@ -155,20 +146,6 @@ def check_task(task: str, ds: Dataset) -> str:
             param_hint="--task",
         )
     return task
-
-
-def span_loss_name(loss: str) -> str:
-    """The sigmoid preset for a span task: a span preset as is, a template name mapped."""
-    from ..experiments.presets import SPAN_LOSS_PRESETS
-
-    if loss in SPAN_LOSS_PRESETS:
-        return loss
-    if loss in SPAN_LOSS_NAMES:
-        return SPAN_LOSS_NAMES[loss]
-    raise ValueError(
-        f"loss {loss!r} has no span (sigmoid) preset; use one of "
-        + ", ".join(list(SPAN_LOSS_NAMES) + list(SPAN_LOSS_PRESETS))
-    )
 
 
 def get_dataset(name: str, custom_format: str = "iob") -> Dataset:
@@ -384,9 +361,14 @@ def build_config(
     """``configs/<task>_<backbone>.cfg`` with the ``loss`` preset and the data set's settings.
 
     ``task``: ``auto`` or a span task (:data:`SPAN_TASKS`: ``configs/spancat_<backbone>.cfg`` or
-    ``configs/spans_<backbone>.cfg``, the loss name mapped by :func:`span_loss_name` and given to
-    every span component). Returns ``(config, component_name)``; the config is not interpolated
-    (it keeps ``${...}``).
+    ``configs/spans_<backbone>.cfg``, the loss given to every span component). The preset takes
+    the form of each component's factory (``with_loss``; one table,
+    :mod:`spacy_dice.losses.presets`): ``dsc`` is set-level sigmoid DSC on ``dice_spancat``, as
+    ``init-config`` writes it. Returns ``(config, component_name)``; the config is not
+    interpolated (it keeps ``${...}``).
+
+    Raises:
+        ValueError: an unknown preset, or one without a form for the component (``bce`` on NER).
     """
     from thinc.api import Config
 
@@ -401,7 +383,7 @@ def build_config(
     config = Config().from_disk(path, interpolate=False)
     if span_components:
         for name in span_components:
-            config = with_loss(config, name, span_loss_name(loss), **(loss_params or {}))
+            config = with_loss(config, name, loss, **(loss_params or {}))
         _set_run_settings(config, seed, max_steps, eval_frequency, transformer_model)
         return config, "spancat"
     config = with_loss(config, ds.task, loss, **(loss_params or {}))
@@ -432,7 +414,7 @@ def project_config(
     dataset: str = typer.Argument(..., help="Data set: " + ", ".join(DATASETS)),
     output: Path = typer.Option(..., "--output", "-o", help="The training config to write."),
     backbone: str = typer.Option("cnn", "--backbone", help="cnn or trf (configs/<task>_<backbone>.cfg)."),
-    loss: str = typer.Option("dsc", "--loss", help="Loss preset: ce, wce, focal, dl, dsc, tversky, combined, ce_then_dsc, logdice."),
+    loss: str = typer.Option("dsc", "--loss", help="Loss preset, in the component's form: ce, wce, focal, dl, dsc, tversky, combined, ce_then_dsc, logdice (more: docs/LOSSES.md, \"Preset names\")."),
     seed: int = typer.Option(0, "--seed"),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", min=0, help="0: no step limit."),
     eval_frequency: Optional[int] = typer.Option(None, "--eval-frequency", min=1),
@@ -447,7 +429,7 @@ def project_config(
     task: str = typer.Option(
         "auto", "--task", help="auto (the data set's task) or spans (dice_spancat,"
         " configs/spancat_<backbone>.cfg) / spans_finder (dice_span_finder + dice_spancat,"
-        " configs/spans_<backbone>.cfg); the loss name maps to its sigmoid preset (dsc -> dsc_set)."
+        " configs/spans_<backbone>.cfg); the loss preset takes its sigmoid form (dsc: set-level DSC)."
     ),
 ) -> None:
     """Write the training config for a data set, backbone and loss preset (for project.yml)."""
@@ -465,8 +447,11 @@ def project_config(
     output.parent.mkdir(parents=True, exist_ok=True)
     config.to_disk(output)
     stem = SPAN_TASKS[task][0] if task in SPAN_TASKS else get_dataset(dataset, custom_format).task
+    from ..experiments.presets import component_activation
+
+    form = component_activation(config, component)
     msg.good(
         f"Wrote {output}: {configs_dir}/{stem}_{backbone}.cfg, "
-        f"[components.{component}.loss] = {span_loss_name(loss) if task in SPAN_TASKS else loss},"
+        f"[components.{component}.loss] = {loss} ({form} form),"
         f" seed {seed}, max_steps {config['training']['max_steps']}"
     )

@@ -1,162 +1,87 @@
 """Named loss presets and config rewrites for experiments.
 
 ``with_loss(config, "ner", "dsc")`` returns a copy of a training config whose
-``[components.ner.loss]`` block is replaced by the ``dsc`` preset;
+``[components.ner.loss]`` block is replaced by the ``dsc`` preset, in the form (softmax or
+sigmoid) of the component's factory; the presets are the one table of
+:mod:`spacy_dice.losses.presets`.
 ``spacy_baseline(config, "ner")`` swaps our component for spaCy's own one on the same
 tok2vec, data, steps and seed.
 """
 from __future__ import annotations
 
 import copy
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Iterator, Mapping, Optional
 
 from thinc.api import Config
 
-CE = "spacy-dice.CrossEntropy.v1"
-FOCAL = "spacy-dice.FocalLoss.v1"
-DICE = "spacy-dice.DiceLoss.v1"
-TVERSKY = "spacy-dice.TverskyLoss.v1"
-COMBINED = "spacy-dice.CombinedLoss.v1"
-SCHEDULED = "spacy-dice.ScheduledCombinedLoss.v1"
-LOG_DICE = "spacy-dice.LogDiceLoss.v1"
-RAMP = "spacy-dice.LinearRamp.v1"
-
-LOSS_PRESETS: Dict[str, Dict[str, Any]] = {
-    # plain cross entropy: the reference every other row is compared with
-    "ce": {"@losses": CE, "class_weights": None, "label_smoothing": 0.0},
-    # weighted CE. "inverse_sqrt_frequency" rather than "inverse_frequency": with 94% "O"
-    # tokens (UNER) the plain inverse frequency gives the rare BILUO tags weights ~100x that
-    # of "O" and floods the output with false positives (see docs/BENCHMARKS.md).
-    "wce": {"@losses": CE, "class_weights": "inverse_sqrt_frequency", "label_smoothing": 0.0},
-    "focal": {"@losses": FOCAL, "gamma": 2.0, "class_weights": None},
-    # the paper's dice loss (DL): no self-adjustment
-    "dl": {
-        "@losses": DICE, "smooth": 1.0, "alpha": 0.0, "square_denominator": True,
-        "level": "instance", "class_reduction": "mean",
-    },
-    # the paper's self-adjusting dice loss (DSC): alpha 0.01, smooth 1, squared denominator
-    "dsc": {
-        "@losses": DICE, "smooth": 1.0, "alpha": 0.01, "square_denominator": True,
-        "level": "instance", "class_reduction": "mean",
-    },
-    # Tversky index: alpha weighs false positives, beta false negatives (recall-leaning)
-    "tversky": {
-        "@losses": TVERSKY, "alpha": 0.3, "beta": 0.7, "smooth": 1.0,
-        "level": "instance", "class_reduction": "mean",
-    },
-    # CE + DSC: CE for a fast start, DSC for the F1-like objective
-    "combined": {
-        "@losses": COMBINED,
-        "losses": {
-            "ce": {"@losses": CE, "class_weights": None, "label_smoothing": 0.0},
-            "dsc": {
-                "@losses": DICE, "smooth": 1.0, "alpha": 0.01, "square_denominator": True,
-                "level": "instance", "class_reduction": "mean",
-            },
-        },
-        "weights": {"ce": 1.0, "dsc": 1.0},
-    },
-    # -log of the set-level dice coefficient (docs/LOSSES.md): the gradient of a class does not
-    # vanish with its probability
-    "logdice": {
-        "@losses": LOG_DICE, "smooth": 0.01, "alpha": 0.0, "square_denominator": True,
-        "level": "set", "class_reduction": "mean",
-    },
-    # CE first, DSC later (docs/LOSSES.md): CE alone for the first 200 updates, then over 800
-    # updates CE down to 0.25 and DSC up to 4 (DSC's mean over C classes makes its logit gradient
-    # about C times smaller than CE's; a CE floor keeps every class reachable).
-    "ce_then_dsc": {
-        "@losses": SCHEDULED,
-        "losses": {
-            "ce": {"@losses": CE, "class_weights": None, "label_smoothing": 0.0},
-            "dsc": {
-                "@losses": DICE, "smooth": 1.0, "alpha": 0.01, "square_denominator": True,
-                "level": "instance", "class_reduction": "mean",
-            },
-        },
-        "weights": {
-            "ce": {"@schedules": RAMP, "start": 1.0, "stop": 0.25, "begin_step": 200,
-                   "end_step": 1000},
-            "dsc": {"@schedules": RAMP, "start": 0.0, "stop": 4.0, "begin_step": 200,
-                    "end_step": 1000},
-        },
-    },
-}
-"""Loss blocks by preset name (the value of a ``[components.X.loss]`` section)."""
-
-_SIGMOID = {"activation": "sigmoid"}
-_DSC_SET_SIGMOID = {
-    "@losses": DICE, "smooth": 1.0, "alpha": 0.01, "square_denominator": True,
-    "level": "set", "class_reduction": "mean", **_SIGMOID,
-}
-SPAN_LOSS_PRESETS: Dict[str, Dict[str, Any]] = {
-    # sigmoid presets for dice_spancat / dice_span_finder: one 0/1 column per label (or per
-    # start / end), candidates x columns
-    "bce": {"@losses": CE, "class_weights": None, "label_smoothing": 0.0, **_SIGMOID},
-    # weights per label column from the training span counts (N / (C count_c)); they do not
-    # change the negative:positive ratio inside a column
-    "wbce": {"@losses": CE, "class_weights": "inverse_frequency", "label_smoothing": 0.0, **_SIGMOID},
-    "focal_sig": {"@losses": FOCAL, "gamma": 2.0, "class_weights": None, **_SIGMOID},
-    "dl_inst": {
-        "@losses": DICE, "smooth": 1.0, "alpha": 0.0, "square_denominator": True,
-        "level": "instance", "class_reduction": "mean", **_SIGMOID,
-    },
-    "dsc_inst": {
-        "@losses": DICE, "smooth": 1.0, "alpha": 0.01, "square_denominator": True,
-        "level": "instance", "class_reduction": "mean", **_SIGMOID,
-    },
-    # set level: the whole batch's candidates as one set per label, as the authors train
-    # MRC-NER's start / end / span matching
-    "dl_set": {
-        "@losses": DICE, "smooth": 1.0, "alpha": 0.0, "square_denominator": True,
-        "level": "set", "class_reduction": "mean", **_SIGMOID,
-    },
-    "dsc_set": _DSC_SET_SIGMOID,
-    "tversky_set": {
-        "@losses": TVERSKY, "alpha": 0.3, "beta": 0.7, "smooth": 1.0,
-        "level": "set", "class_reduction": "mean", **_SIGMOID,
-    },
-    # BCE + set-level DSC
-    "bce_dsc": {
-        "@losses": COMBINED,
-        "losses": {
-            "ce": {"@losses": CE, "class_weights": None, "label_smoothing": 0.0, **_SIGMOID},
-            "dsc": dict(_DSC_SET_SIGMOID),
-        },
-        "weights": {"ce": 1.0, "dsc": 1.0},
-    },
-    # the token presets' remedies in sigmoid mode: -log set-level dice, and BCE first, set-level
-    # DSC later (the ramp of "ce_then_dsc")
-    "logdice_set": {**LOSS_PRESETS["logdice"], **_SIGMOID},
-    "bce_then_dsc": {
-        "@losses": SCHEDULED,
-        "losses": {
-            "ce": {"@losses": CE, "class_weights": None, "label_smoothing": 0.0, **_SIGMOID},
-            "dsc": dict(_DSC_SET_SIGMOID),
-        },
-        "weights": copy.deepcopy(LOSS_PRESETS["ce_then_dsc"]["weights"]),
-    },
-}
-"""Sigmoid-mode loss blocks for the span components (``with_loss`` finds them by name too)."""
+from ..losses.presets import (  # noqa: F401  (the registry names, re-exported)
+    CE,
+    COMBINED,
+    DICE,
+    FOCAL,
+    LOG_DICE,
+    PRESETS,
+    RAMP,
+    SCHEDULED,
+    TVERSKY,
+    block_activation,
+    loss_block,
+    preset_names,
+)
 
 
-def loss_block(loss: str, **params: Any) -> Dict[str, Any]:
-    """A fresh copy of the preset ``loss`` with ``params`` overriding its keys.
+class _PresetView(Mapping[str, Dict[str, Any]]):
+    """A read-only view of one group of :data:`spacy_dice.losses.presets.PRESETS` in one
+    activation; each lookup is a fresh copy."""
+
+    def __init__(self, activation: str, general: bool) -> None:
+        self._activation = activation
+        self._general = general
+
+    def __getitem__(self, name: str) -> Dict[str, Any]:
+        if name not in PRESETS or PRESETS[name].general != self._general:
+            raise KeyError(name)
+        return loss_block(name, self._activation)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(preset_names(self._activation, general=self._general))
+
+    def __len__(self) -> int:
+        return len(preset_names(self._activation, general=self._general))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({dict(self)!r})"
+
+
+LOSS_PRESETS: Mapping[str, Dict[str, Any]] = _PresetView("softmax", general=True)
+"""The general presets' softmax blocks by name (``ce``, ``wce``, ``focal``, ``dl``, ``dsc``,
+``tversky``, ``combined``, ``logdice``, ``ce_then_dsc``): a view of the one table,
+:data:`spacy_dice.losses.presets.PRESETS`."""
+
+SPAN_LOSS_PRESETS: Mapping[str, Dict[str, Any]] = _PresetView("sigmoid", general=False)
+"""The sigmoid blocks of the names that spell out a form (``bce``, ``dsc_set``, ...: the span
+benchmarks' rows), a view of the same table."""
+
+def factory_activation(factory: Optional[str]) -> str:
+    """``"sigmoid"`` or ``"softmax"``: the activation of ``factory``'s default loss block (a
+    factory that is not registered, or has no loss setting, counts as softmax)."""
+    from spacy.language import Language
+
+    import spacy_dice.pipeline  # noqa: F401  (registers the factories)
+
+    if not factory or not Language.has_factory(factory):
+        return "softmax"
+    default = Language.get_factory_meta(factory).default_config.get("loss")
+    return block_activation(default) if isinstance(default, dict) else "softmax"
+
+
+def component_activation(config: Config, component: str) -> str:
+    """The activation of ``[components.<component>]``'s factory (:func:`factory_activation`).
 
     Raises:
-        ValueError: unknown preset name (the message lists the allowed ones).
+        ValueError: no such component in the config.
     """
-    try:
-        preset = LOSS_PRESETS[loss] if loss in LOSS_PRESETS else SPAN_LOSS_PRESETS[loss]
-    except KeyError:
-        raise ValueError(
-            f"unknown loss preset {loss!r}: expected one of"
-            f" {', '.join(list(LOSS_PRESETS) + list(SPAN_LOSS_PRESETS))}"
-        ) from None
-    block = copy.deepcopy(preset)
-    for key, value in params.items():
-        block[key] = copy.deepcopy(value)
-    return block
+    return factory_activation(_component_section(config, component).get("factory"))
 
 
 def _component_section(config: Config, component: str) -> Dict[str, Any]:
@@ -169,18 +94,20 @@ def _component_section(config: Config, component: str) -> Dict[str, Any]:
 
 
 def with_loss(config: Config, component: str, loss: str, **params: Any) -> Config:
-    """A copy of ``config`` whose ``[components.<component>.loss]`` block is the preset ``loss``.
+    """A copy of ``config`` whose ``[components.<component>.loss]`` block is the preset ``loss``
+    in the form of the component's factory: sigmoid for ``dice_spancat`` / ``dice_span_finder``,
+    softmax for the others (``with_loss(cfg, "spancat", "dsc")`` is set-level sigmoid DSC).
 
     The block is replaced, not merged: keys of the old loss do not leak into the new one.
     ``params`` override the preset's keys (e.g. ``with_loss(cfg, "ner", "dsc", alpha=0.1)``).
 
     Raises:
-        ValueError: unknown preset, or no such component in the config.
+        ValueError: unknown preset, a preset without a form for the component's activation
+            (``bce`` on ``dice_ner``), or no such component in the config.
     """
-    block = loss_block(loss, **params)
     new = Config(config).copy()
     section = _component_section(new, component)
-    section["loss"] = block
+    section["loss"] = loss_block(loss, factory_activation(section.get("factory")), **params)
     return new
 
 
@@ -300,7 +227,7 @@ def spacy_span_baseline(
 
     ``factory`` (default: spaCy's counterpart of the component's factory, :data:`SPAN_BASELINES`)
     may be ``spancat``, ``spancat_singlelabel``, ``span_finder`` or one of ours
-    (``dice_spancat_singlelabel`` with ``loss``, a preset name). The model keeps its tok2vec
+    (``dice_spancat_singlelabel`` with ``loss``, a preset name in the target's form). The model keeps its tok2vec
     (listener), reducer and sizes; only the output layer follows the factory: spaCy's
     ``spacy.LinearLogistic.v1`` for ``spancat`` / ``span_finder`` (what ``spacy init config``
     writes), ``Softmax.v2`` for the single-label ones. Suggester, ``spans_key``, thresholds and
@@ -336,7 +263,7 @@ def spacy_span_baseline(
         for key in ("grad_scale", "head_learn_rate_scale"):
             if key in section:
                 replaced[key] = section[key]
-        replaced["loss"] = loss_block(loss or "ce")
+        replaced["loss"] = loss_block(loss or "ce", factory_activation(target))
     new["components"][component] = replaced
     return new
 

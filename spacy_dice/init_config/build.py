@@ -4,8 +4,9 @@
 ``config.cfg`` that ``spacy train`` runs as it is (given ``--paths.train`` / ``--paths.dev``):
 one shared backbone component (:mod:`.backbones`) and, for every ``--pipeline`` name, the entry's
 factory (:mod:`.components`) with the factory's own defaults, a listener instead of its own
-embedding, and the loss preset asked for (``spacy_dice.experiments.presets.LOSS_PRESETS``, read
-when the function runs) or the factory's default loss.
+embedding, and the loss preset asked for (``spacy_dice.losses.presets.loss_block``, in the form of
+the factory's activation: ``--pipeline spancat --loss dsc`` is set-level sigmoid DSC, as
+``project-config`` writes it) or the factory's default loss.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ LossSpec = Union[None, str, Mapping[str, str]]
 def parse_loss_spec(spec: LossSpec, names: Sequence[str]) -> Dict[str, Optional[str]]:
     """Preset name per component from ``None`` (each factory's default), ``"dsc"`` (all) or
     ``"ner=dsc,textcat=ce"`` / a mapping (the named ones; the others keep their default)."""
-    from ..experiments.presets import LOSS_PRESETS
+    from ..losses.presets import PRESETS
 
     chosen: Dict[str, Optional[str]] = {name: None for name in names}
     if spec is None or spec == "" or spec == "default":
@@ -46,38 +47,32 @@ def parse_loss_spec(spec: LossSpec, names: Sequence[str]) -> Dict[str, Optional[
     for name, preset in pairs.items():
         if name not in chosen:
             raise ValueError(f"--loss names {name!r}, which is not in --pipeline ({', '.join(names)})")
-        if preset != "default" and preset not in LOSS_PRESETS:
+        if preset != "default" and preset not in PRESETS:
             raise ValueError(
                 f"--loss {preset!r} for {name}: unknown loss preset; expected one of"
-                f" {', '.join(LOSS_PRESETS)} (or default: the component's own default)"
+                f" {', '.join(PRESETS)} (or default: the component's own default)"
             )
         chosen[name] = None if preset == "default" else preset
     return chosen
 
 
-def _with_activation(block: Dict[str, Any], activation: str) -> Dict[str, Any]:
-    """``block`` with ``activation`` set on every single loss (combinations carry none)."""
-    block = copy.deepcopy(block)
-    subs = block.get("losses")
-    if isinstance(subs, dict):
-        block["losses"] = {k: _with_activation(v, activation) for k, v in subs.items()}
-    else:
-        block["activation"] = activation
-    return block
-
-
 def loss_for(entry: ComponentEntry, preset: Optional[str]) -> Dict[str, Any]:
-    """The loss block of ``entry``: the preset, on the factory's activation, or the factory's default."""
+    """The loss block of ``entry``: the preset in the factory's form, or the factory's default.
+
+    Raises:
+        ValueError: the preset has no form for the factory's activation (``bce`` on ``ner``).
+    """
     from spacy.language import Language
 
-    from ..experiments.presets import loss_block
+    from ..experiments.presets import factory_activation
+    from ..losses.presets import loss_block
 
-    default = copy.deepcopy(Language.get_factory_meta(entry.factory).default_config["loss"])
     if preset is None:
-        return default
-    block = loss_block(preset)
-    activation = default.get("activation", "softmax")
-    return _with_activation(block, activation) if activation != "softmax" else block
+        return copy.deepcopy(Language.get_factory_meta(entry.factory).default_config["loss"])
+    try:
+        return loss_block(preset, factory_activation(entry.factory))
+    except ValueError as err:
+        raise ValueError(f"--loss {preset!r} for {entry.name}: {err}") from None
 
 
 def component_block(entry: ComponentEntry, backbone: Backbone, preset: Optional[str]) -> Dict[str, Any]:
@@ -277,7 +272,8 @@ _QUOTED_VARIABLE = re.compile(r'"(\$\{[A-Za-z0-9_.]+\})"')
 
 
 def _comments(entries: Sequence[ComponentEntry], bb: Backbone, presets: Dict[str, Optional[str]]) -> Dict[str, List[str]]:
-    from ..experiments.presets import LOSS_PRESETS
+    from ..experiments.presets import factory_activation
+    from ..losses.presets import preset_names
 
     comments: Dict[str, List[str]] = {k: list(v) for k, v in bb.comments.items()}
     for entry in entries:
@@ -289,7 +285,8 @@ def _comments(entries: Sequence[ComponentEntry], bb: Backbone, presets: Dict[str
             "per-token sum convention); head_learn_rate_scale multiplies the optimizer's learn_rate",
             "for this component's own layers.",
         ]
-        sigmoid = loss_for(entry, None).get("activation", "softmax") == "sigmoid"
+        activation = factory_activation(entry.factory)
+        sigmoid = activation == "sigmoid"
         comments[f"components.{entry.name}.model"] = [
             "The factory's default model; its tok2vec listens to the shared "
             f"'{bb.component}' component.",
@@ -301,7 +298,8 @@ def _comments(entries: Sequence[ComponentEntry], bb: Backbone, presets: Dict[str
         what = f"the '{preset}' preset" if preset else "the component's default"
         comments[f"components.{entry.name}.loss"] = [
             f"The loss: {what}. Replace this block to switch the loss (README, \"Switching the",
-            f"loss\"); presets by name: {', '.join(LOSS_PRESETS)}.",
+            f"loss\"); presets by name, in their {activation} form: {', '.join(preset_names(general=True))}",
+            "(all names: docs/LOSSES.md, \"Preset names\").",
         ]
     for name in (n for n in presets if n in SPANCATS and "span_finder" in presets):
         comments[f"components.{name}.suggester"] = [
