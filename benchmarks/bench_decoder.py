@@ -6,36 +6,33 @@ Prints tokens/s (best of --repeat runs, CPU, single process) for N tokens in tot
 * ``dp 1 doc``: ``BiluoDecoder.decode_many`` on one doc of N tokens, random scores (the
   per-token argmax is invalid, so every doc goes through the DP);
 * ``dp docs of L``: the same N tokens as docs of ``--doc-len`` tokens in one batch;
-* ``trained-like``: ``decode_batch`` on softmax outputs peaked on a valid sequence, with
+* ``trained-like``: ``BiluoDecoder.decode_probs`` on softmax outputs peaked on a valid sequence, with
   ``--noise`` of the tokens given a random wrong argmax (docs whose argmax is valid take the
   fast path, the rest the DP), docs of ``--doc-len`` tokens;
-* ``generic``: ``viterbi_decode`` (any constraint matrix, O(T^2) per token), one doc, only for
-  N <= ``--generic-max-n``.
+* ``generic``: the test oracle ``viterbi_decode`` of ``tests/decoder_oracles.py`` (any constraint
+  matrix, O(T^2) per token), one doc, only for N <= ``--generic-max-n``.
 
 With ``--spacy-ner`` it also times spaCy's own ``ner`` (an untrained transition parser with
 the same labels, default model, ``nlp.pipe`` over docs of ``--doc-len`` tokens): the whole
 component, model included, which is the bar the dice_ner component (model + decoder) has to
 meet.
 
-    python benchmarks/bench_decoder.py                     # the table in the report
-    python benchmarks/bench_decoder.py --spacy-ner --sizes 10000
+    python -m benchmarks.bench_decoder                     # the table in the report
+    python -m benchmarks.bench_decoder --spacy-ner --sizes 10000
+
+(run from the repository root, as a module: it imports ``tests.decoder_oracles``).
 """
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if not __package__:  # run as a file: the repository root is not importable
+    raise SystemExit("run from the repository root: python -m benchmarks.bench_decoder ...")
 
-from spacy_dice.pipeline.biluo import make_tag_names  # noqa: E402
-from spacy_dice.pipeline.decoder import (  # noqa: E402
-    BiluoDecoder,
-    biluo_constraints,
-    decode_batch,
-    viterbi_decode,
-)
+from spacy_dice.pipeline.biluo import biluo_constraints, make_tag_names  # noqa: E402
+from spacy_dice.pipeline.decoder import BiluoDecoder  # noqa: E402
+from tests.decoder_oracles import viterbi_decode  # noqa: E402
 
 
 def best_time(fn, repeat: int) -> float:
@@ -139,7 +136,7 @@ def main() -> None:
             row = [
                 n / best_time(lambda: decoder.decode_many([scores]), args.repeat),
                 n / best_time(lambda: decoder.decode_many(docs), args.repeat),
-                n / best_time(lambda: decode_batch(probs, names, decoder), args.repeat),
+                n / best_time(lambda: decoder.decode_probs(probs), args.repeat),
             ]
             if n <= args.generic_max_n:
                 row.append(n / best_time(lambda: viterbi_decode(scores, *constraints), 1))

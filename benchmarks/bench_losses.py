@@ -14,7 +14,9 @@ Prints a markdown table: median (and minimum) milliseconds of ``--repeats`` runs
 all contenders of one input taking turns; the ratio of medians to thinc CE on the same input; and
 ours / PyTorch. Example::
 
-    nice python benchmarks/bench_losses.py --repeats 5
+    nice python -m benchmarks.bench_losses --repeats 5
+
+(run from the repository root, as a module: it imports ``tests.torch_reference``).
 """
 import argparse
 import os
@@ -26,8 +28,8 @@ from typing import Callable, Dict, List, Tuple
 
 import numpy
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tests"))
+if not __package__:  # run as a file: the repository root is not importable
+    raise SystemExit("run from the repository root: python -m benchmarks.bench_losses ...")
 
 LOSS_SPECS: Dict[str, Tuple[str, dict]] = {
     "CE": ("ce", {}),
@@ -81,7 +83,7 @@ def time_interleaved(
 
 
 def class_weights_for(gold, n_classes):
-    from torch_reference import resolve_weights
+    from tests.torch_reference import resolve_weights
 
     labels = [str(i) for i in range(n_classes)]
     counts = {str(i): int((gold == i).sum()) for i in range(n_classes)}
@@ -89,14 +91,14 @@ def class_weights_for(gold, n_classes):
 
 
 def build(spec, weights):
-    from torch_reference import build_ours
+    from tests.torch_reference import build_ours
 
     kind, params = spec
     params = dict(params)
     if params.get("class_weights") is not None:
         params["class_weights"] = weights
     if kind == "scheduled":  # the reference: the combined loss with the weights of that step
-        from torch_reference import reference_spec
+        from tests.torch_reference import reference_spec
 
         return build_ours((kind, params), "softmax", labels=None), reference_spec((kind, params))
     return build_ours((kind, params), "softmax", labels=None), (kind, params)
@@ -106,7 +108,7 @@ def make_torch_fn(spec, Z, gold, doc_bounds):
     """Forward from the logits and backward, in PyTorch autograd (tests/torch_reference.py)."""
     import torch
 
-    from torch_reference import loss_from_logits
+    from tests.torch_reference import loss_from_logits
 
     if doc_bounds is None:
         def torch_fn():

@@ -78,11 +78,10 @@ tar -C "$CACHE_DIR" -cf - site | xz -T1 -6 > "$BUNDLE_DIR/site.tar.xz"
 
 if [ -d "$DATA_DIR/uner_english_ewt" ]; then
   echo "== UNER English-EWT -> $BUNDLE_DIR/data"
-  "$PYTHON" - "$DATA_DIR" "$BUNDLE_DIR/data" "$CACHE_DIR" <<'EOF'
+  (cd "$ROOT" && "$PYTHON" - "$DATA_DIR" "$BUNDLE_DIR/data" "$CACHE_DIR") <<'EOF'
 import shutil, sys
 from pathlib import Path
-sys.path.insert(0, str(Path("benchmarks").resolve()))
-import run_accuracy
+from benchmarks import run_accuracy
 data, out, cache = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 paths = run_accuracy.prepare_data("uner", data, cache, 0)
 out.mkdir(parents=True, exist_ok=True)
@@ -95,8 +94,8 @@ fi
 
 if [ -z "${NO_MINILM:-}" ]; then
   echo "== all-MiniLM-L6-v2, float16, rows of unused word pieces left out -> $BUNDLE_DIR/minilm"
-  "$PYTHON" "$ROOT/benchmarks/gpu_check.py" pack-minilm --out "$BUNDLE_DIR/minilm" \
-    --texts "$BUNDLE_DIR/data"
+  (cd "$ROOT" && "$PYTHON" -m benchmarks.gpu_check pack-minilm --out "$BUNDLE_DIR/minilm" \
+    --texts "$BUNDLE_DIR/data")
 fi
 echo "== $(du -sh "$BUNDLE_DIR" | cut -f1) in $BUNDLE_DIR (the device tool carries 64 MiB in all):"
 du -ah "$BUNDLE_DIR" | sort -h | tail -12

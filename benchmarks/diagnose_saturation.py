@@ -32,7 +32,6 @@ from typing import Any, Dict, List, Optional
 import numpy
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from run_accuracy import prepare_data  # noqa: E402
 

@@ -3,9 +3,12 @@
 Runs ON the GPU machine (``benchmarks/gpu_check.sh`` unpacks the bundle of
 ``benchmarks/build_gpu_wheels.sh`` and calls this); ``pack-minilm`` runs here, to build the bundle.
 
-    python benchmarks/gpu_check.py check --minilm .gpu/bundle/minilm --data .gpu/bundle/data \
+    python -m benchmarks.gpu_check check --minilm .gpu/bundle/minilm --data .gpu/bundle/data \
         --steps 300 --out $OUT/gpu_check.json
-    python benchmarks/gpu_check.py pack-minilm --out .gpu/bundle/minilm --texts .gpu/bundle/data
+    python -m benchmarks.gpu_check pack-minilm --out .gpu/bundle/minilm --texts .gpu/bundle/data
+
+(run from the repository root, as a module: it imports ``benchmarks.trf_cpu``, ``tests.tiny_bert``
+and ``tests.synthetic``).
 
 ``check``:
 
@@ -37,9 +40,10 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # tiny_bert, synthetic
-import trf_cpu  # noqa: E402  (benchmarks/trf_cpu.py: the shared training loop)
+if not __package__:  # run as a file: the repository root is not importable
+    raise SystemExit("run from the repository root: python -m benchmarks.gpu_check ...")
+
+from benchmarks import trf_cpu  # noqa: E402  (the shared training loop)
 
 
 def instrument_loss(loss: Any, record: Dict[str, Any], gpu: bool = True) -> None:
@@ -95,7 +99,7 @@ def tiny_bert_check(folder: Path, loss: str, gpu_id: int, steps: int) -> Dict[st
     import torch
     from thinc.api import CupyOps, NumpyOps, get_current_ops, set_gpu_allocator
 
-    from synthetic import ner_examples
+    from tests.synthetic import ner_examples
 
     gpu = gpu_id >= 0
     if gpu:
@@ -218,7 +222,7 @@ def check(args: argparse.Namespace) -> int:
         if not torch.cuda.is_available():
             print("FAIL: torch sees no CUDA device", flush=True)
             return 1
-    from tiny_bert import make_tiny_bert
+    from tests.tiny_bert import make_tiny_bert
 
     gpu_name = torch.cuda.get_device_name(args.gpu_id) if args.gpu_id >= 0 else "none (CPU dry run)"
     report: Dict[str, Any] = {"device_checks": [], "runs": [], "gpu": gpu_name}

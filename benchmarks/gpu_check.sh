@@ -9,7 +9,7 @@
 # 1. unpacks .gpu/bundle/site.tar.xz (spaCy, thinc, spacy-transformers, transformers 4.x, ... for
 #    CPython 3.12) to /tmp and puts it after the checkout on PYTHONPATH (torch, cupy and numpy are
 #    the device's own);
-# 2. benchmarks/gpu_check.py check: the tiny-BERT code-path checks (CE, DSC, ce_then_dsc: loss on
+# 2. python -m benchmarks.gpu_check check: the tiny-BERT code-path checks (CE, DSC, ce_then_dsc: loss on
 #    cupy, transformer on cuda, decoding), then, when the bundle has MiniLM and UNER data, STEPS
 #    updates of dice_ner per loss on MiniLM: words/s (train, predict), P/R/F1 on UNER test, and the
 #    DSC/CE speed ratio (target >= 0.95).
@@ -52,7 +52,7 @@ extra=()
 [ -d "$BUNDLE/data" ] && extra+=(--data "$BUNDLE/data")
 echo "== checks (tiny BERT, then MiniLM: $STEPS steps per loss)"
 set +e
-"$PYTHON" benchmarks/gpu_check.py check --gpu-id "$GPU_ID" --steps "$STEPS" \
+"$PYTHON" -m benchmarks.gpu_check check --gpu-id "$GPU_ID" --steps "$STEPS" \
   --out "$OUT_DIR/gpu_check.json" ${extra[@]+"${extra[@]}"} 2>&1 | tee "$OUT_DIR/gpu_check.log"
 status="${PIPESTATUS[0]}"
 rm -rf "$SITE_ROOT"

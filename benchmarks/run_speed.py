@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import spacy  # noqa: E402
 from spacy.tokens import Doc, DocBin  # noqa: E402

@@ -40,7 +40,6 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from spacy_dice.experiments import load_config, spacy_baseline, with_loss  # noqa: E402
 

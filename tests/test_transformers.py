@@ -30,7 +30,6 @@ from thinc.api import Adam, fix_random_seed  # noqa: E402
 from spacy_dice import transformers as trf_helper  # noqa: E402
 from spacy_dice.transformers import TransformerModelNotFound, resolve_model_name  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tiny_bert import make_tiny_bert  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
