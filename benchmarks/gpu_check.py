@@ -1,7 +1,7 @@
 """GPU check of spacy-dice with a transformer: every loss runs on the device, DSC costs no speed.
 
 Runs ON the GPU machine (``benchmarks/gpu_check.sh`` unpacks the bundle of
-``benchmarks/build_gpu_wheels.sh`` and calls this); ``pack-minilm`` runs here, to build the bundle.
+``benchmarks/build_gpu_wheels.sh`` and calls this); ``pack-minilm`` runs where the bundle is built.
 
     python -m benchmarks.gpu_check check --minilm .gpu/bundle/minilm --data .gpu/bundle/data \
         --steps 300 --out $OUT/gpu_check.json

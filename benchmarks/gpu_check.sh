@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
-# GPU check of spacy-dice on a transformer, sized for the device tool (one call, 64 MiB carried,
-# no network on the device). Runs ON the GPU machine.
+# GPU check of spacy-dice on a transformer, for any CUDA machine without network access. Runs ON
+# the GPU machine, from the root of a copy of the checkout that includes .gpu/bundle/.
 #
-# Here (CPU machine, once):   benchmarks/build_gpu_wheels.sh        # -> .gpu/bundle/ (~55 MB)
-# On the device, one call:    run(command="bash benchmarks/gpu_check.sh",
-#                                 carry=[".gpu/bundle"], timeout_s=540)
+# Needs there: x86_64 Linux, a CUDA GPU, CPython 3.12 with a CUDA build of torch, cupy and numpy;
+# everything else (spaCy, thinc, spacy-transformers, MiniLM, UNER data) comes in the bundle.
+#
+# With network access, once:  benchmarks/build_gpu_wheels.sh        # -> .gpu/bundle/ (~46 MB)
+# On the GPU machine:         bash benchmarks/gpu_check.sh
 #
 # 1. unpacks .gpu/bundle/site.tar.xz (spaCy, thinc, spacy-transformers, transformers 4.x, ... for
 #    CPython 3.12) to /tmp and puts it after the checkout on PYTHONPATH (torch, cupy and numpy are
-#    the device's own);
+#    the machine's own);
 # 2. python -m benchmarks.gpu_check check: the tiny-BERT code-path checks (CE, DSC, ce_then_dsc: loss on
 #    cupy, transformer on cuda, decoding), then, when the bundle has MiniLM and UNER data, STEPS
 #    updates of dice_ner per loss on MiniLM: words/s (train, predict), P/R/F1 on UNER test, and the
 #    DSC/CE speed ratio (target >= 0.95).
-# Results: $OUT/gpu_check.json and $OUT/gpu_check.log ($OUT is the device tool's return folder;
-# metrics/gpu_check elsewhere). Exit status 0 = every check passed.
+# Results: $OUT/gpu_check.json and $OUT/gpu_check.log when OUT names a folder, metrics/gpu_check/
+# otherwise. Exit status 0 = every check passed.
 #
 # Environment: BUNDLE (.gpu/bundle), STEPS (300), GPU_ID (0), MIXED_PRECISION (0), PYTHON (python3).
 set -euo pipefail
@@ -28,8 +30,8 @@ PYTHON="${PYTHON:-python3}"
 OUT_DIR="${OUT:-metrics/gpu_check}"
 mkdir -p "$OUT_DIR"
 [ -f "$BUNDLE/site.tar.xz" ] || {
-  echo "error: $BUNDLE/site.tar.xz not found: run benchmarks/build_gpu_wheels.sh on the CPU machine" \
-       "and carry $BUNDLE" >&2; exit 2; }
+  echo "error: $BUNDLE/site.tar.xz not found: run benchmarks/build_gpu_wheels.sh on a machine with" \
+       "network access and copy $BUNDLE here with the checkout" >&2; exit 2; }
 
 SITE_ROOT="$(mktemp -d /tmp/spacy-dice-site.XXXX)"
 tar -xJf "$BUNDLE/site.tar.xz" -C "$SITE_ROOT"

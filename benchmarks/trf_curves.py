@@ -23,7 +23,7 @@ Data (converted once under ``--work-dir``, never into the repository), as in
 * ``mrpc``: the first 90% of MRPC train / its last 10% / MRPC test.
 
 Each finished row is merged into ``--out`` (JSON: the rows by ``task/row``, each with its command,
-seed, steps, git commit, dev curve and test scores), so a later session extends rather than repeats.
+seed, steps, git commit, dev curve and test scores), so a later run extends the file rather than repeating rows.
 """
 from __future__ import annotations
 
