@@ -11,9 +11,8 @@ import spacy
 from spacy.util import fix_random_seed
 from thinc.api import Adam, Linear, Relu, chain
 
-from spacy_dice.pipeline.head_learn_rate import (
-    body_node_ids, check_head_learn_rate_scale, finish_update_with_head_scale,
-)
+from spacy_dice.pipeline.head_learn_rate import body_node_ids, finish_update_with_head_scale
+from spacy_dice.pipeline.settings import check_head_learn_rate_scale
 from synthetic import SMALL_TAGGER_MODEL, SMALL_TEXTCAT_MODEL, SMALL_TOK2VEC, tagger_examples, textcat_examples
 
 LR = 1e-4

@@ -17,7 +17,7 @@ from thinc.api import Adam, Linear, Softmax_v2, chain
 from spacy_dice.pipeline.biluo import biluo_constraints, is_valid_sequence, make_tag_names
 from spacy_dice.pipeline.decoder import NEG_FLOOR, decode_log_probs_batch
 from spacy_dice.pipeline.token_classifier import TokenClassifier
-from spacy_dice.pipeline.output_scores import (
+from spacy_dice.layers.outputs import (
     log_probs, log_softmax, looks_normalized, output_normalizes, probabilities,
 )
 from synthetic import SMALL_TAGGER_MODEL, SMALL_TEXTCAT_MODEL, ner_examples, tagger_examples, textcat_examples

@@ -395,7 +395,7 @@ def decode_log_probs_batch(
     """Best valid BILUO tag ids for each doc of a batch of ``(N_i, T)`` log-probabilities.
 
     What ``dice_ner`` decodes: log-softmax of the model's logits (or the log of its probabilities),
-    see :mod:`spacy_dice.pipeline.output_scores`. ``-inf`` and NaN count as ``NEG_FLOOR``.
+    see :mod:`spacy_dice.layers.outputs`. ``-inf`` and NaN count as ``NEG_FLOOR``.
     """
     if decoder is None:
         decoder = get_decoder(tuple(tag_names))

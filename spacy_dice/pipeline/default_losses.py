@@ -1,6 +1,6 @@
 """The loss each component ships with, and why.
 
-The issue's rule: the paper's DSC unless measurements show another default trains better. On CPU
+The rule: the paper's DSC unless measurements show another default trains better. On CPU
 with the CNN configs (docs/BENCHMARKS.md, "Accuracy"; held-out test sets, dev for every choice),
 cross-entropy trained better for tokens:
 
@@ -32,7 +32,7 @@ NER_DEFAULT_LOSS = CE_LOSS
 TAGGER_DEFAULT_LOSS = CE_LOSS
 TEXTCAT_DEFAULT_LOSS = DSC_LOSS
 
-# Span components (issue 10): sigmoid BCE for dice_spancat / dice_span_finder, CE for the
+# Span components: sigmoid BCE for dice_spancat / dice_span_finder, CE for the
 # single-label spancat. Chosen on dev F1 with early stopping (docs/BENCHMARKS.md, "The shipped
 # default of dice_spancat"; CNN, 2 seeds per corpus): the rows ahead of BCE on the mean of UNER and
 # CoNLL-2003 (bce_then_dsc, focal_sig, logdice_set) lead only on UNER, inside BCE's dev spread

@@ -1,4 +1,4 @@
-"""A learning-rate multiplier for a component's own output layers (its "head").
+"""The optimizer step of a dice component: its own output layers (its "head") at a multiple of the rate.
 
 spaCy gives one optimizer, and so one learning rate, to the whole pipeline. A transformer wants a
 small rate (5e-5), while a classification head that starts from zero weights needs to move by much
@@ -22,23 +22,9 @@ sqrt(v_hat) = sign(g)``, which the tests use). What is scaled:
 
 PyTorch shims (an embedded transformer) are always updated at the optimizer's own rate.
 """
-import math
-from typing import Any, Set
+from typing import Set
 
 from thinc.api import Model, Optimizer
-
-
-def check_head_learn_rate_scale(component: str, scale: Any) -> float:
-    """Validate ``head_learn_rate_scale``: a finite number > 0 (1.0 = the optimizer's rate)."""
-    if isinstance(scale, (int, float)) and not isinstance(scale, bool):
-        if math.isfinite(scale) and scale > 0:
-            return float(scale)
-    raise ValueError(
-        f"[{component}] head_learn_rate_scale={scale!r} is not allowed; use a number > 0 that"
-        " multiplies [training.optimizer] learn_rate for this component's own layers (1.0 = the"
-        " same rate as the rest of the pipeline; e.g. 100-200 for a zero-initialised head on a"
-        " transformer fine-tuned at 5e-5)"
-    )
 
 
 def body_node_ids(model: Model) -> Set[int]:

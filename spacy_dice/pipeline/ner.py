@@ -7,7 +7,7 @@ constraints more to work with, and the dice losses a class per boundary kind. A 
 Viterbi decoder over the log-probabilities that can only emit valid BILUO sequences, and writes
 ``doc.ents``.
 """
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 import numpy
 from spacy.language import Language
@@ -16,10 +16,11 @@ from spacy.training import Example
 from spacy.vocab import Vocab
 from thinc.api import Model
 
+from ..layers.outputs import log_probs, output_normalizes
+from .base import dice_factory
 from .biluo import biluo_tags_for_example, make_tag_names, spans_from_tags
 from .decoder import NEG_FLOOR, decode_log_probs_batch
 from .default_losses import NER_DEFAULT_LOSS
-from .output_scores import log_probs, output_normalizes
 from .tagger import DEFAULT_TAGGER_MODEL
 from .token_classifier import TokenClassifier
 
@@ -38,15 +39,12 @@ class DiceEntityRecognizer(TokenClassifier):
         name: str = "dice_ner",
         *,
         loss: Any,
-        grad_scale: Any = "labelled",
-        head_learn_rate_scale: float = 1.0,
         scorer: Optional[Callable],
+        **shared: Any,
     ) -> None:
-        super().__init__(
-            vocab, model, name, loss=loss, grad_scale=grad_scale, scorer=scorer,
-            head_learn_rate_scale=head_learn_rate_scale,
-        )
+        """``shared``: ``grad_scale``, ``head_learn_rate_scale`` (:mod:`.settings`)."""
         self._tag_names: Optional[List[str]] = None
+        super().__init__(vocab, model, name, loss=loss, scorer=scorer, **shared)
 
     @property
     def class_names(self) -> List[str]:
@@ -67,7 +65,7 @@ class DiceEntityRecognizer(TokenClassifier):
     def predict(self, docs: Iterable[Doc]) -> List[numpy.ndarray]:
         """The best valid BILUO tag ids of each doc (constrained Viterbi on log-probabilities).
 
-        The model's outputs become log-probabilities first (:func:`.output_scores.log_probs`:
+        The model's outputs become log-probabilities first (:func:`spacy_dice.layers.outputs.log_probs`:
         log-softmax of logits, as ``spacy.Tagger.v2`` with ``normalize = false`` returns; the log of
         probabilities otherwise; the output layer says which). Whitespace tokens are always ``O``,
         as in spaCy's own ``ner`` (an entity never starts, ends or consists of a whitespace token):
@@ -100,34 +98,19 @@ class DiceEntityRecognizer(TokenClassifier):
             doc.set_ents(spans, default="outside")
 
 
-@Language.factory(
+@dice_factory(
     "dice_ner",
     assigns=["doc.ents", "token.ent_iob", "token.ent_type"],
-    default_config={
-        "model": DEFAULT_TAGGER_MODEL,
-        "loss": NER_DEFAULT_LOSS,
-        "grad_scale": "labelled",
-        "head_learn_rate_scale": 1.0,
-        "scorer": {"@scorers": "spacy.ner_scorer.v1"},
-    },
+    default_loss=NER_DEFAULT_LOSS,
+    default_config={"model": DEFAULT_TAGGER_MODEL, "scorer": {"@scorers": "spacy.ner_scorer.v1"}},
     default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
 )
 def make_dice_ner(
-    nlp: Language,
-    name: str,
-    model: Model,
-    loss: Any,
-    grad_scale: Union[str, float],
-    head_learn_rate_scale: float,
-    scorer: Optional[Callable],
+    nlp: Language, name: str, model: Model, scorer: Optional[Callable], **shared: Any
 ) -> DiceEntityRecognizer:
     """Named entities by per-token BILUO classification, trained with ``loss``, decoded validly.
 
-    ``grad_scale``: ``"labelled"`` or a number; see :func:`spacy_dice.pipeline.loss_support.check_grad_scale`.
-    ``head_learn_rate_scale``: multiplies the learning rate of the component's own layers; see
-    :mod:`spacy_dice.pipeline.head_learn_rate`.
+    ``shared``: ``loss``, ``grad_scale`` and ``head_learn_rate_scale``, the settings of every dice
+    component (:mod:`spacy_dice.pipeline.settings`).
     """
-    return DiceEntityRecognizer(
-        nlp.vocab, model, name, loss=loss, grad_scale=grad_scale,
-        head_learn_rate_scale=head_learn_rate_scale, scorer=scorer,
-    )
+    return DiceEntityRecognizer(nlp.vocab, model, name, scorer=scorer, **shared)

@@ -11,31 +11,30 @@ spaCy's ``span_finder`` trains with the masked squared error ``sum m (P - Y)^2``
 through ``Logistic`` (logit gradient ``(P - Y) P (1 - P)``); here any spacy-dice loss in
 ``activation = "sigmoid"`` mode over the ``(tokens, 2)`` matrix, columns named ``"start"`` and
 ``"end"`` (class weights by name), with the loss's logit gradient reaching the logits unchanged
-(:mod:`.span_output`). Unannotated docs and misaligned boundaries are masked (:mod:`.span_gold`).
+(:mod:`spacy_dice.layers.logits`). Unannotated docs and misaligned boundaries are masked (:mod:`.span_gold`).
 """
 import copy
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Iterable, List, Optional, Tuple
 
 from spacy.language import Language
 from spacy.pipeline.span_finder import DEFAULT_SPAN_FINDER_MODEL, SpanFinder
 from spacy.pipeline.spancat import DEFAULT_SPANS_KEY
-from spacy.training import Example, validate_examples, validate_get_examples
-from thinc.api import Model, Optimizer
+from spacy.training import Example, validate_get_examples
+from thinc.api import Model
 from thinc.types import Floats2d
 
+from .base import DiceComponent, TrainingBatch, dice_factory
 from .default_losses import SPAN_FINDER_DEFAULT_LOSS
-from .head_learn_rate import check_head_learn_rate_scale
-from .loss_support import ConfigurableLoss, check_grad_scale, warn_unused_tok2vec
+from .model_checks import check_span_scorer, warn_unused_tok2vec
 from .span_gold import boundary_gold, reference_spans
-from .span_output import prepare_span_scorer
-from .spancat import check_activation, check_spans_key
+from .spancat import check_spans_key
 
 BOUNDARY_LABELS = ("start", "end")
 DICE_SPAN_FINDER_MODEL = copy.deepcopy(dict(DEFAULT_SPAN_FINDER_MODEL))
 DICE_SPAN_FINDER_MODEL["scorer"] = {"@layers": "spacy-dice.LinearLogits.v1", "nO": 2, "nI": None}
 
 
-class DiceSpanFinder(ConfigurableLoss, SpanFinder):
+class DiceSpanFinder(DiceComponent, SpanFinder):
     """spaCy's ``SpanFinder`` whose loss is the configured sigmoid-mode spacy-dice loss."""
 
     def __init__(
@@ -45,14 +44,14 @@ class DiceSpanFinder(ConfigurableLoss, SpanFinder):
         name: str = "dice_span_finder",
         *,
         loss: Any,
-        grad_scale: Any = "labelled",
-        head_learn_rate_scale: float = 1.0,
         spans_key: str = DEFAULT_SPANS_KEY,
         threshold: float = 0.5,
         max_length: Optional[int] = None,
         min_length: Optional[int] = None,
         scorer: Optional[Callable],
+        **shared: Any,
     ) -> None:
+        """``shared``: ``grad_scale``, ``head_learn_rate_scale`` (:mod:`.settings`)."""
         check_spans_key(name, spans_key)
         for key, value in (("min_length", min_length), ("max_length", max_length)):
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
@@ -69,13 +68,11 @@ class DiceSpanFinder(ConfigurableLoss, SpanFinder):
             nlp, model, name, spans_key=spans_key, threshold=threshold,
             max_length=max_length, min_length=min_length, scorer=scorer,
         )
-        self.loss = check_activation(
-            name, loss, "sigmoid", "an independent start and end score per token"
+        self.setup_dice(
+            loss, activation="sigmoid", predicts="an independent start and end score per token",
+            **shared,
         )
-        self.adapted_layers = prepare_span_scorer(name, model, "sigmoid")
-        self.cfg["label_counts"] = None
-        self.cfg["grad_scale"] = check_grad_scale(name, grad_scale)
-        self.cfg["head_learn_rate_scale"] = check_head_learn_rate_scale(name, head_learn_rate_scale)
+        self.adapted_layers = check_span_scorer(name, model, "sigmoid")
 
     @property
     def loss_labels(self) -> Tuple[str, ...]:
@@ -86,28 +83,12 @@ class DiceSpanFinder(ConfigurableLoss, SpanFinder):
         """The span finder predicts no labels; the loss's columns are :data:`BOUNDARY_LABELS`."""
         return tuple()
 
-    def _initialize_loss_from_cfg(self, labels: Sequence[str]) -> None:
-        super()._initialize_loss_from_cfg(self.loss_labels)
-
-    def update(
-        self,
-        examples: Iterable[Example],
-        *,
-        drop: float = 0.0,
-        sgd: Optional[Optimizer] = None,
-        losses: Optional[Dict[str, float]] = None,
-    ) -> Dict[str, float]:
-        """spaCy's span finder update with the configured loss (docs without tokens left out)."""
-        if losses is None:
-            losses = {}
-        losses.setdefault(self.name, 0.0)
-        validate_examples(examples, "DiceSpanFinder.update")
+    def training_batch(self, examples: List[Example]) -> Optional[TrainingBatch]:
+        """The examples whose docs have tokens (the others teach nothing)."""
         examples = [eg for eg in examples if len(eg.predicted)]
         if not examples:
-            return losses
-        return self.learn_from_batch(
-            examples, [eg.predicted for eg in examples], drop=drop, sgd=sgd, losses=losses
-        )
+            return None
+        return TrainingBatch(examples, [eg.predicted for eg in examples])
 
     def get_loss(self, examples: Iterable[Example], scores: Floats2d) -> Tuple[float, Floats2d]:
         """The configured loss over the ``(tokens, 2)`` start / end probabilities."""
@@ -146,22 +127,20 @@ class DiceSpanFinder(ConfigurableLoss, SpanFinder):
             self.model.initialize(X=docs, Y=Y)
         else:
             self.model.initialize()
-        self.initialize_loss(self.loss_labels, {"start": starts, "end": starts})
+        self.initialize_loss({"start": starts, "end": starts})
         warn_unused_tok2vec(self.name, self.model, nlp)
 
 
-@Language.factory(
+@dice_factory(
     "dice_span_finder",
     assigns=["doc.spans"],
+    default_loss=SPAN_FINDER_DEFAULT_LOSS,
     default_config={
         "threshold": 0.5,
         "model": DICE_SPAN_FINDER_MODEL,
         "spans_key": DEFAULT_SPANS_KEY,
         "max_length": 25,
         "min_length": None,
-        "loss": SPAN_FINDER_DEFAULT_LOSS,
-        "grad_scale": "labelled",
-        "head_learn_rate_scale": 1.0,
         "scorer": {"@scorers": "spacy.span_finder_scorer.v1"},
     },
     default_score_weights={
@@ -179,17 +158,16 @@ def make_dice_span_finder(
     max_length: Optional[int],
     min_length: Optional[int],
     scorer: Optional[Callable],
-    loss: Any,
-    grad_scale: Union[str, float],
-    head_learn_rate_scale: float,
+    **shared: Any,
 ) -> DiceSpanFinder:
     """Span boundary finder (spaCy's ``span_finder`` settings) trained with a sigmoid-mode ``loss``.
 
     ``model``: ``spacy.SpanFinder.v1`` with ``scorer = spacy-dice.LinearLogits.v1`` (``nO = 2``;
-    spaCy's ``spacy.LinearLogistic.v1`` is adapted).
+    spaCy's ``spacy.LinearLogistic.v1`` is adapted). ``shared``: ``loss``, ``grad_scale`` and
+    ``head_learn_rate_scale``, the settings of every dice component
+    (:mod:`spacy_dice.pipeline.settings`).
     """
     return DiceSpanFinder(
-        nlp, model, name, loss=loss, grad_scale=grad_scale,
-        head_learn_rate_scale=head_learn_rate_scale, spans_key=spans_key, threshold=threshold,
-        max_length=max_length, min_length=min_length, scorer=scorer,
+        nlp, model, name, spans_key=spans_key, threshold=threshold, max_length=max_length,
+        min_length=min_length, scorer=scorer, **shared,
     )

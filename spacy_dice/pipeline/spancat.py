@@ -15,13 +15,13 @@ thresholds) and replace its hard-coded loss:
   mode.
 
 The gradient that reaches the logits is exactly the loss's logit gradient ``dL/dZ``
-(:mod:`spacy_dice.pipeline.span_output`): spaCy's ``spacy.LinearLogistic.v1`` is adapted, models
+(:mod:`spacy_dice.layers.logits`): spaCy's ``spacy.LinearLogistic.v1`` is adapted, models
 that cannot pass logit gradients are refused. Missing gold is masked (:mod:`.span_gold`).
 """
 import copy
 import warnings
 from collections import Counter
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy
 from spacy.language import Language
@@ -34,16 +34,13 @@ from spacy.pipeline.spancat import (
 )
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
-from thinc.api import Model, Optimizer
+from thinc.api import Model
 from thinc.types import Floats2d, Ragged
 
+from .base import DiceComponent, TrainingBatch, dice_factory
 from .default_losses import SPANCAT_DEFAULT_LOSS, SPANCAT_SINGLELABEL_DEFAULT_LOSS
-from .head_learn_rate import check_head_learn_rate_scale
-from .loss_support import (
-    ConfigurableLoss, check_grad_scale, check_loss, describe_loss, warn_unused_tok2vec,
-)
+from .model_checks import check_span_scorer, warn_unused_tok2vec
 from .span_gold import candidate_gold_sigmoid, candidate_gold_softmax, reference_spans
-from .span_output import prepare_span_scorer
 
 NEGATIVE_LABEL = "__negative__"
 """Name of ``dice_spancat_singlelabel``'s "not a span" class in the loss (class weights by name,
@@ -66,19 +63,7 @@ def check_spans_key(component: str, spans_key: Any) -> str:
     return spans_key
 
 
-def check_activation(component: str, loss: Any, activation: str, what: str) -> Any:
-    """:func:`check_loss`, with a message that says what the span component predicts."""
-    found = getattr(loss, "activation", "softmax")
-    if callable(loss) and found != activation:
-        raise ValueError(
-            f"[{component}] loss: {describe_loss(loss)} is configured with activation={found!r},"
-            f" but this component predicts {what} through a {activation}; set"
-            f" activation = \"{activation}\" in the [components.{component}.loss] block"
-        )
-    return check_loss(component, loss, activation=activation)
-
-
-class DiceSpanCategorizer(ConfigurableLoss, SpanCategorizer):
+class DiceSpanCategorizer(DiceComponent, SpanCategorizer):
     """spaCy's ``SpanCategorizer`` whose loss is the configured spacy-dice loss.
 
     ``add_negative_label=False``: multi-label, sigmoid-mode loss over ``(candidates, labels)``;
@@ -93,15 +78,15 @@ class DiceSpanCategorizer(ConfigurableLoss, SpanCategorizer):
         name: str = "dice_spancat",
         *,
         loss: Any,
-        grad_scale: Any = "labelled",
-        head_learn_rate_scale: float = 1.0,
         add_negative_label: bool = False,
         spans_key: str = DEFAULT_SPANS_KEY,
         allow_overlap: bool = True,
         max_positive: Optional[int] = None,
         threshold: Optional[float] = 0.5,
         scorer: Optional[Callable],
+        **shared: Any,
     ) -> None:
+        """``shared``: ``grad_scale``, ``head_learn_rate_scale`` (:mod:`.settings`)."""
         check_spans_key(name, spans_key)
         if not callable(suggester):
             raise ValueError(
@@ -119,11 +104,8 @@ class DiceSpanCategorizer(ConfigurableLoss, SpanCategorizer):
             "one exclusive label (or none) per candidate span" if add_negative_label
             else "independent labels per candidate span (multi-label)"
         )
-        self.loss = check_activation(name, loss, activation, what)
-        self.adapted_layers = prepare_span_scorer(name, model, activation)
-        self.cfg["label_counts"] = None
-        self.cfg["grad_scale"] = check_grad_scale(name, grad_scale)
-        self.cfg["head_learn_rate_scale"] = check_head_learn_rate_scale(name, head_learn_rate_scale)
+        self.setup_dice(loss, activation=activation, predicts=what, **shared)
+        self.adapted_layers = check_span_scorer(name, model, activation)
         self._warned_no_candidates = False
 
     @property
@@ -132,35 +114,17 @@ class DiceSpanCategorizer(ConfigurableLoss, SpanCategorizer):
         labels = tuple(self.labels)
         return labels + (NEGATIVE_LABEL,) if self.add_negative_label else labels
 
-    def _initialize_loss_from_cfg(self, labels: Sequence[str]) -> None:
-        super()._initialize_loss_from_cfg(self.loss_labels)
-
-    def update(
-        self,
-        examples: Iterable[Example],
-        *,
-        drop: float = 0.0,
-        sgd: Optional[Optimizer] = None,
-        losses: Optional[Dict[str, float]] = None,
-    ) -> Dict[str, float]:
-        """spaCy's spancat update with the configured loss; warns once when the suggester finds
-        no candidate in a batch that has tokens (nothing can be learned from it)."""
-        if losses is None:
-            losses = {}
-        losses.setdefault(self.name, 0.0)
-        examples = list(examples)
-        validate_examples(examples, "DiceSpanCategorizer.update")
+    def training_batch(self, examples: List[Example]) -> Optional[TrainingBatch]:
+        """The suggester's candidates of the predicted docs; warns once when it finds none in a
+        batch that has tokens (nothing can be learned from it)."""
         if not any(len(eg.predicted) if eg.predicted else 0 for eg in examples):
-            return losses
+            return None
         docs = [eg.predicted for eg in examples]
         spans = self.suggest(docs)
         if spans.lengths.sum() == 0:
-            self._warn_no_candidates()
-            return losses
-        return self.learn_from_batch(
-            examples, (docs, spans), drop=drop, sgd=sgd, losses=losses,
-            loss_input=lambda scores: (spans, scores),
-        )
+            self._warn_no_candidates(docs)
+            return None
+        return TrainingBatch(examples, (docs, spans), lambda scores: (spans, scores))
 
     def suggest(self, docs: Sequence[Any]) -> Ragged:
         """The suggester's candidates; a clear error when a preset suggester's key is missing.
@@ -187,17 +151,34 @@ class DiceSpanCategorizer(ConfigurableLoss, SpanCategorizer):
             return indices, self.model.ops.alloc2f(0, 0)
         return indices, self.model.predict((docs, indices))
 
-    def _warn_no_candidates(self) -> None:
+    def _warn_no_candidates(self, docs: Sequence[Any]) -> None:
+        """Warn once that a training batch had no candidate, and say why.
+
+        With a preset suggester (``spacy.preset_spans_suggester.v1``) the span group it reads is
+        there (a missing one is an error, :meth:`suggest`), so the upstream component ran and
+        proposed nothing: a span finder that has not learned to propose spans yet, which passes
+        as it trains. Other suggesters (n-grams) found no span of their sizes in the docs.
+        """
         if self._warned_no_candidates:
             return
         self._warned_no_candidates = True
+        key = getattr(self.suggester, "keywords", {}).get("spans_key")
+        if key is not None and all(key in doc.spans for doc in docs):
+            why = (
+                f" The suggester reads doc.spans[{key!r}], which the upstream component (e.g. a"
+                " span finder) wrote empty for every doc of the batch: the pipeline is wired"
+                " right, and the upstream component has not learned to propose spans yet. This"
+                " passes as it trains; if it lasts past the first evaluations, lower its"
+                " threshold."
+            )
+        else:
+            why = (
+                " The suggester found no span in these docs: with spacy.ngram_suggester.v1"
+                " check that the sizes fit the docs."
+            )
         warnings.warn(
             f"[{self.name}] the suggester proposed no candidate span for a training batch, so"
-            " the batch taught nothing. With spacy.preset_spans_suggester.v1 the upstream"
-            " component (e.g. a span finder) must be listed in [training]"
-            " annotating_components, with the tok2vec it listens to; with"
-            " spacy.ngram_suggester.v1 check that the sizes fit"
-            " the docs.",
+            f" the batch taught nothing.{why}",
             stacklevel=3,
         )
 
@@ -248,7 +229,7 @@ class DiceSpanCategorizer(ConfigurableLoss, SpanCategorizer):
         """
         validate_get_examples(get_examples, "DiceSpanCategorizer.initialize")
         super().initialize(get_examples, nlp=nlp, labels=labels)
-        self.initialize_loss(self.loss_labels, self._label_counts(get_examples))
+        self.initialize_loss(self._label_counts(get_examples))
         warn_unused_tok2vec(self.name, self.model, nlp)
 
     def _label_counts(self, get_examples: Callable[[], Iterable[Example]]) -> Dict[str, int]:
@@ -285,16 +266,14 @@ SPANCAT_DEFAULT_CONFIG = {
     "max_positive": None,
     "model": DICE_SPANCAT_MODEL,
     "suggester": NGRAM_SUGGESTER,
-    "loss": SPANCAT_DEFAULT_LOSS,
-    "grad_scale": "labelled",
-    "head_learn_rate_scale": 1.0,
     "scorer": {"@scorers": "spacy.spancat_scorer.v1"},
 }
 
 
-@Language.factory(
+@dice_factory(
     "dice_spancat",
     assigns=["doc.spans"],
+    default_loss=SPANCAT_DEFAULT_LOSS,
     default_config=SPANCAT_DEFAULT_CONFIG,
     default_score_weights=SPANCAT_SCORE_WEIGHTS,
 )
@@ -307,9 +286,7 @@ def make_dice_spancat(
     scorer: Optional[Callable],
     threshold: float,
     max_positive: Optional[int],
-    loss: Any,
-    grad_scale: Union[str, float],
-    head_learn_rate_scale: float,
+    **shared: Any,
 ) -> DiceSpanCategorizer:
     """Multi-label span categorizer (spaCy's ``spancat`` settings) trained with a sigmoid-mode ``loss``.
 
@@ -319,10 +296,8 @@ def make_dice_spancat(
     :mod:`spacy_dice.pipeline.head_learn_rate`.
     """
     return DiceSpanCategorizer(
-        nlp.vocab, model, suggester, name, loss=loss, grad_scale=grad_scale,
-        head_learn_rate_scale=head_learn_rate_scale, add_negative_label=False,
-        spans_key=spans_key, allow_overlap=True, max_positive=max_positive,
-        threshold=threshold, scorer=scorer,
+        nlp.vocab, model, suggester, name, add_negative_label=False, spans_key=spans_key,
+        allow_overlap=True, max_positive=max_positive, threshold=threshold, scorer=scorer, **shared,
     )
 
 
@@ -331,16 +306,14 @@ SPANCAT_SINGLELABEL_DEFAULT_CONFIG = {
     "model": copy.deepcopy(dict(DEFAULT_SPANCAT_SINGLELABEL_MODEL)),
     "suggester": NGRAM_SUGGESTER,
     "allow_overlap": True,
-    "loss": SPANCAT_SINGLELABEL_DEFAULT_LOSS,
-    "grad_scale": "labelled",
-    "head_learn_rate_scale": 1.0,
     "scorer": {"@scorers": "spacy.spancat_scorer.v1"},
 }
 
 
-@Language.factory(
+@dice_factory(
     "dice_spancat_singlelabel",
     assigns=["doc.spans"],
+    default_loss=SPANCAT_SINGLELABEL_DEFAULT_LOSS,
     default_config=SPANCAT_SINGLELABEL_DEFAULT_CONFIG,
     default_score_weights=SPANCAT_SCORE_WEIGHTS,
 )
@@ -352,9 +325,7 @@ def make_dice_spancat_singlelabel(
     spans_key: str,
     allow_overlap: bool,
     scorer: Optional[Callable],
-    loss: Any,
-    grad_scale: Union[str, float],
-    head_learn_rate_scale: float,
+    **shared: Any,
 ) -> DiceSpanCategorizer:
     """Single-label span categorizer (spaCy's ``spancat_singlelabel``) with a softmax-mode ``loss``.
 
@@ -362,8 +333,6 @@ def make_dice_spancat_singlelabel(
     ``class_weights = {"__negative__": w}`` (any loss that takes class weights).
     """
     return DiceSpanCategorizer(
-        nlp.vocab, model, suggester, name, loss=loss, grad_scale=grad_scale,
-        head_learn_rate_scale=head_learn_rate_scale, add_negative_label=True,
-        spans_key=spans_key, allow_overlap=allow_overlap, max_positive=1, threshold=None,
-        scorer=scorer,
+        nlp.vocab, model, suggester, name, add_negative_label=True, spans_key=spans_key,
+        allow_overlap=allow_overlap, max_positive=1, threshold=None, scorer=scorer, **shared,
     )

@@ -1,5 +1,5 @@
 """``dice_tagger``: spaCy's tagger with a configurable loss, predicting ``token.tag`` or ``token.pos``."""
-from typing import Any, Callable, Dict, Iterable, List, Optional, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional
 
 import numpy
 from spacy.language import Language
@@ -10,6 +10,7 @@ from spacy.util import registry
 from spacy.vocab import Vocab
 from thinc.api import Config, Model
 
+from .base import dice_factory
 from .default_losses import TAGGER_DEFAULT_LOSS
 from .token_classifier import TokenClassifier
 
@@ -58,11 +59,10 @@ class DiceTagger(TokenClassifier):
         name: str = "dice_tagger",
         *,
         loss: Any,
-        grad_scale: Any = "labelled",
-        head_learn_rate_scale: float = 1.0,
         attr: str = "tag",
         overwrite: bool = False,
         scorer: Optional[Callable] = tagger_score,
+        **shared: Any,
     ) -> None:
         if attr not in TAGGER_ATTRS:
             raise ValueError(
@@ -70,8 +70,8 @@ class DiceTagger(TokenClassifier):
                 " 'pos' (token.pos_, Universal POS)"
             )
         super().__init__(
-            vocab, model, name, loss=loss, grad_scale=grad_scale, scorer=scorer, attr=attr,
-            overwrite=overwrite, head_learn_rate_scale=head_learn_rate_scale,
+            vocab, model, name, loss=loss, scorer=scorer,
+            settings={"attr": attr, "overwrite": overwrite}, **shared,
         )
 
     @property
@@ -117,14 +117,12 @@ class DiceTagger(TokenClassifier):
             doc.from_array([field], predicted.reshape(-1, 1))
 
 
-@Language.factory(
+@dice_factory(
     "dice_tagger",
     assigns=["token.tag", "token.pos"],
+    default_loss=TAGGER_DEFAULT_LOSS,
     default_config={
         "model": DEFAULT_TAGGER_MODEL,
-        "loss": TAGGER_DEFAULT_LOSS,
-        "grad_scale": "labelled",
-        "head_learn_rate_scale": 1.0,
         "attr": "tag",
         "overwrite": False,
         "scorer": {"@scorers": "spacy-dice.tagger_scorer.v1"},
@@ -135,20 +133,14 @@ def make_dice_tagger(
     nlp: Language,
     name: str,
     model: Model,
-    loss: Any,
-    grad_scale: Union[str, float],
-    head_learn_rate_scale: float,
     attr: str,
     overwrite: bool,
     scorer: Optional[Callable],
+    **shared: Any,
 ) -> DiceTagger:
     """A tagger of ``token.tag_`` (``attr="tag"``) or ``token.pos_`` (``attr="pos"``) trained with ``loss``.
 
-    ``grad_scale``: ``"labelled"`` or a number; see :func:`spacy_dice.pipeline.loss_support.check_grad_scale`.
-    ``head_learn_rate_scale``: multiplies the learning rate of the component's own layers; see
-    :mod:`spacy_dice.pipeline.head_learn_rate`.
+    ``shared``: ``loss``, ``grad_scale`` and ``head_learn_rate_scale``, the settings of every dice
+    component (:mod:`spacy_dice.pipeline.settings`).
     """
-    return DiceTagger(
-        nlp.vocab, model, name, loss=loss, grad_scale=grad_scale,
-        head_learn_rate_scale=head_learn_rate_scale, attr=attr, overwrite=overwrite, scorer=scorer,
-    )
+    return DiceTagger(nlp.vocab, model, name, attr=attr, overwrite=overwrite, scorer=scorer, **shared)

@@ -6,7 +6,7 @@ identification) are one doc holding both sentences joined by
 :data:`spacy_dice.corpus.pairs.PAIR_SEPARATOR` (use :func:`spacy_dice.corpus.pairs.make_pair_text`).
 """
 from collections import Counter
-from typing import Any, Callable, Dict, Iterable, Optional, Tuple, Union
+from typing import Any, Callable, Iterable, List, Optional, Tuple
 
 import numpy
 from spacy.language import Language
@@ -16,22 +16,15 @@ from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
 from thinc.api import Config, Model
 
-from .head_learn_rate import check_head_learn_rate_scale
-from .output_scores import output_normalizes, probabilities
-from .loss_support import (
-    ConfigurableLoss,
-    check_grad_scale,
-    check_loss,
-    check_output_layer,
-    check_output_width,
-    warn_unused_tok2vec,
-)
+from ..layers.outputs import output_normalizes, probabilities
+from .base import DiceComponent, TrainingBatch, dice_factory
 from .default_losses import TEXTCAT_DEFAULT_LOSS
+from .model_checks import check_output_width, check_softmax_output, warn_unused_tok2vec
 
 DEFAULT_TEXTCAT_MODEL = Config().from_str(single_label_default_config)["model"]
 
 
-class DiceTextCategorizer(ConfigurableLoss, TextCategorizer):
+class DiceTextCategorizer(DiceComponent, TextCategorizer):
     """spaCy's exclusive-class ``textcat`` whose loss (instead of the mean squared error) is configured.
 
     The gold class of a doc is the label whose ``cats`` value is 1.0; a doc with no ``cats`` is
@@ -45,25 +38,26 @@ class DiceTextCategorizer(ConfigurableLoss, TextCategorizer):
         name: str = "dice_textcat",
         *,
         loss: Any,
-        grad_scale: Any = "labelled",
-        head_learn_rate_scale: float = 1.0,
         positive_label: Optional[str] = None,
         scorer: Optional[Callable],
+        **shared: Any,
     ) -> None:
+        """``shared``: ``grad_scale``, ``head_learn_rate_scale`` (:mod:`.settings`)."""
         super().__init__(vocab, model, name, threshold=0.0, scorer=scorer)
-        self.loss = check_loss(name, loss)
-        check_output_layer(name, model)
+        self.setup_dice(loss, **shared)
+        check_softmax_output(name, model)
         self.cfg["positive_label"] = positive_label
-        self.cfg["label_counts"] = None
-        self.cfg["grad_scale"] = check_grad_scale(name, grad_scale)
-        self.cfg["head_learn_rate_scale"] = check_head_learn_rate_scale(name, head_learn_rate_scale)
+
+    @property
+    def loss_labels(self) -> Tuple[str, ...]:
+        return tuple(self.labels)
 
     def predict(self, docs: Iterable[Doc]) -> Any:
         """``(n_docs, n_labels)`` probabilities; a doc without tokens gets the uniform distribution.
 
         An output layer that returns logits at prediction (``Softmax_v2`` with
         ``normalize_outputs = false``) gets its softmax here, so ``doc.cats`` are always
-        probabilities (:mod:`.output_scores` reads the layer). (spaCy's pooling layers refuse empty
+        probabilities (:mod:`spacy_dice.layers.outputs` reads the layer). (spaCy's pooling layers refuse empty
         sequences inside a batch, so they are left out.)
         """
         docs = list(docs)
@@ -76,18 +70,13 @@ class DiceTextCategorizer(ConfigurableLoss, TextCategorizer):
             scores[ops.asarray(filled, dtype="i")] = probabilities(predicted, output_normalizes(self.model))
         return scores
 
-    def update(
-        self,
-        examples: Iterable[Example],
-        *,
-        drop: float = 0.0,
-        sgd: Optional[Any] = None,
-        losses: Optional[Dict[str, float]] = None,
-    ) -> Dict[str, float]:
-        """spaCy's textcat update, leaving out docs without tokens (nothing to learn from)."""
-        return super().update(
-            [eg for eg in examples if len(eg.predicted)], drop=drop, sgd=sgd, losses=losses
-        )
+    def training_batch(self, examples: List[Example]) -> Optional[TrainingBatch]:
+        """spaCy's textcat batch, leaving out docs without tokens (nothing to learn from)."""
+        examples = [eg for eg in examples if len(eg.predicted)]
+        self._validate_categories(examples)
+        if not examples:
+            return None
+        return TrainingBatch(examples, [eg.predicted for eg in examples])
 
     def _gold_ids(self, examples: Iterable[Example]) -> numpy.ndarray:
         index = {label: i for i, label in enumerate(self.labels)}
@@ -125,19 +114,15 @@ class DiceTextCategorizer(ConfigurableLoss, TextCategorizer):
         check_output_width(self.name, self.model, len(self.labels))
         warn_unused_tok2vec(self.name, self.model, nlp)
         counts = Counter(self._gold_ids(get_examples()).tolist())
-        self.initialize_loss(
-            self.labels, {label: int(counts.get(i, 0)) for i, label in enumerate(self.labels)}
-        )
+        self.initialize_loss({label: int(counts.get(i, 0)) for i, label in enumerate(self.labels)})
 
 
-@Language.factory(
+@dice_factory(
     "dice_textcat",
     assigns=["doc.cats"],
+    default_loss=TEXTCAT_DEFAULT_LOSS,
     default_config={
         "model": DEFAULT_TEXTCAT_MODEL,
-        "loss": TEXTCAT_DEFAULT_LOSS,
-        "grad_scale": "labelled",
-        "head_learn_rate_scale": 1.0,
         "positive_label": None,
         "scorer": {"@scorers": "spacy.textcat_scorer.v2"},
     },
@@ -158,19 +143,15 @@ def make_dice_textcat(
     nlp: Language,
     name: str,
     model: Model,
-    loss: Any,
-    grad_scale: Union[str, float],
-    head_learn_rate_scale: float,
     positive_label: Optional[str],
     scorer: Optional[Callable],
+    **shared: Any,
 ) -> DiceTextCategorizer:
     """Exclusive-class text classifier trained with ``loss``; ``positive_label`` for binary F1.
 
-    ``grad_scale``: ``"labelled"`` or a number; see :func:`spacy_dice.pipeline.loss_support.check_grad_scale`.
-    ``head_learn_rate_scale``: multiplies the learning rate of the component's own layers; see
-    :mod:`spacy_dice.pipeline.head_learn_rate`.
+    ``shared``: ``loss``, ``grad_scale`` and ``head_learn_rate_scale``, the settings of every dice
+    component (:mod:`spacy_dice.pipeline.settings`).
     """
     return DiceTextCategorizer(
-        nlp.vocab, model, name, loss=loss, grad_scale=grad_scale,
-        head_learn_rate_scale=head_learn_rate_scale, positive_label=positive_label, scorer=scorer,
+        nlp.vocab, model, name, positive_label=positive_label, scorer=scorer, **shared
     )

@@ -18,18 +18,10 @@ from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
 from thinc.api import Model
 
-from .head_learn_rate import check_head_learn_rate_scale
-from .loss_support import (
-    ConfigurableLoss,
-    check_grad_scale,
-    check_loss,
-    check_output_layer,
-    check_output_width,
-    warn_unused_tok2vec,
-)
+from .base import DiceComponent, TrainingBatch
+from .model_checks import check_output_width, check_softmax_output, warn_unused_tok2vec
 
-
-class TokenClassifier(ConfigurableLoss, TrainablePipe):
+class TokenClassifier(DiceComponent, TrainablePipe):
     """Per-token softmax classification trained with ``loss``.
 
     Subclasses define ``class_names`` (the model's output columns), ``gold_ids(example)`` and
@@ -43,22 +35,20 @@ class TokenClassifier(ConfigurableLoss, TrainablePipe):
         name: str,
         *,
         loss: Any,
-        grad_scale: Any,
         scorer: Optional[Callable],
-        head_learn_rate_scale: float = 1.0,
-        **cfg: Any,
+        settings: Optional[Dict[str, Any]] = None,
+        **shared: Any,
     ) -> None:
+        """``settings``: the subclass's own settings, kept in ``self.cfg``; ``shared``: the settings
+        every dice component takes (:meth:`.base.DiceComponent.setup_dice`)."""
         self.vocab = vocab
         self.model = model
         self.name = name
         self._rehearsal_model = None
-        self.loss = check_loss(name, loss)
-        check_output_layer(name, model)
-        self.cfg: Dict[str, Any] = {
-            "labels": [], "label_counts": None, "grad_scale": check_grad_scale(name, grad_scale),
-            "head_learn_rate_scale": check_head_learn_rate_scale(name, head_learn_rate_scale), **cfg
-        }
+        self.cfg: Dict[str, Any] = {"labels": [], **(settings or {})}
         self.scorer = scorer
+        self.setup_dice(loss, **shared)
+        check_softmax_output(name, model)
 
     # --- labels ----------------------------------------------------------------------------------
     @property
@@ -73,6 +63,10 @@ class TokenClassifier(ConfigurableLoss, TrainablePipe):
     def class_names(self) -> List[str]:
         """The names of the model's output columns, in order."""
         return list(self.labels)
+
+    @property
+    def loss_labels(self) -> List[str]:
+        return self.class_names
 
     def add_label(self, label: str) -> int:
         if not isinstance(label, str):
@@ -121,24 +115,11 @@ class TokenClassifier(ConfigurableLoss, TrainablePipe):
         truths, n_labelled = self._truths(examples)
         return self.apply_loss(scores, truths, n_labelled)
 
-    def update(
-        self,
-        examples: Iterable[Example],
-        *,
-        drop: float = 0.0,
-        sgd: Optional[Any] = None,
-        losses: Optional[Dict[str, float]] = None,
-    ) -> Dict[str, float]:
-        if losses is None:
-            losses = {}
-        losses.setdefault(self.name, 0.0)
-        examples = list(examples)
-        validate_examples(examples, f"{type(self).__name__}.update")
+    def training_batch(self, examples: List[Example]) -> Optional[TrainingBatch]:
+        """Every example's predicted doc; nothing to learn when no doc has a token."""
         if not any(len(eg.predicted) for eg in examples):
-            return losses
-        return self.learn_from_batch(
-            examples, [eg.predicted for eg in examples], drop=drop, sgd=sgd, losses=losses
-        )
+            return None
+        return TrainingBatch(examples, [eg.predicted for eg in examples])
 
     def initialize(
         self,
@@ -160,7 +141,7 @@ class TokenClassifier(ConfigurableLoss, TrainablePipe):
         for example in get_examples():
             ids = self.gold_ids(example, index)
             counts.update(ids[ids >= 0].tolist())
-        self.initialize_loss(names, {names[i]: int(c) for i, c in counts.items()})
+        self.initialize_loss({names[i]: int(c) for i, c in counts.items()})
         doc_sample, label_sample = [], []
         for example in islice(get_examples(), 10):
             doc_sample.append(example.x)
