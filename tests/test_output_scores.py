@@ -130,13 +130,13 @@ def test_trained_model_decodes_brute_force_best_normalised_or_not(trained_ner):
     allowed, start, end = biluo_constraints(names)
     assert not all(is_valid_sequence(numpy.asarray(z).argmax(axis=1), allowed, start, end) for z in raw)
     expected = [brute_force(numpy.log(softmax(numpy.asarray(z, dtype="d"))), names) for z in raw]
-    got = ner.predict(docs)
+    got = ner.decode(ner.predict(docs))
     layer = ner.model.get_ref("softmax") if ner.model.has_ref("softmax") else None
     softmax_layer = layer or [node for node in ner.model.walk() if "softmax_normalize" in node.attrs][0]
     softmax_layer.attrs["softmax_normalize"] = True
     try:
         assert looks_normalized(ner.model.predict(docs[:1])[0])
-        got_normalized = ner.predict(docs)
+        got_normalized = ner.decode(ner.predict(docs))
     finally:
         softmax_layer.attrs["softmax_normalize"] = False
     assert any(len(e) and (e != 0).any() for e in expected), "the model should predict some entity"
@@ -154,7 +154,7 @@ def test_component_decodes_logits_as_log_softmax(trained_ner, monkeypatch):
     logits = [rng.normal(0.0, 3.0, size=(len(d), len(names))).astype("f") for d in docs]
     # the scores TokenClassifier.predict hands to dice_ner (what model.predict returns)
     monkeypatch.setattr(TokenClassifier, "predict", lambda self, _docs: list(logits))
-    for got, z in zip(ner.predict(docs), logits):
+    for got, z in zip(ner.decode(ner.predict(docs)), logits):
         numpy.testing.assert_array_equal(got, brute_force(numpy.log(softmax(z.astype("d"))), names))
 
 
@@ -167,7 +167,7 @@ def test_whitespace_rows_are_o_in_log_space(trained_ner):
     for row in (1, 3):
         assert lp[row, names.index("O")] == 0.0
         assert (numpy.delete(lp[row], names.index("O")) == NEG_FLOOR).all()
-    decoded = ner.predict([doc])[0]
+    decoded = ner.decode(ner.predict([doc]))[0]
     assert decoded[1] == names.index("O") and decoded[3] == names.index("O")
     numpy.testing.assert_array_equal(decoded, brute_force(numpy.asarray(lp, dtype="d"), names))
 

@@ -17,7 +17,11 @@ spaCy's own trainable components are the model (``update`` -> ``get_loss`` -> lo
   :class:`TrainingBatch`, runs the model, ``get_loss``, backprop and the optimizer step
   (:mod:`.head_learn_rate`); :meth:`DiceComponent.apply_loss` calls the loss with gold on the
   model's device, scales the gradient by ``grad_scale`` and stops with spaCy's E910 error when the
-  loss is not finite, before any weight moves.
+  loss is not finite, before any weight moves;
+* **the decision settings** (:mod:`.decisions`): a component with a ``decision_setting``
+  (``"thresholds"`` or ``"label_bias"``) keeps it in ``cfg``, checks its values at construction
+  and its labels (``decision_labels``) at ``initialize`` and after ``from_disk`` / ``from_bytes``,
+  and takes new ones with :meth:`DiceComponent.set_decisions`.
 
 A component supplies ``loss_labels``, ``training_batch`` and ``get_loss`` (its gold); its factory,
 decorated with :func:`dice_factory`, declares only its own settings. What a component refuses is
@@ -32,6 +36,7 @@ from spacy.language import Language
 from spacy.training import Example, validate_examples
 from thinc.api import Optimizer, set_dropout_rate
 
+from .decisions import check_decision_labels, check_decision_values
 from .head_learn_rate import finish_update_with_head_scale
 from .model_checks import check_loss, describe_loss
 from .settings import GRAD_SCALE_LABELLED, SHARED_DEFAULTS, check_grad_scale, check_head_learn_rate_scale
@@ -53,6 +58,8 @@ class DiceComponent:
     cfg: Dict[str, Any]
     name: str
     model: Any
+    #: ``"thresholds"`` or ``"label_bias"`` (:mod:`.decisions`); ``None``: nothing to calibrate.
+    decision_setting: Optional[str] = None
 
     def setup_dice(
         self,
@@ -74,6 +81,40 @@ class DiceComponent:
         self.cfg["grad_scale"] = check_grad_scale(self.name, grad_scale)
         self.cfg["head_learn_rate_scale"] = check_head_learn_rate_scale(self.name, head_learn_rate_scale)
 
+    # --- decision settings (:mod:`.decisions`) ---------------------------------------------------
+    def setup_decisions(self, values: Any) -> None:
+        """Check the values of the component's decision setting and keep them in ``cfg``
+        (labels are checked once known: :meth:`check_decisions`)."""
+        assert self.decision_setting is not None
+        self.cfg[self.decision_setting] = check_decision_values(self.name, self.decision_setting, values)
+
+    @property
+    def decision_labels(self) -> Sequence[str]:
+        """The keys the decision setting allows (the component's labels, once known)."""
+        return tuple(self.labels)  # type: ignore[attr-defined]
+
+    def set_decisions(self, values: Dict[str, float]) -> None:
+        """Replace the decision setting (``cfg[decision_setting]``) by ``values``, checked first.
+
+        Refuses (``ValueError`` naming the component and what is allowed) a label the component
+        does not know, a threshold outside ``[0, 1]`` and a bias that is not a finite number.
+        The next ``set_annotations`` applies them; the model is untouched.
+        """
+        if self.decision_setting is None:
+            raise ValueError(f"[{self.name}] has no decision setting (thresholds or label_bias) to set")
+        checked = check_decision_values(self.name, self.decision_setting, values)
+        check_decision_labels(self.name, self.decision_setting, checked, list(self.decision_labels))
+        self.cfg[self.decision_setting] = checked
+
+    def check_decisions(self) -> None:
+        """Check the saved or configured decision setting against the labels the component knows
+        (at ``initialize`` and after loading; ``cfg`` read from disk wins over ``config.cfg``)."""
+        if self.decision_setting is None:
+            return
+        values = check_decision_values(self.name, self.decision_setting, self.cfg.get(self.decision_setting))
+        check_decision_labels(self.name, self.decision_setting, values, list(self.decision_labels))
+        self.cfg[self.decision_setting] = values
+
     # --- the loss's classes ----------------------------------------------------------------------
     @property
     def loss_labels(self) -> Sequence[str]:
@@ -81,9 +122,11 @@ class DiceComponent:
         raise NotImplementedError
 
     def initialize_loss(self, label_counts: Optional[Dict[str, int]]) -> None:
-        """At ``initialize``: keep the training counts of the loss's classes and set the loss up."""
+        """At the end of ``initialize`` (labels known): keep the training counts of the loss's
+        classes, set the loss up, and check the decision setting's labels."""
         self.cfg["label_counts"] = dict(label_counts) if label_counts is not None else None
         self._set_up_loss()
+        self.check_decisions()
 
     def _set_up_loss(self) -> None:
         """Hand the loss its classes and counts, and (a scheduled loss) the step it is at."""
@@ -99,11 +142,13 @@ class DiceComponent:
     def from_disk(self, path: Any, *, exclude: Any = tuple()) -> Any:
         super().from_disk(path, exclude=exclude)  # type: ignore[misc]
         self._set_up_loss()
+        self.check_decisions()
         return self
 
     def from_bytes(self, bytes_data: bytes, *, exclude: Any = tuple()) -> Any:
         super().from_bytes(bytes_data, exclude=exclude)  # type: ignore[misc]
         self._set_up_loss()
+        self.check_decisions()
         return self
 
     # --- training --------------------------------------------------------------------------------

@@ -3,9 +3,12 @@
 Why BILUO rather than BIO: spaCy's own gold (``Example.get_aligned_ner``) is BILUO, single-token
 entities (``U-``) and entity ends (``L-``) are then explicit classes, which gives the decoder's
 constraints more to work with, and the dice losses a class per boundary kind. A softmax over
-``O`` + 4 tags per label sits on any tok2vec (``spacy.Tagger.v2``); prediction runs a constrained
-Viterbi decoder over the log-probabilities that can only emit valid BILUO sequences, and writes
-``doc.ents``.
+``O`` + 4 tags per label sits on any tok2vec (``spacy.Tagger.v2``).
+
+``predict`` returns the per-doc log-probabilities (decision-free); ``set_annotations`` adds the
+``label_bias`` (:mod:`.decisions`: ``b_X`` on the ``B-X, I-X, L-X, U-X`` columns), runs the
+constrained Viterbi decoder (:mod:`.decoder`), which can only emit valid BILUO sequences, and
+writes ``doc.ents``. So the same scores can be annotated again under other biases.
 """
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
@@ -18,7 +21,8 @@ from thinc.api import Model
 
 from ..layers.outputs import log_probs, output_normalizes
 from .base import dice_factory
-from .biluo import biluo_tags_for_example, make_tag_names, spans_from_tags
+from .biluo import OUT, biluo_tags_for_example, make_tag_names, parse_tag, spans_from_tags
+from .decisions import LABEL_BIAS, bias_vector
 from .decoder import NEG_FLOOR, decode_log_probs_batch
 from .default_losses import NER_DEFAULT_LOSS
 from .tagger import DEFAULT_TAGGER_MODEL
@@ -30,7 +34,12 @@ class DiceEntityRecognizer(TokenClassifier):
 
     Tokens whose gold entity annotation is missing, misaligned with the predicted tokenization, or
     of a label not seen at ``initialize`` are masked (class id -1).
+
+    ``label_bias`` (entity label -> number, :mod:`.decisions`) is added to the label's ``B``,
+    ``I``, ``L`` and ``U`` log-probabilities before decoding.
     """
+
+    decision_setting = LABEL_BIAS
 
     def __init__(
         self,
@@ -39,12 +48,14 @@ class DiceEntityRecognizer(TokenClassifier):
         name: str = "dice_ner",
         *,
         loss: Any,
+        label_bias: Optional[Dict[str, float]] = None,
         scorer: Optional[Callable],
         **shared: Any,
     ) -> None:
         """``shared``: ``grad_scale``, ``head_learn_rate_scale`` (:mod:`.settings`)."""
         self._tag_names: Optional[List[str]] = None
         super().__init__(vocab, model, name, loss=loss, scorer=scorer, **shared)
+        self.setup_decisions(label_bias)
 
     @property
     def class_names(self) -> List[str]:
@@ -62,21 +73,24 @@ class DiceEntityRecognizer(TokenClassifier):
     def gold_ids(self, example: Example, class_index: Dict[str, int]) -> numpy.ndarray:
         return biluo_tags_for_example(example, class_index)
 
-    def predict(self, docs: Iterable[Doc]) -> List[numpy.ndarray]:
-        """The best valid BILUO tag ids of each doc (constrained Viterbi on log-probabilities).
+    def predict(self, docs: Iterable[Doc]) -> List[Any]:
+        """Per doc, the ``(len(doc), n_tags)`` log-probabilities the decoder maximises (on the
+        model's device), before any decision setting: see :meth:`log_probs`.
 
-        The model's outputs become log-probabilities first (:func:`spacy_dice.layers.outputs.log_probs`:
-        log-softmax of logits, as ``spacy.Tagger.v2`` with ``normalize = false`` returns; the log of
-        probabilities otherwise; the output layer says which). Whitespace tokens are always ``O``,
-        as in spaCy's own ``ner`` (an entity never starts, ends or consists of a whitespace token):
-        their rows become log-probability 0 for ``O`` and ``NEG_FLOOR`` for every other tag.
+        ``set_annotations`` decodes them; :meth:`decode` gives the tag ids.
         """
         docs = list(docs)
-        scores = super().predict(docs)
-        return decode_log_probs_batch(self.log_probs(docs, scores), self.class_names)
+        return self.log_probs(docs, super().predict(docs))
 
     def log_probs(self, docs: Sequence[Doc], scores: Sequence[Any]) -> List[Any]:
-        """Per doc, the ``(len(doc), n_tags)`` log-probabilities the decoder maximises."""
+        """Per doc, the ``(len(doc), n_tags)`` log-probabilities of the model's outputs ``scores``.
+
+        The outputs become log-probabilities (:func:`spacy_dice.layers.outputs.log_probs`:
+        log-softmax of logits, as ``spacy.Tagger.v2`` with ``normalize = false`` returns; the log
+        of probabilities otherwise; the output layer says which). Whitespace tokens are always
+        ``O``, as in spaCy's own ``ner`` (an entity never starts, ends or consists of a whitespace
+        token): their rows become log-probability 0 for ``O`` and ``NEG_FLOOR`` for every other tag.
+        """
         normalized = output_normalizes(self.model)
         out_index = self.class_names.index("O")
         result = []
@@ -90,10 +104,32 @@ class DiceEntityRecognizer(TokenClassifier):
             result.append(lp)
         return result
 
-    def set_annotations(self, docs: Iterable[Doc], tag_ids: List[numpy.ndarray]) -> None:
-        """Replace ``doc.ents`` with the decoded entities; other tokens become ``O``."""
+    def bias_vector(self) -> Optional[List[float]]:
+        """The current ``label_bias`` per tag column (``None``: no non-zero bias)."""
+        return bias_vector(
+            self.cfg.get(LABEL_BIAS) or {}, self.class_names,
+            lambda tag: None if tag == OUT else parse_tag(tag)[1],
+        )
+
+    def biased_log_probs(self, scores: Sequence[Any]) -> List[Any]:
+        """``lp + b`` per doc (new arrays; ``scores`` themselves when there is no bias)."""
+        bias = self.bias_vector()
+        if bias is None:
+            return list(scores)
+        xp = self.model.ops.xp
+        return [lp + xp.asarray(bias, dtype=lp.dtype) for lp in scores]
+
+    def decode(self, scores: Sequence[Any]) -> List[numpy.ndarray]:
+        """The best valid BILUO tag ids of each doc under the current ``label_bias``
+        (constrained Viterbi on ``predict``'s log-probabilities plus the bias)."""
+        return decode_log_probs_batch(self.biased_log_probs(scores), self.class_names)
+
+    def set_annotations(self, docs: Iterable[Doc], scores: List[Any]) -> None:
+        """Replace ``doc.ents`` with the entities decoded from ``predict``'s log-probabilities
+        under the current ``label_bias``; other tokens become ``O``. ``scores`` are unchanged."""
+        docs = list(docs)
         names = self.class_names
-        for doc, ids in zip(docs, tag_ids):
+        for doc, ids in zip(docs, self.decode(scores)):
             spans = [Span(doc, start, end, label=label) for start, end, label in spans_from_tags(ids, names)]
             doc.set_ents(spans, default="outside")
 
@@ -102,15 +138,28 @@ class DiceEntityRecognizer(TokenClassifier):
     "dice_ner",
     assigns=["doc.ents", "token.ent_iob", "token.ent_type"],
     default_loss=NER_DEFAULT_LOSS,
-    default_config={"model": DEFAULT_TAGGER_MODEL, "scorer": {"@scorers": "spacy.ner_scorer.v1"}},
+    default_config={
+        "model": DEFAULT_TAGGER_MODEL,
+        "label_bias": {},
+        "scorer": {"@scorers": "spacy.ner_scorer.v1"},
+    },
     default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
 )
 def make_dice_ner(
-    nlp: Language, name: str, model: Model, scorer: Optional[Callable], **shared: Any
+    nlp: Language,
+    name: str,
+    model: Model,
+    label_bias: Dict[str, float],
+    scorer: Optional[Callable],
+    **shared: Any,
 ) -> DiceEntityRecognizer:
     """Named entities by per-token BILUO classification, trained with ``loss``, decoded validly.
+
+    ``label_bias``: entity label -> number added to the log-probabilities of its ``B``, ``I``,
+    ``L``, ``U`` tags before decoding (> 0: more entities of that type; ``{}``: the plain
+    decoder; :mod:`spacy_dice.pipeline.decisions`).
 
     ``shared``: ``loss``, ``grad_scale`` and ``head_learn_rate_scale``, the settings of every dice
     component (:mod:`spacy_dice.pipeline.settings`).
     """
-    return DiceEntityRecognizer(nlp.vocab, model, name, scorer=scorer, **shared)
+    return DiceEntityRecognizer(nlp.vocab, model, name, label_bias=label_bias, scorer=scorer, **shared)

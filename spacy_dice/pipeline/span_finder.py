@@ -12,10 +12,14 @@ through ``Logistic`` (logit gradient ``(P - Y) P (1 - P)``); here any spacy-dice
 ``activation = "sigmoid"`` mode over the ``(tokens, 2)`` matrix, columns named ``"start"`` and
 ``"end"`` (class weights by name), with the loss's logit gradient reaching the logits unchanged
 (:mod:`spacy_dice.layers.logits`). Unannotated docs and misaligned boundaries are masked (:mod:`.span_gold`).
+
+Decision setting (:mod:`.decisions`): ``thresholds = {"start": p, "end": q}`` gives each column
+its own threshold (a token starts a span when ``P_t0 >= p``); columns not listed use ``threshold``.
 """
 import copy
-from typing import Any, Callable, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
+import numpy
 from spacy.language import Language
 from spacy.pipeline.span_finder import DEFAULT_SPAN_FINDER_MODEL, SpanFinder
 from spacy.pipeline.spancat import DEFAULT_SPANS_KEY
@@ -24,6 +28,7 @@ from thinc.api import Model
 from thinc.types import Floats2d
 
 from .base import DiceComponent, TrainingBatch, dice_factory
+from .decisions import THRESHOLDS, threshold_vector
 from .default_losses import SPAN_FINDER_DEFAULT_LOSS
 from .model_checks import check_span_scorer, warn_unused_tok2vec
 from .span_gold import boundary_gold, reference_spans
@@ -35,7 +40,12 @@ DICE_SPAN_FINDER_MODEL["scorer"] = {"@layers": "spacy-dice.LinearLogits.v1", "nO
 
 
 class DiceSpanFinder(DiceComponent, SpanFinder):
-    """spaCy's ``SpanFinder`` whose loss is the configured sigmoid-mode spacy-dice loss."""
+    """spaCy's ``SpanFinder`` whose loss is the configured sigmoid-mode spacy-dice loss.
+
+    ``thresholds`` (keys ``"start"`` / ``"end"``): each column's own threshold (:mod:`.decisions`).
+    """
+
+    decision_setting = THRESHOLDS
 
     def __init__(
         self,
@@ -48,6 +58,7 @@ class DiceSpanFinder(DiceComponent, SpanFinder):
         threshold: float = 0.5,
         max_length: Optional[int] = None,
         min_length: Optional[int] = None,
+        thresholds: Optional[Dict[str, float]] = None,
         scorer: Optional[Callable],
         **shared: Any,
     ) -> None:
@@ -73,6 +84,41 @@ class DiceSpanFinder(DiceComponent, SpanFinder):
             **shared,
         )
         self.adapted_layers = check_span_scorer(name, model, "sigmoid")
+        self.setup_decisions(thresholds)
+        self.check_decisions()  # the columns are known from the start
+
+    @property
+    def decision_labels(self) -> Tuple[str, ...]:
+        """The keys of ``thresholds``: :data:`BOUNDARY_LABELS` (``"start"``, ``"end"``)."""
+        return BOUNDARY_LABELS
+
+    def set_annotations(self, docs: Iterable[Any], scores: Floats2d) -> None:
+        """spaCy's span finder annotation, each column against its own threshold; spaCy's own
+        code when ``thresholds`` is empty. Pairs every start with every end at or after it
+        within ``[min_length, max_length]`` tokens, into ``doc.spans[spans_key]``."""
+        thresholds = self.cfg.get(THRESHOLDS) or {}
+        if not thresholds:
+            super().set_annotations(docs, scores)
+            return
+        start_threshold, end_threshold = threshold_vector(thresholds, BOUNDARY_LABELS, self.cfg["threshold"])
+        scores = self.model.ops.to_numpy(scores)
+        min_length, max_length = self.cfg["min_length"], self.cfg["max_length"]
+        key = self.cfg["spans_key"]
+        offset = 0
+        for doc in docs:
+            doc_scores = scores[offset : offset + len(doc)]
+            offset += len(doc)
+            starts = numpy.flatnonzero(doc_scores[:, 0] >= start_threshold).tolist() if len(doc) else []
+            ends = numpy.flatnonzero(doc_scores[:, 1] >= end_threshold).tolist() if len(doc) else []
+            spans = []
+            for start in starts:
+                for end in ends:
+                    length = end + 1 - start
+                    if length < 1:
+                        continue
+                    if (min_length is None or min_length <= length) and (max_length is None or length <= max_length):
+                        spans.append(doc[start : end + 1])
+            doc.spans[key] = spans
 
     @property
     def loss_labels(self) -> Tuple[str, ...]:
@@ -141,6 +187,7 @@ class DiceSpanFinder(DiceComponent, SpanFinder):
         "spans_key": DEFAULT_SPANS_KEY,
         "max_length": 25,
         "min_length": None,
+        "thresholds": {},
         "scorer": {"@scorers": "spacy.span_finder_scorer.v1"},
     },
     default_score_weights={
@@ -157,6 +204,7 @@ def make_dice_span_finder(
     threshold: float,
     max_length: Optional[int],
     min_length: Optional[int],
+    thresholds: Dict[str, float],
     scorer: Optional[Callable],
     **shared: Any,
 ) -> DiceSpanFinder:
@@ -165,9 +213,11 @@ def make_dice_span_finder(
     ``model``: ``spacy.SpanFinder.v1`` with ``scorer = spacy-dice.LinearLogits.v1`` (``nO = 2``;
     spaCy's ``spacy.LinearLogistic.v1`` is adapted). ``shared``: ``loss``, ``grad_scale`` and
     ``head_learn_rate_scale``, the settings of every dice component
-    (:mod:`spacy_dice.pipeline.settings`).
+    (:mod:`spacy_dice.pipeline.settings`). ``thresholds``: ``{"start": p, "end": q}``, each
+    column's own threshold; columns not listed use ``threshold``
+    (:mod:`spacy_dice.pipeline.decisions`).
     """
     return DiceSpanFinder(
         nlp, model, name, spans_key=spans_key, threshold=threshold, max_length=max_length,
-        min_length=min_length, scorer=scorer, **shared,
+        min_length=min_length, thresholds=thresholds, scorer=scorer, **shared,
     )

@@ -17,6 +17,11 @@ thresholds) and replace its hard-coded loss:
 The gradient that reaches the logits is exactly the loss's logit gradient ``dL/dZ``
 (:mod:`spacy_dice.layers.logits`): spaCy's ``spacy.LinearLogistic.v1`` is adapted, models
 that cannot pass logit gradients are refused. Missing gold is masked (:mod:`.span_gold`).
+
+Decision settings (:mod:`.decisions`): ``dice_spancat`` takes ``thresholds`` (label -> probability;
+a candidate gets label ``c`` when ``P_c >= thresholds.get(c, threshold)``),
+``dice_spancat_singlelabel`` takes ``label_bias`` (label -> number; the candidates' probabilities
+become ``softmax(log p + b)`` with no bias on ``__negative__``, then spaCy's argmax decides).
 """
 import copy
 import warnings
@@ -37,7 +42,9 @@ from spacy.vocab import Vocab
 from thinc.api import Model
 from thinc.types import Floats2d, Ragged
 
+from ..layers.outputs import log_probs, log_softmax, output_normalizes
 from .base import DiceComponent, TrainingBatch, dice_factory
+from .decisions import LABEL_BIAS, THRESHOLDS, bias_vector, threshold_vector
 from .default_losses import SPANCAT_DEFAULT_LOSS, SPANCAT_SINGLELABEL_DEFAULT_LOSS
 from .model_checks import check_span_scorer, warn_unused_tok2vec
 from .span_gold import candidate_gold_sigmoid, candidate_gold_softmax, reference_spans
@@ -68,6 +75,9 @@ class DiceSpanCategorizer(DiceComponent, SpanCategorizer):
 
     ``add_negative_label=False``: multi-label, sigmoid-mode loss over ``(candidates, labels)``;
     ``True``: single-label, softmax-mode loss over ``labels + [NEGATIVE_LABEL]``.
+
+    Decision setting: ``thresholds`` (multi-label) or ``label_bias`` (single-label), see
+    :attr:`decision_setting` and :mod:`.decisions`.
     """
 
     def __init__(
@@ -83,11 +93,22 @@ class DiceSpanCategorizer(DiceComponent, SpanCategorizer):
         allow_overlap: bool = True,
         max_positive: Optional[int] = None,
         threshold: Optional[float] = 0.5,
+        thresholds: Optional[Dict[str, float]] = None,
+        label_bias: Optional[Dict[str, float]] = None,
         scorer: Optional[Callable],
         **shared: Any,
     ) -> None:
-        """``shared``: ``grad_scale``, ``head_learn_rate_scale`` (:mod:`.settings`)."""
+        """``shared``: ``grad_scale``, ``head_learn_rate_scale`` (:mod:`.settings`).
+        ``thresholds``: multi-label only; ``label_bias``: single-label only."""
         check_spans_key(name, spans_key)
+        unused = ("thresholds", thresholds) if add_negative_label else ("label_bias", label_bias)
+        if unused[1]:
+            raise ValueError(
+                f"[{name}] {unused[0]}={unused[1]!r} is not a setting of this component; the"
+                + (" single-label span categorizer takes label_bias (label -> number added to"
+                   " its log-probability)" if add_negative_label else
+                   " multi-label span categorizer takes thresholds (label -> probability in [0, 1])")
+            )
         if not callable(suggester):
             raise ValueError(
                 f"[{name}] suggester: {suggester!r} is not a suggester; use a @misc block such"
@@ -107,6 +128,59 @@ class DiceSpanCategorizer(DiceComponent, SpanCategorizer):
         self.setup_dice(loss, activation=activation, predicts=what, **shared)
         self.adapted_layers = check_span_scorer(name, model, activation)
         self._warned_no_candidates = False
+        self.setup_decisions(label_bias if add_negative_label else thresholds)
+
+    @property
+    def decision_setting(self) -> str:  # type: ignore[override]
+        """``"label_bias"`` for the single-label categorizer, ``"thresholds"`` for the multi-label one."""
+        return LABEL_BIAS if self.add_negative_label else THRESHOLDS
+
+    @property
+    def decision_labels(self) -> Tuple[str, ...]:
+        """The span labels (not ``__negative__``: a uniform bias on all labels is its opposite)."""
+        return tuple(self.labels)
+
+    def set_annotations(self, docs: Iterable[Any], indices_scores: Tuple[Ragged, Floats2d]) -> None:
+        """spaCy's ``doc.spans[spans_key]`` from ``predict``'s output, after the decision setting
+        (``indices_scores`` is left unchanged)."""
+        indices, scores = indices_scores
+        if self.add_negative_label:
+            bias = bias_vector(
+                self.cfg.get(LABEL_BIAS) or {}, self.loss_labels,
+                lambda column: None if column == NEGATIVE_LABEL else column,
+            )
+            if bias is not None and scores.size:
+                xp = self.model.ops.xp
+                logp = log_probs(scores, output_normalizes(self.model)).astype("float64")
+                biased = xp.exp(log_softmax(logp + xp.asarray(bias, dtype="float64")))
+                scores = biased.astype(scores.dtype)
+        super().set_annotations(docs, (indices, scores))
+
+    def _make_span_group_multilabel(self, doc: Any, indices: Any, scores: Floats2d) -> Any:
+        """spaCy's multi-label span group, each label against its own threshold
+        (``thresholds.get(label, threshold)``); spaCy's own code when ``thresholds`` is empty."""
+        thresholds = self.cfg.get(THRESHOLDS) or {}
+        if not thresholds:
+            return super()._make_span_group_multilabel(doc, indices, scores)
+        from spacy.tokens import Span, SpanGroup
+
+        spans = SpanGroup(doc, name=self.key)
+        if scores.size == 0:
+            return spans
+        scores = self.model.ops.to_numpy(scores)
+        indices = self.model.ops.to_numpy(indices)
+        keeps = scores >= numpy.asarray(threshold_vector(thresholds, self.labels, self.cfg["threshold"]))
+        max_positive = self.cfg["max_positive"]
+        if max_positive is not None:
+            ranked = (scores * -1).argsort()
+            for i, row in enumerate(ranked[:, max_positive:]):
+                keeps[i, row] = False
+        attrs_scores = []
+        for i, j in zip(*numpy.nonzero(keeps)):
+            spans.append(Span(doc, int(indices[i, 0]), int(indices[i, 1]), label=self.labels[j]))
+            attrs_scores.append(scores[i, j])
+        spans.attrs["scores"] = numpy.array(attrs_scores)
+        return spans
 
     @property
     def loss_labels(self) -> Tuple[str, ...]:
@@ -264,6 +338,7 @@ SPANCAT_DEFAULT_CONFIG = {
     "threshold": 0.5,
     "spans_key": DEFAULT_SPANS_KEY,
     "max_positive": None,
+    "thresholds": {},
     "model": DICE_SPANCAT_MODEL,
     "suggester": NGRAM_SUGGESTER,
     "scorer": {"@scorers": "spacy.spancat_scorer.v1"},
@@ -286,9 +361,13 @@ def make_dice_spancat(
     scorer: Optional[Callable],
     threshold: float,
     max_positive: Optional[int],
+    thresholds: Dict[str, float],
     **shared: Any,
 ) -> DiceSpanCategorizer:
     """Multi-label span categorizer (spaCy's ``spancat`` settings) trained with a sigmoid-mode ``loss``.
+
+    ``thresholds``: label -> probability in [0, 1], that label's threshold; labels not listed use
+    ``threshold`` (:mod:`spacy_dice.pipeline.decisions`).
 
     ``model``: ``spacy.SpanCategorizer.v1`` with ``scorer = spacy-dice.LinearLogits.v1`` (spaCy's
     ``spacy.LinearLogistic.v1`` is adapted); ``grad_scale``: ``"labelled"`` (times the number of
@@ -297,7 +376,8 @@ def make_dice_spancat(
     """
     return DiceSpanCategorizer(
         nlp.vocab, model, suggester, name, add_negative_label=False, spans_key=spans_key,
-        allow_overlap=True, max_positive=max_positive, threshold=threshold, scorer=scorer, **shared,
+        allow_overlap=True, max_positive=max_positive, threshold=threshold, thresholds=thresholds,
+        scorer=scorer, **shared,
     )
 
 
@@ -306,6 +386,7 @@ SPANCAT_SINGLELABEL_DEFAULT_CONFIG = {
     "model": copy.deepcopy(dict(DEFAULT_SPANCAT_SINGLELABEL_MODEL)),
     "suggester": NGRAM_SUGGESTER,
     "allow_overlap": True,
+    "label_bias": {},
     "scorer": {"@scorers": "spacy.spancat_scorer.v1"},
 }
 
@@ -324,15 +405,21 @@ def make_dice_spancat_singlelabel(
     model: Model[Tuple[List[Any], Ragged], Floats2d],
     spans_key: str,
     allow_overlap: bool,
+    label_bias: Dict[str, float],
     scorer: Optional[Callable],
     **shared: Any,
 ) -> DiceSpanCategorizer:
     """Single-label span categorizer (spaCy's ``spancat_singlelabel``) with a softmax-mode ``loss``.
+
+    ``label_bias``: span label -> number added to its log-probability before the argmax, the
+    stored scores are ``softmax(log p + b)`` (``__negative__`` gets none; a uniform bias on every
+    label is its opposite) (:mod:`spacy_dice.pipeline.decisions`).
 
     The negative class is :data:`NEGATIVE_LABEL`; spaCy's ``negative_weight`` becomes the loss's
     ``class_weights = {"__negative__": w}`` (any loss that takes class weights).
     """
     return DiceSpanCategorizer(
         nlp.vocab, model, suggester, name, add_negative_label=True, spans_key=spans_key,
-        allow_overlap=allow_overlap, max_positive=1, threshold=None, scorer=scorer, **shared,
+        allow_overlap=allow_overlap, max_positive=1, threshold=None, label_bias=label_bias,
+        scorer=scorer, **shared,
     )

@@ -10,7 +10,9 @@ from spacy.util import registry
 from spacy.vocab import Vocab
 from thinc.api import Config, Model
 
+from ..layers.outputs import log_probs, output_normalizes
 from .base import dice_factory
+from .decisions import LABEL_BIAS, bias_vector
 from .default_losses import TAGGER_DEFAULT_LOSS
 from .token_classifier import TokenClassifier
 
@@ -50,7 +52,11 @@ class DiceTagger(TokenClassifier):
 
     Gold tokens whose tag is missing (empty string, or not aligned to the predicted tokenization) and
     tags never seen at ``initialize`` are masked (class id -1): they get no gradient.
+
+    ``label_bias`` (tag -> number, :mod:`.decisions`): each token gets ``argmax_c log p_c + b_c``.
     """
+
+    decision_setting = LABEL_BIAS
 
     def __init__(
         self,
@@ -61,6 +67,7 @@ class DiceTagger(TokenClassifier):
         loss: Any,
         attr: str = "tag",
         overwrite: bool = False,
+        label_bias: Optional[Dict[str, float]] = None,
         scorer: Optional[Callable] = tagger_score,
         **shared: Any,
     ) -> None:
@@ -73,6 +80,7 @@ class DiceTagger(TokenClassifier):
             vocab, model, name, loss=loss, scorer=scorer,
             settings={"attr": attr, "overwrite": overwrite}, **shared,
         )
+        self.setup_decisions(label_bias)
 
     @property
     def attr(self) -> str:
@@ -97,6 +105,7 @@ class DiceTagger(TokenClassifier):
     def set_annotations(self, docs: Iterable[Any], scores: List[Any]) -> None:
         """Write the argmax class of each token to ``token.tag_`` or ``token.pos_``, a doc at a time.
 
+        With ``label_bias`` the argmax is of ``log p + b`` (``scores`` are left unchanged).
         Without ``overwrite`` only tokens whose attribute is still unset get the prediction.
         """
         field = self.attr.upper()
@@ -105,9 +114,14 @@ class DiceTagger(TokenClassifier):
         else:
             values = numpy.asarray([self.vocab.strings.add(label) for label in self.labels], dtype="uint64")
         overwrite = self.cfg["overwrite"]
+        bias = bias_vector(self.cfg.get(LABEL_BIAS) or {}, self.labels)
+        normalized = output_normalizes(self.model) if bias is not None else None
         for doc, doc_scores in zip(docs, scores):
             if not len(doc):
                 continue
+            if bias is not None:
+                xp = self.model.ops.xp
+                doc_scores = log_probs(doc_scores, normalized) + xp.asarray(bias, dtype=doc_scores.dtype)
             best = doc_scores.argmax(axis=1)
             best = best.get() if hasattr(best, "get") else numpy.asarray(best)
             predicted = values[best]
@@ -125,6 +139,7 @@ class DiceTagger(TokenClassifier):
         "model": DEFAULT_TAGGER_MODEL,
         "attr": "tag",
         "overwrite": False,
+        "label_bias": {},
         "scorer": {"@scorers": "spacy-dice.tagger_scorer.v1"},
     },
     default_score_weights={"tag_acc": 1.0, "pos_acc": 1.0},
@@ -135,12 +150,19 @@ def make_dice_tagger(
     model: Model,
     attr: str,
     overwrite: bool,
+    label_bias: Dict[str, float],
     scorer: Optional[Callable],
     **shared: Any,
 ) -> DiceTagger:
     """A tagger of ``token.tag_`` (``attr="tag"``) or ``token.pos_`` (``attr="pos"``) trained with ``loss``.
 
+    ``label_bias``: tag -> number added to that tag's log-probabilities before the argmax
+    (:mod:`spacy_dice.pipeline.decisions`; ``{}``: the plain argmax).
+
     ``shared``: ``loss``, ``grad_scale`` and ``head_learn_rate_scale``, the settings of every dice
     component (:mod:`spacy_dice.pipeline.settings`).
     """
-    return DiceTagger(nlp.vocab, model, name, attr=attr, overwrite=overwrite, scorer=scorer, **shared)
+    return DiceTagger(
+        nlp.vocab, model, name, attr=attr, overwrite=overwrite, label_bias=label_bias,
+        scorer=scorer, **shared,
+    )

@@ -6,7 +6,7 @@ identification) are one doc holding both sentences joined by
 :data:`spacy_dice.corpus.pairs.PAIR_SEPARATOR` (use :func:`spacy_dice.corpus.pairs.make_pair_text`).
 """
 from collections import Counter
-from typing import Any, Callable, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 import numpy
 from spacy.language import Language
@@ -16,8 +16,9 @@ from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.vocab import Vocab
 from thinc.api import Config, Model
 
-from ..layers.outputs import output_normalizes, probabilities
+from ..layers.outputs import log_softmax, output_normalizes, probabilities
 from .base import DiceComponent, TrainingBatch, dice_factory
+from .decisions import LABEL_BIAS, bias_vector
 from .default_losses import TEXTCAT_DEFAULT_LOSS
 from .model_checks import check_output_width, check_softmax_output, warn_unused_tok2vec
 
@@ -29,7 +30,12 @@ class DiceTextCategorizer(DiceComponent, TextCategorizer):
 
     The gold class of a doc is the label whose ``cats`` value is 1.0; a doc with no ``cats`` is
     missing (id -1, no gradient).
+
+    ``label_bias`` (label -> number, :mod:`.decisions`): ``doc.cats = softmax(log p + b)``, so the
+    bias moves the argmax (the decision spaCy's scorer reads) and the stored probabilities alike.
     """
+
+    decision_setting = LABEL_BIAS
 
     def __init__(
         self,
@@ -39,6 +45,7 @@ class DiceTextCategorizer(DiceComponent, TextCategorizer):
         *,
         loss: Any,
         positive_label: Optional[str] = None,
+        label_bias: Optional[Dict[str, float]] = None,
         scorer: Optional[Callable],
         **shared: Any,
     ) -> None:
@@ -47,6 +54,7 @@ class DiceTextCategorizer(DiceComponent, TextCategorizer):
         self.setup_dice(loss, **shared)
         check_softmax_output(name, model)
         self.cfg["positive_label"] = positive_label
+        self.setup_decisions(label_bias)
 
     @property
     def loss_labels(self) -> Tuple[str, ...]:
@@ -69,6 +77,20 @@ class DiceTextCategorizer(DiceComponent, TextCategorizer):
             predicted = self.model.predict([docs[i] for i in filled])
             scores[ops.asarray(filled, dtype="i")] = probabilities(predicted, output_normalizes(self.model))
         return scores
+
+    def biased_scores(self, scores: Any) -> Any:
+        """``softmax(log p + b)`` per row with the current ``label_bias`` (``scores`` unchanged
+        when no label has a non-zero bias)."""
+        bias = bias_vector(self.cfg.get(LABEL_BIAS) or {}, self.labels)
+        if bias is None or not len(scores):
+            return scores
+        xp = self.model.ops.xp
+        logp = xp.log(xp.maximum(xp.asarray(scores, dtype="float64"), xp.finfo("float64").tiny))
+        return xp.exp(log_softmax(logp + xp.asarray(bias, dtype="float64"))).astype(scores.dtype)
+
+    def set_annotations(self, docs: Iterable[Doc], scores: Any) -> None:
+        """``doc.cats`` from ``predict``'s probabilities after the ``label_bias``."""
+        super().set_annotations(docs, self.biased_scores(scores))
 
     def training_batch(self, examples: List[Example]) -> Optional[TrainingBatch]:
         """spaCy's textcat batch, leaving out docs without tokens (nothing to learn from)."""
@@ -124,6 +146,7 @@ class DiceTextCategorizer(DiceComponent, TextCategorizer):
     default_config={
         "model": DEFAULT_TEXTCAT_MODEL,
         "positive_label": None,
+        "label_bias": {},
         "scorer": {"@scorers": "spacy.textcat_scorer.v2"},
     },
     default_score_weights={
@@ -144,14 +167,19 @@ def make_dice_textcat(
     name: str,
     model: Model,
     positive_label: Optional[str],
+    label_bias: Dict[str, float],
     scorer: Optional[Callable],
     **shared: Any,
 ) -> DiceTextCategorizer:
     """Exclusive-class text classifier trained with ``loss``; ``positive_label`` for binary F1.
 
+    ``label_bias``: label -> number added to its log-probability, ``doc.cats = softmax(log p + b)``
+    (:mod:`spacy_dice.pipeline.decisions`; ``{}``: the model's probabilities).
+
     ``shared``: ``loss``, ``grad_scale`` and ``head_learn_rate_scale``, the settings of every dice
     component (:mod:`spacy_dice.pipeline.settings`).
     """
     return DiceTextCategorizer(
-        nlp.vocab, model, name, positive_label=positive_label, scorer=scorer, **shared
+        nlp.vocab, model, name, positive_label=positive_label, label_bias=label_bias,
+        scorer=scorer, **shared,
     )
