@@ -70,6 +70,19 @@ def score_runs(names: List[str]) -> Dict[str, Dict[str, float]]:
     return scores
 
 
+def package_versions() -> Dict[str, str]:
+    """The versions that decide the numbers (a fixed seed gives other scores with other ones)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": sys.version.split()[0]}
+    for name in ("spacy", "thinc", "numpy", "torch"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return found
+
+
 def compare(recorded: Dict[str, Dict[str, float]], found: Dict[str, Dict[str, float]], tolerance: float) -> List[str]:
     """One line per score that differs (or is missing) beyond ``tolerance``."""
     problems = []
@@ -96,6 +109,7 @@ def main(argv=None) -> int:
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     if args.out:
         record = {
+            "versions": package_versions(),
             "rerun": "python benchmarks/fixed_seed_check.py --check benchmarks/results/fixed_seed.json",
             "git_commit": commit,
             "runs": {name: " ".join(["python -m spacy project run all ."] + RUNS[name]) for name in names},
