@@ -9,12 +9,18 @@ constraints more to work with, and the dice losses a class per boundary kind. A 
 ``label_bias`` (:mod:`.decisions`: ``b_X`` on the ``B-X, I-X, L-X, U-X`` columns), runs the
 constrained Viterbi decoder (:mod:`.decoder`), which can only emit valid BILUO sequences, and
 writes ``doc.ents``. So the same scores can be annotated again under other biases.
+
+Confidences (``scores_key``, default ``"ents"``): ``doc.spans[scores_key]`` holds the same spans
+as ``doc.ents``, with ``attrs["scores"]`` the marginal probability of each entity under the
+constrained BILUO lattice (:mod:`.marginals`: forward-backward over the biased
+log-probabilities), one float per entity, in the order of ``doc.ents``. ``scores_key = null``
+writes nothing and computes nothing.
 """
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 import numpy
 from spacy.language import Language
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, Span, SpanGroup
 from spacy.training import Example
 from spacy.vocab import Vocab
 from thinc.api import Model
@@ -25,8 +31,23 @@ from .biluo import OUT, biluo_tags_for_example, make_tag_names, parse_tag, spans
 from .decisions import LABEL_BIAS, bias_vector
 from .decoder import NEG_FLOOR, decode_log_probs_batch
 from .default_losses import NER_DEFAULT_LOSS
+from .marginals import entity_marginals
 from .tagger import DEFAULT_TAGGER_MODEL
 from .token_classifier import TokenClassifier
+
+
+DEFAULT_SCORES_KEY = "ents"
+
+
+def check_scores_key(component: str, scores_key: Any) -> Optional[str]:
+    """``scores_key``: a non-empty string (a ``doc.spans`` key) or ``None`` (no confidences)."""
+    if scores_key is None or (isinstance(scores_key, str) and scores_key):
+        return scores_key
+    raise ValueError(
+        f"[{component}] scores_key={scores_key!r} is not allowed; use a non-empty string, the key"
+        f" of doc.spans that receives the entities with their marginal probabilities in"
+        f" attrs[\"scores\"] (default \"{DEFAULT_SCORES_KEY}\"), or null for none (no extra cost)"
+    )
 
 
 class DiceEntityRecognizer(TokenClassifier):
@@ -36,7 +57,8 @@ class DiceEntityRecognizer(TokenClassifier):
     of a label not seen at ``initialize`` are masked (class id -1).
 
     ``label_bias`` (entity label -> number, :mod:`.decisions`) is added to the label's ``B``,
-    ``I``, ``L`` and ``U`` log-probabilities before decoding.
+    ``I``, ``L`` and ``U`` log-probabilities before decoding. ``scores_key``: where the
+    entities' marginal probabilities go (``doc.spans[scores_key].attrs["scores"]``; ``None``: off).
     """
 
     decision_setting = LABEL_BIAS
@@ -49,12 +71,16 @@ class DiceEntityRecognizer(TokenClassifier):
         *,
         loss: Any,
         label_bias: Optional[Dict[str, float]] = None,
+        scores_key: Optional[str] = DEFAULT_SCORES_KEY,
         scorer: Optional[Callable],
         **shared: Any,
     ) -> None:
         """``shared``: ``grad_scale``, ``head_learn_rate_scale`` (:mod:`.settings`)."""
         self._tag_names: Optional[List[str]] = None
-        super().__init__(vocab, model, name, loss=loss, scorer=scorer, **shared)
+        super().__init__(
+            vocab, model, name, loss=loss, scorer=scorer,
+            settings={"scores_key": check_scores_key(name, scores_key)}, **shared,
+        )
         self.setup_decisions(label_bias)
 
     @property
@@ -126,21 +152,32 @@ class DiceEntityRecognizer(TokenClassifier):
 
     def set_annotations(self, docs: Iterable[Doc], scores: List[Any]) -> None:
         """Replace ``doc.ents`` with the entities decoded from ``predict``'s log-probabilities
-        under the current ``label_bias``; other tokens become ``O``. ``scores`` are unchanged."""
+        under the current ``label_bias``; other tokens become ``O``. With ``scores_key``, also
+        ``doc.spans[scores_key]``: the same entities, ``attrs["scores"]`` their marginal
+        probabilities (:func:`.marginals.entity_marginals`). ``scores`` are unchanged."""
         docs = list(docs)
         names = self.class_names
-        for doc, ids in zip(docs, self.decode(scores)):
-            spans = [Span(doc, start, end, label=label) for start, end, label in spans_from_tags(ids, names)]
-            doc.set_ents(spans, default="outside")
+        biased = self.biased_log_probs(scores)
+        entities = [spans_from_tags(ids, names) for ids in decode_log_probs_batch(biased, names)]
+        for doc, ents in zip(docs, entities):
+            doc.set_ents([Span(doc, start, end, label=label) for start, end, label in ents], default="outside")
+        key = self.cfg.get("scores_key")
+        if key is None:
+            return
+        for doc, ents, marginals in zip(docs, entities, entity_marginals(biased, entities, names)):
+            group = SpanGroup(doc, name=key, spans=list(doc.ents))
+            group.attrs["scores"] = marginals
+            doc.spans[key] = group
 
 
 @dice_factory(
     "dice_ner",
-    assigns=["doc.ents", "token.ent_iob", "token.ent_type"],
+    assigns=["doc.ents", "token.ent_iob", "token.ent_type", "doc.spans"],
     default_loss=NER_DEFAULT_LOSS,
     default_config={
         "model": DEFAULT_TAGGER_MODEL,
         "label_bias": {},
+        "scores_key": DEFAULT_SCORES_KEY,
         "scorer": {"@scorers": "spacy.ner_scorer.v1"},
     },
     default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
@@ -150,6 +187,7 @@ def make_dice_ner(
     name: str,
     model: Model,
     label_bias: Dict[str, float],
+    scores_key: Optional[str],
     scorer: Optional[Callable],
     **shared: Any,
 ) -> DiceEntityRecognizer:
@@ -157,9 +195,13 @@ def make_dice_ner(
 
     ``label_bias``: entity label -> number added to the log-probabilities of its ``B``, ``I``,
     ``L``, ``U`` tags before decoding (> 0: more entities of that type; ``{}``: the plain
-    decoder; :mod:`spacy_dice.pipeline.decisions`).
+    decoder; :mod:`spacy_dice.pipeline.decisions`). ``scores_key``: ``doc.spans[scores_key]``
+    gets the entities with their marginal probabilities in ``attrs["scores"]``
+    (:mod:`spacy_dice.pipeline.marginals`); ``null``: no confidences, no cost.
 
     ``shared``: ``loss``, ``grad_scale`` and ``head_learn_rate_scale``, the settings of every dice
     component (:mod:`spacy_dice.pipeline.settings`).
     """
-    return DiceEntityRecognizer(nlp.vocab, model, name, label_bias=label_bias, scorer=scorer, **shared)
+    return DiceEntityRecognizer(
+        nlp.vocab, model, name, label_bias=label_bias, scores_key=scores_key, scorer=scorer, **shared
+    )
