@@ -2,6 +2,7 @@
 from .app import app
 from . import convert  # noqa: F401
 from . import compare  # noqa: F401
+from . import debug_data  # noqa: F401
 from . import evaluate  # noqa: F401
 from . import init_config  # noqa: F401
 from . import project  # noqa: F401

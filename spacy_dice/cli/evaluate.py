@@ -1,6 +1,14 @@
 """``python -m spacy_dice evaluate-table METRICS.json --output METRICS.md``: the JSON that
 ``python -m spacy evaluate`` wrote as a Markdown table with per-label P/R/F1 (for a tagger, whose
 spaCy scores have no per-label part, pass ``--model`` and ``--data`` to compute it).
+
+With ``--model`` and ``--data`` it also measures calibration: the expected calibration error (ECE,
+15 equal-width bins) of every component that has probabilities
+(:mod:`spacy_dice.experiments.confidences`), written to the Markdown, to
+``METRICS.reliability.json`` and as a reliability diagram ``METRICS.reliability.png`` (matplotlib,
+the ``plots`` extra; skipped with a message without it). ``--compare-model OTHER`` puts a second
+pipeline's ECE on the same data next to it (e.g. ``model-best`` before and ``model-calibrated``
+after ``calibrate``).
 """
 from __future__ import annotations
 
@@ -8,7 +16,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import typer
 from wasabi import msg
@@ -178,16 +186,146 @@ def summary_markdown(summary: Summary, title: str, notes: Iterable[str] = ()) ->
     return "\n".join(lines) + "\n"
 
 
+@dataclass
+class CalibrationRun:
+    """The confidences of one pipeline on the evaluation data, binned per component."""
+
+    name: str  # how the tables and the plot call the pipeline (its folder name)
+    bins: Dict[str, Any]  # set name -> ReliabilityBins
+    sets: Dict[str, Any]  # set name -> ConfidenceSet (factory, what, kind)
+    skipped: Dict[str, str]
+
+
+def read_examples(data_path: Path, nlp: Any) -> List[Any]:
+    """The gold examples of a ``.spacy`` file, tokenized by ``nlp`` (not yet predicted)."""
+    from spacy.training import Corpus
+
+    return list(Corpus(str(data_path))(nlp))
+
+
+def calibration_run(name: str, nlp: Any, examples: List[Any], n_bins: int) -> CalibrationRun:
+    """Predict ``examples`` with ``nlp`` (in place) and bin each component's confidences."""
+    from ..experiments.confidences import collect_confidences
+    from ..experiments.reliability import reliability_bins
+
+    collected = collect_confidences(nlp, examples)
+    bins, sets = {}, {}
+    for found in collected.sets:
+        bins[found.name] = reliability_bins(*found.arrays(), n_bins=n_bins)
+        sets[found.name] = found
+    return CalibrationRun(name, bins, sets, collected.skipped)
+
+
+def run_names(model: Path, other: Optional[Path]) -> Tuple[str, Optional[str]]:
+    """Short names of two pipelines: their folder names, or parent/name when these are equal."""
+    if other is None:
+        return model.name or str(model), None
+    if model.name != other.name:
+        return model.name, other.name
+    a, b = f"{model.parent.name}/{model.name}", f"{other.parent.name}/{other.name}"
+    if a != b:
+        return a, b
+    return str(model), f"{other} (compare)"
+
+
+def calibration_markdown(runs: Sequence[CalibrationRun], data: Path, n_bins: int,
+                         plot_note: Optional[str]) -> str:
+    """The "Calibration" section: one row per component and kind of decision, the ECE of each run."""
+    lines = ["", "## Calibration error (ECE)", ""]
+    lines.append(
+        f"_Expected calibration error (ECE, %) over {n_bins} equal-width confidence bins on {data}."
+        " top-label: the probability of the predicted class against whether it is right;"
+        " binary: each candidate x label (token x start/end) probability against whether its gold"
+        " is 1 (accuracy = share of positives). Lower is better; 0 = confidences match accuracy."
+        + (f" difference: ECE of {runs[0].name} minus ECE of {runs[1].name}." if len(runs) == 2 else "")
+        + "_"
+    )
+    if plot_note:
+        lines += ["", f"_{plot_note}_"]
+    lines.append("")
+    first = runs[0]
+    names: List[str] = []
+    for run in runs:
+        names.extend(n for n in run.bins if n not in names)
+    ece_cols = "".join(f" ECE {run.name} |" for run in runs)
+    header = "| component | decision | kind | n | accuracy | mean confidence |" + ece_cols
+    align = "|---|---|---|---:|---:|---:|" + "---:|" * len(runs)
+    if len(runs) == 2:
+        header += " difference |"
+        align += "---:|"
+    lines += [header, align]
+    for name in names:
+        ref = next(run for run in runs if name in run.bins)
+        found = ref.sets[name]
+        bins = first.bins.get(name) or ref.bins[name]
+        row = (f"| {found.component} (`{found.factory}`) | {found.what} | {found.kind} | {bins.n:,} |"
+               f" {_pct(bins.accuracy_overall)} | {_pct(bins.confidence_overall)} |")
+        eces = [run.bins[name].ece if name in run.bins and run.bins[name].n else None for run in runs]
+        row += "".join(f" {_pct(e)} |" for e in eces)
+        if len(runs) == 2:
+            row += " – |" if None in eces else f" {100 * (eces[0] - eces[1]):+.2f} |"
+        lines.append(row)
+    if not names:
+        lines.append("| (no component with probabilities) | | | | | |" + " |" * len(runs))
+    skipped = {k: v for run in runs for k, v in run.skipped.items()}
+    for name, why in skipped.items():
+        lines.append(f"\n_{name}: no calibration error ({why})._")
+    return "\n".join(lines) + "\n"
+
+
+def reliability_json(runs: Sequence[CalibrationRun], data: Path, n_bins: int) -> Dict[str, Any]:
+    """JSON-ready: per run and component, the bins, ECE and MCE."""
+    return {
+        "data": str(data),
+        "n_bins": n_bins,
+        "runs": {
+            run.name: {
+                "components": {
+                    name: {"component": run.sets[name].component, "factory": run.sets[name].factory,
+                           "decision": run.sets[name].what, "kind": run.sets[name].kind,
+                           **bins.to_dict()}
+                    for name, bins in run.bins.items()
+                },
+                "skipped": dict(run.skipped),
+            }
+            for run in runs
+        },
+    }
+
+
+def write_reliability_png(runs: Sequence[CalibrationRun], path: Path, title: str) -> Optional[str]:
+    """Draw the reliability diagram; ``None`` when written, else why not (no matplotlib, no data)."""
+    from ..experiments.plots import PlotsUnavailable
+    from ..experiments.reliability import plot_reliability
+
+    panels: Dict[str, Dict[str, Any]] = {}
+    for run in runs:
+        for name, bins in run.bins.items():
+            panels.setdefault(name, {})[run.name] = bins
+    if not panels:
+        return "no component with probabilities: no reliability diagram"
+    try:
+        plot_reliability(panels, path, title=title)
+    except PlotsUnavailable as err:
+        return f"reliability diagram skipped: {err}"
+    return None
+
+
 @app.command("evaluate-table")
 def evaluate_table(
     metrics_path: Path = typer.Argument(..., exists=True, dir_okay=False, help="JSON written by `spacy evaluate --output`."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Markdown file (default: the JSON's path with .md)."),
-    model: Optional[Path] = typer.Option(None, "--model", help="The evaluated pipeline (for a tagger's per-label scores)."),
-    data: Optional[Path] = typer.Option(None, "--data", help="The evaluated .spacy file (per-label support; tagger scores)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="The evaluated pipeline (a tagger's per-label scores; calibration)."),
+    data: Optional[Path] = typer.Option(None, "--data", help="The evaluated .spacy file (per-label support; tagger scores; calibration)."),
     gpu_id: int = typer.Option(-1, "--gpu-id", help="GPU for --model predictions (-1: CPU)."),
     title: Optional[str] = typer.Option(None, "--title"),
+    calibration: bool = typer.Option(True, "--calibration/--no-calibration", help="With --model and --data: the expected calibration error per component, a .reliability.json with the bins and a reliability diagram .reliability.png."),
+    compare_model: Optional[Path] = typer.Option(None, "--compare-model", exists=True, file_okay=False, help="A second pipeline (e.g. model-best before `calibrate`) whose ECE on --data goes next to --model's, in the table and the PNG."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="The reliability diagram PNG (default: OUTPUT with .reliability.png)."),
+    n_bins: int = typer.Option(15, "--bins", min=1, help="Equal-width confidence bins of the ECE."),
 ) -> None:
-    """Write spaCy's evaluation JSON as a Markdown table with per-label P/R/F1."""
+    """Write spaCy's evaluation JSON as a Markdown table with per-label P/R/F1; with --model and
+    --data also the expected calibration error per component and a reliability diagram."""
     scores = json.loads(metrics_path.read_text(encoding="utf8"))
     per_label: Optional[Dict[str, Dict[str, float]]] = None
     support: Dict[str, int] = {}
@@ -195,16 +333,31 @@ def evaluate_table(
     notes: List[str] = []
     needs_labels = not any(k in scores for k in ("ents_per_type", "cats_f_per_type")) and not any(
         k.startswith("spans_") for k in scores)
-    if model is not None and data is not None and needs_labels:
+    measure = calibration and model is not None and data is not None
+    if compare_model is not None and not measure:
+        msg.fail("--compare-model needs --model and --data (and calibration on)")
+        raise typer.Exit(code=1)
+    runs: List[CalibrationRun] = []
+    if model is not None and data is not None and (needs_labels or measure):
         import spacy
         from spacy.cli._util import setup_gpu
 
         setup_gpu(gpu_id)
         nlp = spacy.load(model)
-        attr = tagger_attr(nlp)
-        if attr:
-            per_label, support = token_attr_prf(predict_examples(nlp, data), attr)
-            notes.append(f"per-label scores of token.{attr}_ computed from {model} on {data}")
+        examples = None
+        if measure:
+            name, other_name = run_names(model, compare_model)
+            examples = read_examples(data, nlp)
+            runs.append(calibration_run(name, nlp, examples, n_bins))
+            if compare_model is not None:
+                other = spacy.load(compare_model)
+                runs.append(calibration_run(other_name, other, read_examples(data, other), n_bins))
+        if needs_labels:
+            attr = tagger_attr(nlp)
+            if attr:
+                predicted = examples if examples is not None else predict_examples(nlp, data)
+                per_label, support = token_attr_prf(predicted, attr)
+                notes.append(f"per-label scores of token.{attr}_ computed from {model} on {data}")
     try:
         summary = summarize(scores, per_label)
     except ValueError as err:
@@ -219,7 +372,20 @@ def evaluate_table(
         notes.append(f"prediction speed {float(scores['speed']):,.0f} words/s")
     output = output or metrics_path.with_suffix(".md")
     output.parent.mkdir(parents=True, exist_ok=True)
-    text = summary_markdown(summary, title or f"Evaluation: {metrics_path.stem}", notes)
+    doc_title = title or f"Evaluation: {metrics_path.stem}"
+    text = summary_markdown(summary, doc_title, notes)
+    if runs:
+        plot = plot or output.with_suffix(".reliability.png")
+        why_no_plot = write_reliability_png(runs, plot, f"Reliability: {doc_title}")
+        text += calibration_markdown(runs, data, n_bins, why_no_plot or f"reliability diagram: {plot.name}")
+        json_path = output.with_suffix(".reliability.json")
+        json_path.write_text(json.dumps(reliability_json(runs, data, n_bins), indent=2) + "\n", encoding="utf8")
     output.write_text(text, encoding="utf8")
     print(text)
     msg.good(f"Wrote {output}")
+    if runs:
+        msg.good(f"Wrote {json_path}")
+        if why_no_plot:
+            msg.warn(why_no_plot)
+        else:
+            msg.good(f"Wrote {plot}")
