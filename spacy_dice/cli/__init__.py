@@ -1,5 +1,6 @@
 """Typer commands; each module adds its commands to :data:`app`."""
 from .app import app
+from . import calibrate  # noqa: F401
 from . import convert  # noqa: F401
 from . import compare  # noqa: F401
 from . import debug_data  # noqa: F401

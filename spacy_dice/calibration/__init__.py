@@ -1,0 +1,24 @@
+"""Decision calibration on dev: per-label thresholds and label biases, honest gain estimates.
+
+:mod:`.search` (the counts-based search and its cross-fitting), :mod:`.targets` (what a
+component's setting does to the dev counts), :mod:`.pipeline` (the pipeline, component by
+component; the tables and report), :mod:`.write` (the atomic save). The command line is
+``python -m spacy_dice calibrate`` (:mod:`spacy_dice.cli.calibrate`); docs/CALIBRATION.md.
+"""
+from .pipeline import (
+    Calibration,
+    CalibrationError,
+    calibrate_pipeline,
+    read_dev,
+    tables,
+    to_json,
+    to_markdown,
+)
+from .search import BIAS_GRID, THRESHOLD_GRID, Objective, Problem, fit_problem, make_folds
+from .targets import NoGoldError
+
+__all__ = [
+    "BIAS_GRID", "THRESHOLD_GRID", "Calibration", "CalibrationError", "NoGoldError", "Objective",
+    "Problem", "calibrate_pipeline", "fit_problem", "make_folds", "read_dev", "tables", "to_json",
+    "to_markdown",
+]

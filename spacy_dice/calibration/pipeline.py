@@ -1,0 +1,780 @@
+"""Calibrate a trained pipeline's decisions on a dev set (``python -m spacy_dice calibrate``).
+
+:func:`calibrate_pipeline` runs the pipeline over the dev docs component by component, and for
+each calibratable component predicts ONCE, builds its decision problem from the cached scores
+(:mod:`.targets`), fits it (:mod:`.search`: one global value, per-label departures that earn their
+place on held-out folds), applies the result, and writes the component's annotations with it, so
+the components after it see the calibrated pipeline. A span finder that feeds a span categorizer
+is tuned for the categorizer's final F1 (:func:`.search.fit_choice` over a small grid of finder
+thresholds, re-running the categorizer on each finder's candidates), then the categorizer.
+
+What is calibrated, and how it is stored (``CALIBRATABLE``):
+
+========================== ================ ==================================================
+factory                    setting          stored
+========================== ================ ==================================================
+``dice_spancat``           thresholds       global -> ``threshold``, departures -> ``thresholds``
+``dice_span_finder``       threshold        one value for start and end -> ``threshold``
+``dice_ner``, ``dice_textcat``, ``dice_spancat_singlelabel``, ``dice_tagger``
+                           label_bias       every label -> ``label_bias`` (global + departures)
+``spancat`` (spaCy)        threshold        global only (spaCy has one ``threshold``)
+``span_finder`` (spaCy)    threshold        global only
+``textcat_multilabel``     threshold        global only, chosen for micro F1 (its
+                                            ``cats_score`` is the AUC, which no threshold moves)
+========================== ================ ==================================================
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy
+from spacy.language import Language
+from spacy.training import Corpus, Example
+
+from .search import (
+    BIAS_GRID,
+    THRESHOLD_GRID,
+    Choice,
+    Fit,
+    Objective,
+    Problem,
+    fit_choice,
+    fit_problem,
+    prf,
+)
+from .targets import (
+    Candidates,
+    Gold,
+    annotation_problem,
+    cats_candidates,
+    cats_gold,
+    multilabel_cats_gold,
+    span_candidates,
+    span_gold,
+    threshold_problem,
+    token_gold,
+)
+
+FINDER_GRID = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7)
+"""Span finder thresholds tried (the same value for start and end), each with the span
+categorizer re-run on the candidates it proposes."""
+
+NOT_CALIBRATABLE = {
+    "textcat": "spaCy's exclusive textcat ignores its threshold (the argmax decides), so no decision"
+    " can be stored; dice_textcat has label_bias",
+    "ner": "spaCy's transition-based ner has no decision setting; dice_ner has label_bias",
+    "spancat_singlelabel": "spaCy's spancat_singlelabel has no per-label setting to store;"
+    " dice_spancat_singlelabel has label_bias",
+    "tagger": "spaCy's tagger has no decision setting; dice_tagger has label_bias",
+}
+
+
+class CalibrationError(ValueError):
+    """A calibration that cannot run (bad input); the message says what to change."""
+
+
+@dataclass
+class Component:
+    """One calibratable component: how to read, search and store its decision."""
+
+    name: str
+    factory: str
+    pipe: Any
+    kind: str  # "span_thresholds", "finder", "label_bias", "cats_thresholds"
+    setting: str  # what is stored: "thresholds", "label_bias" or "threshold"
+    per_label: bool
+    per_label_reason: str = ""
+    score_key: str = ""
+    native: bool = False
+
+
+@dataclass
+class Result:
+    """What was done to one component (for the tables and the report)."""
+
+    name: str
+    factory: str
+    setting: str
+    objective: str
+    score_key: str
+    fit: Optional[Fit] = None
+    choice: Optional[Choice] = None
+    finder_rows: List[Dict[str, Any]] = field(default_factory=list)
+    config: Dict[str, Any] = field(default_factory=dict)  # the keys written to [components.NAME]
+    unknown_labels: Dict[str, int] = field(default_factory=dict)
+    notes: List[str] = field(default_factory=list)
+    value_format: str = "{:.2f}"
+
+
+@dataclass
+class Calibration:
+    results: List[Result]
+    skipped: Dict[str, str]
+    n_docs: int
+    options: Dict[str, Any]
+
+
+# --- which components ------------------------------------------------------------------------------
+def _classes() -> Dict[str, Any]:
+    from spacy.pipeline import SpanCategorizer, SpanFinder
+    from spacy.pipeline.textcat_multilabel import MultiLabel_TextCategorizer
+
+    from ..pipeline.span_finder import DiceSpanFinder
+    from ..pipeline.spancat import DiceSpanCategorizer
+
+    return {
+        "SpanCategorizer": SpanCategorizer, "SpanFinder": SpanFinder,
+        "MultiLabel": MultiLabel_TextCategorizer, "DiceSpanFinder": DiceSpanFinder,
+        "DiceSpanCategorizer": DiceSpanCategorizer,
+    }
+
+
+def describe_component(nlp: Language, name: str) -> Tuple[Optional[Component], str]:
+    """``(Component, "")`` for a calibratable component, ``(None, why not)`` otherwise."""
+    pipe = nlp.get_pipe(name)
+    factory = nlp.get_pipe_meta(name).factory
+    cls = _classes()
+    setting = getattr(pipe, "decision_setting", None)
+    if isinstance(pipe, cls["DiceSpanFinder"]) or (isinstance(pipe, cls["SpanFinder"]) and setting is None):
+        key = pipe.cfg.get("spans_key", "sc")
+        return Component(name, factory, pipe, "finder", "threshold", False,
+                         "one threshold for start and end", f"spans_{key}_f",
+                         native=setting is None), ""
+    if isinstance(pipe, cls["SpanCategorizer"]) and not pipe.add_negative_label:
+        key = pipe.key
+        if setting == "thresholds":
+            return Component(name, factory, pipe, "span_thresholds", "thresholds", True,
+                             score_key=f"spans_{key}_f"), ""
+        if setting is None:
+            return Component(name, factory, pipe, "span_thresholds", "threshold", False,
+                             "global only: spaCy's spancat stores one threshold", f"spans_{key}_f",
+                             native=True), ""
+    if setting == "label_bias":
+        if isinstance(pipe, cls["SpanCategorizer"]):
+            key = f"spans_{pipe.key}_f"
+        elif factory == "dice_textcat" or hasattr(pipe, "positive_label") or "cats" in str(
+            getattr(nlp.get_pipe_meta(name), "assigns", "")
+        ):
+            key = "cats_score"
+        elif hasattr(pipe, "attr"):
+            key = f"{pipe.attr}_acc"
+        else:
+            key = "ents_f"
+        return Component(name, factory, pipe, "label_bias", "label_bias", True, score_key=key), ""
+    if isinstance(pipe, cls["MultiLabel"]) and setting is None:
+        return Component(name, factory, pipe, "cats_thresholds", "threshold", False,
+                         "global only: spaCy's textcat_multilabel stores one threshold",
+                         "cats_micro_f", native=True), ""
+    if factory in NOT_CALIBRATABLE:
+        return None, NOT_CALIBRATABLE[factory]
+    return None, "no decision setting"
+
+
+def _score_weight(nlp: Language, key: str) -> Optional[float]:
+    try:
+        weights = nlp.config["training"]["score_weights"]
+    except KeyError:
+        return None
+    if key not in weights:
+        return None
+    return weights[key] if weights[key] is not None else 0.0
+
+
+# --- main ----------------------------------------------------------------------------------------
+def read_dev(nlp: Language, path: Path) -> List[Example]:
+    """The dev examples (predicted docs tokenized by the pipeline, as ``spacy evaluate`` does)."""
+    path = Path(path)
+    if not path.exists():
+        raise CalibrationError(f"dev set {path} does not exist")
+    examples = list(Corpus(path, gold_preproc=False)(nlp))
+    if not examples:
+        raise CalibrationError(f"dev set {path} holds no docs: there is nothing to calibrate on")
+    if not any(len(eg.predicted) for eg in examples):
+        raise CalibrationError(f"dev set {path} holds only empty docs: there is nothing to calibrate on")
+    return examples
+
+
+def calibrate_pipeline(
+    nlp: Language,
+    examples: Sequence[Example],
+    *,
+    metric: str = "f1",
+    min_precision: float = 0.0,
+    folds: int = 5,
+    seed: int = 0,
+    min_support: int = 20,
+    components: Optional[Sequence[str]] = None,
+) -> Calibration:
+    """Calibrate ``nlp``'s decisions on ``examples`` in place; see the module docstring."""
+    if metric not in ("f1", "recall"):
+        raise CalibrationError(f"--metric {metric!r}: use f1 or recall")
+    if metric == "recall" and not 0.0 <= min_precision <= 1.0:
+        raise CalibrationError(f"--min-precision {min_precision}: use a number in [0, 1]")
+    if not examples:
+        raise CalibrationError("the dev set holds no docs: there is nothing to calibrate on")
+    plans: Dict[str, Component] = {}
+    skipped: Dict[str, str] = {}
+    for name in nlp.pipe_names:
+        plan, why = describe_component(nlp, name)
+        if components is not None and name not in components:
+            if plan is not None:
+                skipped[name] = "not among --components"
+            continue
+        if plan is None:
+            skipped[name] = why
+            continue
+        weight = _score_weight(nlp, plan.score_key)
+        if weight is not None and weight == 0 and plan.kind != "finder":
+            skipped[name] = f"its score {plan.score_key} has weight 0 in [training.score_weights]"
+            continue
+        plans[name] = plan
+    if components is not None:
+        unknown = [c for c in components if c not in nlp.pipe_names]
+        if unknown:
+            raise CalibrationError(
+                f"--components {', '.join(unknown)}: not in the pipeline ({', '.join(nlp.pipe_names)})"
+            )
+    if not plans:
+        listing = ", ".join(f"{n} ({nlp.get_pipe_meta(n).factory}: {skipped.get(n, '')})" for n in nlp.pipe_names)
+        raise CalibrationError(
+            "the pipeline has nothing to calibrate: its components are "
+            + (listing or "none")
+            + ". Calibratable factories: dice_spancat, dice_span_finder, dice_ner, dice_textcat,"
+            " dice_spancat_singlelabel, dice_tagger, and spaCy's spancat, span_finder and"
+            " textcat_multilabel"
+        )
+    options = dict(metric=metric, min_precision=min_precision, folds=folds, seed=seed, min_support=min_support)
+    docs = [eg.predicted for eg in examples]
+    results: List[Result] = []
+    pending: Dict[str, Tuple[Any, Candidates, Dict[str, Any]]] = {}
+    for name, pipe in nlp.pipeline:
+        plan = plans.get(name)
+        if plan is None:
+            docs = _run(pipe, docs)
+            continue
+        if plan.kind == "finder":
+            downstream = _downstream_spancat(nlp, name, plans)
+            if downstream is not None:
+                result, cached = _calibrate_finder_for(plan, plans[downstream], docs, examples, options)
+                results.append(result)
+                pending[downstream] = cached
+                continue
+        if name in pending:
+            scores, candidates, before = pending.pop(name)
+            result = _calibrate_spans(plan, docs, examples, options, scores=scores,
+                                      candidates=candidates, before=before)
+        else:
+            result = _calibrate_component(plan, docs, examples, options)
+        results.append(result)
+    return Calibration(results, skipped, len(examples), options)
+
+
+def _run(pipe: Any, docs: List[Any]) -> List[Any]:
+    if hasattr(pipe, "pipe"):
+        return list(pipe.pipe(docs))
+    return [pipe(doc) for doc in docs]
+
+
+def _objective(plan: Component, options: Dict[str, Any], labels: Sequence[str]) -> Objective:
+    scored = None
+    kind = "micro_f1"
+    if plan.score_key == "cats_score":
+        positive = plan.pipe.cfg.get("positive_label")
+        if positive in labels:
+            scored = [list(labels).index(positive)]
+        else:
+            kind = "macro_f1"
+    elif plan.score_key.endswith("_acc"):
+        kind = "accuracy"
+    if options["metric"] == "recall":
+        kind = "recall"
+    return Objective(kind, float(options["min_precision"]), scored)
+
+
+def _downstream_spancat(nlp: Language, finder: str, plans: Dict[str, Component]) -> Optional[str]:
+    """The span categorizer (to calibrate, multi-label, independent decisions) that reads the
+    finder's spans as candidates."""
+    key = nlp.get_pipe(finder).cfg.get("spans_key")
+    names = nlp.pipe_names
+    for name in names[names.index(finder) + 1:]:
+        plan = plans.get(name)
+        if plan is None or plan.kind != "span_thresholds":
+            continue
+        reads = getattr(plan.pipe.suggester, "keywords", {}).get("spans_key")
+        if reads == key and plan.pipe.cfg.get("max_positive") is None:
+            return name
+    return None
+
+
+# --- settings ------------------------------------------------------------------------------------
+def _current_thresholds(pipe: Any, labels: Sequence[str]) -> List[float]:
+    default = pipe.cfg.get("threshold")
+    default = 0.5 if default is None else float(default)
+    own = pipe.cfg.get("thresholds") or {}
+    return [float(own.get(label, default)) for label in labels]
+
+
+def _apply_thresholds(plan: Component, values: Dict[str, float], global_value: Optional[float]) -> Dict[str, Any]:
+    """Store thresholds: the global value as ``threshold``, the labels that depart from it as
+    ``thresholds``; returns the config keys written."""
+    pipe = plan.pipe
+    if plan.setting == "threshold":
+        value = global_value if global_value is not None else next(iter(values.values()))
+        pipe.cfg["threshold"] = float(value)
+        return {"threshold": float(value)}
+    g = float(global_value) if global_value is not None else float(pipe.cfg.get("threshold") or 0.5)
+    pipe.cfg["threshold"] = g
+    own = {label: float(v) for label, v in values.items() if abs(v - g) > 1e-9}
+    pipe.set_decisions(own)
+    return {"threshold": g, "thresholds": dict(own)}
+
+
+def _apply_bias(plan: Component, values: Dict[str, float]) -> Dict[str, Any]:
+    own = {label: float(v) for label, v in values.items() if v != 0.0}
+    plan.pipe.set_decisions(own)
+    return {"label_bias": dict(own)}
+
+
+# --- components ----------------------------------------------------------------------------------
+
+
+def _calibrate_spans(
+    plan: Component, docs: List[Any], examples: Sequence[Example], options: Dict[str, Any], *,
+    scores: Any = None, candidates: Optional[Candidates] = None, before: Optional[Dict[str, Any]] = None,
+) -> Result:
+    pipe = plan.pipe
+    gold = span_gold(examples, list(pipe.labels), "spans", key=pipe.key, component=plan.name)
+    if candidates is None:
+        scores = pipe.predict(docs)
+        candidates = span_candidates(scores[0], scores[1], gold, pipe.model.ops)
+    return _calibrate_thresholds(plan, docs, scores, candidates, gold, options, before=before)
+
+
+def _calibrate_multilabel_cats(plan: Component, docs: List[Any], examples: Sequence[Example],
+                               options: Dict[str, Any]) -> Result:
+    pipe = plan.pipe
+    gold = multilabel_cats_gold(examples, list(pipe.labels), plan.name)
+    scores = pipe.predict(docs)
+    candidates = cats_candidates(pipe.model.ops.to_numpy(scores), gold, list(pipe.labels))
+    result = _calibrate_thresholds(plan, docs, scores, candidates, gold, options)
+    result.notes.insert(0, "cats_score of textcat_multilabel is the macro AUC, which no threshold"
+                           " moves; the threshold is chosen for micro F1 (cats_micro_f)")
+    return result
+
+
+def _calibrate_thresholds(
+    plan: Component, docs: List[Any], scores: Any, candidates: Candidates, gold: Gold,
+    options: Dict[str, Any], *, before: Optional[Dict[str, Any]] = None,
+) -> Result:
+    """Independent per-label thresholds from cached probabilities (see :class:`.targets.Candidates`)."""
+    pipe = plan.pipe
+    labels = list(pipe.labels)
+    objective = _objective(plan, options, labels)
+    problem = threshold_problem(candidates, labels, _current_thresholds(pipe, labels), THRESHOLD_GRID)
+    fit = fit_problem(problem, objective, folds=options["folds"], seed=options["seed"],
+                      min_support=options["min_support"], per_label=plan.per_label,
+                      per_label_reason=plan.per_label_reason)
+    result = Result(plan.name, plan.factory, plan.setting, objective.describe(), plan.score_key, fit=fit,
+                    unknown_labels=gold.unknown)
+    if before is not None:  # the pipeline before calibration: the finder at its old threshold
+        fit.before = before["totals"]
+        fit.score_before = objective.score(fit.before)
+        result.notes.append(
+            "before = the pipeline before calibration (the span finder at its old threshold);"
+            " after = on the calibrated finder's candidates"
+        )
+    if fit.after_values != fit.before_values:
+        result.config = _apply_thresholds(plan, dict(zip(labels, fit.after_values)), fit.global_value)
+    result.notes += fit.notes
+    pipe.set_annotations(docs, scores)
+    return result
+
+
+def _calibrate_component(plan: Component, docs: List[Any], examples: Sequence[Example],
+                         options: Dict[str, Any]) -> Result:
+    if plan.kind == "span_thresholds" and plan.pipe.cfg.get("max_positive") is None:
+        return _calibrate_spans(plan, docs, examples, options)
+    if plan.kind == "cats_thresholds":
+        return _calibrate_multilabel_cats(plan, docs, examples, options)
+    if plan.kind == "finder":
+        return _calibrate_finder_alone(plan, docs, examples, options)
+    return _calibrate_by_annotation(plan, docs, examples, options)
+
+
+def _calibrate_by_annotation(plan: Component, docs: List[Any], examples: Sequence[Example],
+                             options: Dict[str, Any]) -> Result:
+    """Any setting whose effect needs the component's own ``set_annotations`` (label biases;
+    thresholds with ``max_positive``)."""
+    pipe = plan.pipe
+    labels = list(getattr(pipe, "decision_labels", None) or pipe.labels)
+    key = plan.score_key
+    attr = "tag"
+    if key.startswith("spans_"):
+        what = "spans"
+        gold = span_gold(examples, labels, "spans", key=pipe.key, component=plan.name)
+    elif key == "ents_f":
+        what = "ents"
+        gold = span_gold(examples, labels, "ents", component=plan.name)
+    elif key == "cats_score":
+        what = "cats"
+        gold = cats_gold(examples, labels, plan.name)
+    else:
+        what = "tokens"
+        attr = key[: -len("_acc")]
+        gold = token_gold(examples, labels, attr, plan.name)
+    scores = pipe.predict(docs)
+    objective = _objective(plan, options, labels)
+    if plan.setting == "label_bias":
+        grid, neutral = BIAS_GRID, 0.0
+        own = pipe.cfg.get("label_bias") or {}
+        current = [float(own.get(label, 0.0)) for label in labels]
+    else:
+        grid, neutral = THRESHOLD_GRID, 0.5
+        current = _current_thresholds(pipe, labels)
+    fixed = _fixed_docs(pipe, scores, key, max(max(grid), max(current, default=0.0)))
+
+    def apply(values: Dict[str, float]) -> None:
+        if plan.native:  # one threshold (the search tries one value for every label)
+            pipe.cfg["threshold"] = float(next(iter(values.values())))
+        else:
+            pipe.set_decisions(values)
+
+    def annotate(copies: List[Any], rows: Optional[numpy.ndarray]) -> None:
+        part = scores if rows is None else [scores[i] for i in rows.tolist()]
+        pipe.set_annotations(copies, part)
+
+    saved = pipe.cfg.get("threshold") if plan.native else dict(pipe.cfg.get(plan.setting) or {})
+    # dice_ner's entity confidences (forward-backward) are not counted: off during the search
+    scores_key = pipe.cfg.get("scores_key") if "scores_key" in pipe.cfg else False
+    if scores_key is not False:
+        pipe.cfg["scores_key"] = None
+    problem = annotation_problem(
+        labels=labels, grid=grid, current=current, neutral=neutral, docs=docs, gold=gold,
+        apply=apply, annotate=annotate, what=what, key=getattr(pipe, "key", None), attr=attr,
+        fixed=fixed,
+    )
+    try:
+        fit = fit_problem(problem, objective, folds=options["folds"], seed=options["seed"],
+                          min_support=options["min_support"], per_label=plan.per_label,
+                          per_label_reason=plan.per_label_reason)
+    finally:
+        if plan.native:
+            pipe.cfg["threshold"] = saved
+        else:
+            pipe.set_decisions(saved)
+        if scores_key is not False:
+            pipe.cfg["scores_key"] = scores_key
+    result = Result(plan.name, plan.factory, plan.setting, objective.describe(), plan.score_key, fit=fit,
+                    unknown_labels=gold.unknown, value_format="{:+.2f}" if plan.setting == "label_bias" else "{:.2f}")
+    if fit.after_values != fit.before_values:
+        values = dict(zip(labels, fit.after_values))
+        if plan.setting == "label_bias":
+            result.config = _apply_bias(plan, values)
+        else:
+            result.config = _apply_thresholds(plan, values, fit.global_value)
+    if fixed is not None:
+        result.notes.append(
+            f"{int(fixed.sum())} of {len(docs)} dev docs decode to no entity under every bias of the"
+            " grid (O beats every entity tag by more than the largest bias): counted once"
+        )
+    result.notes += fit.notes
+    pipe.set_annotations(docs, scores)
+    return result
+
+
+def _fixed_docs(pipe: Any, scores: Any, key: str, max_bias: float) -> Optional[numpy.ndarray]:
+    """``dice_ner``: the docs whose every token prefers ``O`` by more than ``max_bias`` over every
+    entity tag: the all-``O`` path is then the best path under every bias of the grid (the
+    decoder maximises a sum of per-token scores), so their annotation never changes."""
+    if key != "ents_f" or not isinstance(scores, list):
+        return None
+    try:
+        out = pipe.class_names.index("O")
+        ops = pipe.model.ops
+        fixed = numpy.zeros(len(scores), dtype=bool)
+        for d, lp in enumerate(scores):
+            lp = numpy.asarray(ops.to_numpy(lp))
+            if lp.shape[0] == 0:
+                fixed[d] = True
+                continue
+            others = numpy.delete(lp, out, axis=1)
+            fixed[d] = bool(((lp[:, out] - others.max(axis=1)) > max_bias + 1e-6).all())
+        return fixed
+    except Exception:  # pragma: no cover - a component without these internals: no shortcut
+        return None
+
+
+# --- span finders ----------------------------------------------------------------------------------
+def _set_finder(plan: Component, value: Optional[float], original: Dict[str, Any]) -> None:
+    """Set the finder's start and end threshold to ``value`` (``None``: restore ``original``)."""
+    pipe = plan.pipe
+    if value is None:
+        pipe.cfg["threshold"] = original["threshold"]
+        if not plan.native:
+            pipe.set_decisions(original["thresholds"])
+        return
+    if plan.native:
+        pipe.cfg["threshold"] = float(value)
+    else:
+        pipe.set_decisions({"start": float(value), "end": float(value)})
+
+
+def _finder_original(plan: Component) -> Dict[str, Any]:
+    cfg = plan.pipe.cfg
+    return {"threshold": cfg.get("threshold"), "thresholds": dict(cfg.get("thresholds") or {})}
+
+
+def _finder_current(original: Dict[str, Any]) -> Tuple[float, str]:
+    own = original["thresholds"]
+    start = float(own.get("start", original["threshold"]))
+    end = float(own.get("end", original["threshold"]))
+    return start, ("" if start == end else f" (start {start:g}, end {end:g})")
+
+
+def _calibrate_finder_for(
+    finder: Component, spancat: Component, docs: List[Any], examples: Sequence[Example],
+    options: Dict[str, Any],
+) -> Tuple[Result, Tuple[Any, Candidates, Dict[str, Any]]]:
+    """Tune the span finder for the span categorizer's F1: for each finder threshold of
+    :data:`FINDER_GRID` (and the current one) re-run the categorizer on the finder's candidates,
+    and pick the (finder threshold, global categorizer threshold) pair, cross-fitted."""
+    fpipe, spipe = finder.pipe, spancat.pipe
+    labels = list(spipe.labels)
+    gold = span_gold(examples, labels, "spans", key=spipe.key, component=spancat.name)
+    fscores = fpipe.predict(docs)
+    original = _finder_original(finder)
+    values: List[Optional[float]] = [None] + list(FINDER_GRID)
+    problems: List[Problem] = []
+    cached: List[Tuple[Any, Candidates]] = []
+    current_thresholds = _current_thresholds(spipe, labels)
+    try:
+        for value in values:
+            _set_finder(finder, value, original)
+            copies = [doc.copy() for doc in docs]
+            fpipe.set_annotations(copies, fscores)
+            scores = spipe.predict(copies)
+            cands = span_candidates(scores[0], scores[1], gold, spipe.model.ops)
+            cached.append((scores, cands))
+            problems.append(threshold_problem(cands, labels, current_thresholds, THRESHOLD_GRID))
+    finally:
+        _set_finder(finder, None, original)
+    objective = _objective(spancat, options, labels)
+    choice = fit_choice(problems, objective, current=0, folds=options["folds"], seed=options["seed"])
+    start, differs = _finder_current(original)
+    rows = []
+    for value, (scores, cands), problem in zip(values, cached, problems):
+        rows.append({
+            "finder_threshold": start if value is None else value,
+            "current": value is None,
+            "candidates": int(len(cands.doc)),
+            "candidate_recall": cands.candidate_recall(),
+            "best_global_f": max(objective.score(problem.totals((t,) * len(labels))) for t in problem.grid),
+        })
+    result = Result(finder.name, finder.factory, "threshold", f"{objective.describe()} of {spancat.name}",
+                    spancat.score_key, choice=choice, finder_rows=rows)
+    result.notes.append(
+        f"tuned for the F1 of {spancat.name} (re-run on each threshold's candidates), jointly with"
+        f" one global {spancat.name} threshold; current finder threshold {start:g}{differs}"
+    )
+    chosen = choice.option if choice.adopted else 0
+    if choice.adopted and choice.option != 0:
+        value = float(values[choice.option])  # type: ignore[arg-type]
+        fpipe.cfg["threshold"] = value
+        if not finder.native:
+            fpipe.set_decisions({})
+        result.config = {"threshold": value} if finder.native else {"threshold": value, "thresholds": {}}
+    elif not choice.adopted:
+        result.notes.append(
+            f"kept: the cross-fitted F1 of the best pair ({100 * (choice.score_cv or 0):.2f}) does not"
+            f" beat the current pipeline's ({100 * choice.score_before:.2f})"
+        )
+    fpipe.set_annotations(docs, fscores)
+    scores, cands = cached[chosen]
+    before = {"totals": problems[0].totals(problems[0].current)}
+    return result, (scores, cands, before)
+
+
+def _calibrate_finder_alone(plan: Component, docs: List[Any], examples: Sequence[Example],
+                            options: Dict[str, Any]) -> Result:
+    """A span finder with no span categorizer after it: its own (unlabelled) span F1."""
+    pipe = plan.pipe
+    key = pipe.cfg.get("spans_key", "sc")
+    gold = span_gold(examples, [""], "spans", key=key, labeled=False, component=plan.name)
+    scores = pipe.predict(docs)
+    original = _finder_original(plan)
+    start, _ = _finder_current(original)
+    objective = _objective(plan, options, [""])
+
+    def apply(values: Dict[str, float]) -> None:
+        _set_finder(plan, values["start+end"], original)
+
+    def annotate(copies: List[Any], rows: Optional[numpy.ndarray]) -> None:
+        pipe.set_annotations(copies, scores)
+
+    problem = annotation_problem(
+        labels=["start+end"], grid=FINDER_GRID + (0.8, 0.9), current=[start], neutral=0.5, docs=docs,
+        gold=gold, apply=apply, annotate=annotate, what="spans", key=key, labeled=False,
+    )
+    try:
+        fit = fit_problem(problem, objective, folds=options["folds"], seed=options["seed"],
+                          min_support=options["min_support"], per_label=False,
+                          per_label_reason=plan.per_label_reason)
+    finally:
+        _set_finder(plan, None, original)
+    result = Result(plan.name, plan.factory, "threshold", objective.describe(), plan.score_key, fit=fit)
+    if fit.global_value is not None:
+        pipe.cfg["threshold"] = float(fit.global_value)
+        if not plan.native:
+            pipe.set_decisions({})
+        result.config = {"threshold": float(fit.global_value)}
+        if not plan.native:
+            result.config["thresholds"] = {}
+    result.notes += fit.notes
+    pipe.set_annotations(docs, scores)
+    return result
+
+
+# --- report ----------------------------------------------------------------------------------------
+def _pct(value: Optional[float]) -> Optional[float]:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else round(100 * value, 2)
+
+
+def label_rows(result: Result) -> List[Dict[str, Any]]:
+    """Per label: values before / after, in-sample P/R/F1 before and after, cross-fitted F1."""
+    fit = result.fit
+    if fit is None:
+        return []
+    rows = []
+    for i, label in enumerate(fit.labels):
+        pb, rb, fb = prf(fit.before[i])
+        pa, ra, fa = prf(fit.after[i])
+        cv = prf(fit.cv_chosen[i])[2] if fit.cv_chosen is not None else None
+        rows.append({
+            "label": label or "(spans)", "support": int(fit.support[i]) if i < len(fit.support) else None,
+            "before": fit.before_values[i], "after": fit.after_values[i],
+            "departed": bool(fit.departed[i]), "rule": fit.reasons[i],
+            "p_before": _pct(pb), "r_before": _pct(rb), "f_before": _pct(fb),
+            "p_after": _pct(pa), "r_after": _pct(ra), "f_after": _pct(fa),
+            "f_cross_fitted": _pct(cv),
+            "gain_cross_fitted": _pct(fit.gains[i]) if fit.gains[i] is not None else None,
+        })
+    return rows
+
+
+def summary(result: Result) -> Dict[str, Any]:
+    if result.fit is not None:
+        fit = result.fit
+        return {
+            "score_before": _pct(fit.score_before), "score_after_in_sample": _pct(fit.score_after),
+            "score_cross_fitted_global": _pct(fit.score_cv_global),
+            "score_cross_fitted_chosen": _pct(fit.score_cv_chosen),
+            "global_value": fit.global_value, "folds": fit.folds,
+        }
+    choice = result.choice
+    assert choice is not None
+    return {
+        "score_before": _pct(choice.score_before), "score_after_in_sample": _pct(choice.score_after),
+        "score_cross_fitted_chosen": _pct(choice.score_cv), "adopted": choice.adopted,
+        "folds": choice.folds,
+    }
+
+
+def to_json(calibration: Calibration, *, model: str = "", dev: str = "", output: str = "",
+            seconds: Optional[float] = None) -> Dict[str, Any]:
+    return {
+        "model": model, "dev": dev, "output": output, "n_docs": calibration.n_docs,
+        "options": calibration.options, "seconds": seconds,
+        "skipped": calibration.skipped,
+        "components": [
+            {
+                "name": r.name, "factory": r.factory, "setting": r.setting, "objective": r.objective,
+                "score_key": r.score_key, "summary": summary(r), "labels": label_rows(r),
+                "finder": r.finder_rows, "config": r.config, "unknown_labels": r.unknown_labels,
+                "notes": r.notes,
+            }
+            for r in calibration.results
+        ],
+    }
+
+
+def _fmt(value: Any, spec: str = "{:.2f}") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return spec.format(value)
+    return str(value)
+
+
+def tables(calibration: Calibration) -> List[Tuple[str, List[str], List[List[str]], List[str]]]:
+    """``(title, header, rows, notes)`` per component, for the terminal and the Markdown report."""
+    out = []
+    for r in calibration.results:
+        s = summary(r)
+        if r.fit is not None:
+            header = ["label", "support", "before", "after", "P", "R", "F1", "P'", "R'", "F1'",
+                      "F1' cross-fitted", "rule"]
+            rows = [
+                [row["label"], _fmt(row["support"]), _fmt(row["before"], r.value_format),
+                 _fmt(row["after"], r.value_format), _fmt(row["p_before"]), _fmt(row["r_before"]),
+                 _fmt(row["f_before"]), _fmt(row["p_after"]), _fmt(row["r_after"]),
+                 _fmt(row["f_after"]), _fmt(row["f_cross_fitted"]), row["rule"]]
+                for row in label_rows(r)
+            ]
+            title = (
+                f"{r.name} ({r.factory}, {r.setting}; {r.objective}): {_fmt(s['score_before'])} before,"
+                f" {_fmt(s['score_after_in_sample'])} after in-sample, {_fmt(s['score_cross_fitted_chosen'])}"
+                f" cross-fitted ({s['folds']} folds; one global value: {_fmt(s['score_cross_fitted_global'])})"
+            )
+        else:
+            header = ["finder threshold", "candidates", "candidate recall", "best F1 (global threshold)"]
+            rows = [
+                [_fmt(row["finder_threshold"]) + (" (current)" if row["current"] else ""),
+                 str(row["candidates"]), _fmt(_pct(row["candidate_recall"])), _fmt(_pct(row["best_global_f"]))]
+                for row in r.finder_rows
+            ]
+            chosen = r.config.get("threshold")
+            title = (
+                f"{r.name} ({r.factory}, threshold; {r.objective}): {_fmt(s['score_before'])} before,"
+                f" {_fmt(s['score_after_in_sample'])} in-sample, {_fmt(s['score_cross_fitted_chosen'])}"
+                f" cross-fitted ({s['folds']} folds); threshold "
+                + (f"-> {chosen:g}" if chosen is not None else "kept")
+            )
+        notes = list(r.notes)
+        if r.unknown_labels:
+            notes.append(
+                "dev labels the model does not know (ignored): "
+                + ", ".join(f"{k} ({v})" for k, v in sorted(r.unknown_labels.items()))
+            )
+        if r.config:
+            notes.append("stored: " + ", ".join(f"{k} = {v}" for k, v in r.config.items()))
+        out.append((title, header, rows, notes))
+    return out
+
+
+def to_markdown(calibration: Calibration, *, model: str = "", output: str = "") -> str:
+    lines = [f"# Calibration of {model or 'the pipeline'}", ""]
+    o = calibration.options
+    lines.append(
+        f"{calibration.n_docs} dev docs; metric {o['metric']}"
+        + (f" (precision >= {o['min_precision']:g})" if o["metric"] == "recall" else "")
+        + f"; {o['folds']} folds (seed {o['seed']}); min_support {o['min_support']}."
+        + (f" Calibrated pipeline: `{output}`." if output else "")
+    )
+    lines.append("")
+    lines.append(
+        "P, R, F1: before; P', R', F1': after, in-sample (fitted and scored on all of dev);"
+        " F1' cross-fitted: each fold scored by values fitted on the other folds (the honest"
+        " estimate). Percentages."
+    )
+    for title, header, rows, notes in tables(calibration):
+        lines += ["", f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(cell.replace("|", "/") for cell in row) + " |" for row in rows]
+        if notes:
+            lines.append("")
+            lines += [f"- {note}" for note in notes]
+    if calibration.skipped:
+        lines += ["", "Not calibrated: " + "; ".join(f"{k}: {v}" for k, v in calibration.skipped.items())]
+    return "\n".join(lines) + "\n"

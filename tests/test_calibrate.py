@@ -1,0 +1,399 @@
+"""``python -m spacy_dice calibrate``: the search (global first, departures earned on held-out
+folds), every decision setting path, the atomic save, the bad inputs, and a fresh-process reload."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy
+import pytest
+import spacy
+from spacy.tokens import DocBin, Span
+from spacy.util import fix_random_seed
+from thinc.api import Adam
+from typer.testing import CliRunner
+
+from span_synthetic import (
+    KEY,
+    SMALL_SINGLELABEL_MODEL,
+    SMALL_SPAN_FINDER_MODEL,
+    SMALL_SPANCAT_MODEL,
+    SPACY_SPANCAT_MODEL,
+    span_examples,
+)
+from synthetic import (
+    SMALL_TAGGER_MODEL,
+    SMALL_TEXTCAT_MODEL,
+    ner_examples,
+    tagger_examples,
+    textcat_examples,
+)
+from spacy_dice.calibration import (
+    CalibrationError,
+    Objective,
+    calibrate_pipeline,
+    fit_problem,
+    make_folds,
+    read_dev,
+)
+from spacy_dice.calibration.search import fit_global
+from spacy_dice.calibration.targets import Candidates, threshold_problem
+from spacy_dice.calibration.write import check_output, write_pipeline
+from spacy_dice.cli import app
+
+runner = CliRunner()
+
+
+def _text(result):
+    """The command's output on one line (wasabi wraps long messages)."""
+    return " ".join(result.output.split())
+NGRAMS = {"@misc": "spacy.ngram_suggester.v1", "sizes": [1, 2, 3, 4]}
+PRESET = {"@misc": "spacy.preset_spans_suggester.v1", "spans_key": KEY}
+
+
+# --- the search ----------------------------------------------------------------------------------
+def test_folds_are_seeded_disjoint_and_cover_every_doc():
+    folds = make_folds(23, 5, seed=1)
+    assert len(folds) == 5 and sorted(numpy.concatenate(folds).tolist()) == list(range(23))
+    assert {len(f) for f in folds} <= {4, 5}
+    again = make_folds(23, 5, seed=1)
+    assert all((a == b).all() for a, b in zip(folds, again))
+    assert any((a != b).any() for a, b in zip(folds, make_folds(23, 5, seed=2)) if len(a) == len(b))
+
+
+def _candidates(rng, spec, n_docs=200):
+    """Independent synthetic decisions: per label (positives per doc, positive score mean,
+    negative score mean); every doc has 3 negatives per label."""
+    docs, probs, gold, total = [], [], [], numpy.zeros((n_docs, len(spec)), dtype="int64")
+    for d in range(n_docs):
+        for i, (rate, pos_mean, neg_mean) in enumerate(spec):
+            n_pos = int(rng.random() < rate)
+            total[d, i] = n_pos
+            for is_pos, count, mean in ((True, n_pos, pos_mean), (False, 3, neg_mean)):
+                for _ in range(count):
+                    row = numpy.full(len(spec), 0.0)
+                    row[i] = numpy.clip(rng.normal(mean, 0.08), 0.001, 0.999)
+                    g = numpy.zeros(len(spec), dtype=bool)
+                    g[i] = is_pos
+                    docs.append(d), probs.append(row), gold.append(g)
+    return Candidates(numpy.asarray(docs), numpy.asarray(probs), numpy.asarray(gold), total,
+                      numpy.ones(n_docs, dtype=bool))
+
+
+def test_global_first_then_departures_that_earn_it_and_have_support():
+    rng = numpy.random.RandomState(0)
+    # A and B: many positives, scored low (best threshold ~0.2); C: scored high, best ~0.6 but
+    # rare (support < min_support) -> stays global; D: like A -> no gain in departing
+    spec = [(0.5, 0.3, 0.08), (0.5, 0.3, 0.08), (0.04, 0.75, 0.45), (0.5, 0.3, 0.08)]
+    cands = _candidates(rng, spec)
+    labels = ["A", "B", "C", "D"]
+    problem = threshold_problem(cands, labels, [0.5] * 4, numpy.round(numpy.arange(1, 100) / 100, 2))
+    fit = fit_problem(problem, Objective(), folds=5, seed=0, min_support=20)
+    assert fit.global_value is not None and fit.global_value < 0.3
+    assert fit.support[2] < 20 and not fit.departed[2]
+    assert "min_support" in fit.reasons[2]
+    assert fit.after_values[2] == fit.global_value
+    assert fit.score_after > fit.score_before and fit.score_cv_chosen > fit.score_before
+    # with min_support 0 the rare label C may depart only when its cross-fitted gain is > 0
+    free = fit_problem(problem, Objective(), folds=5, seed=0, min_support=0)
+    assert free.departed[2] == (free.gains[2] > 0)
+    for i, label in enumerate(labels):
+        assert free.reasons[i].startswith("own value") == free.departed[i]
+
+
+def test_the_current_setting_stays_when_nothing_beats_it_on_held_out_folds():
+    rng = numpy.random.RandomState(1)
+    cands = _candidates(rng, [(0.5, 0.9, 0.1)], n_docs=60)  # separable: 0.5 is already perfect
+    problem = threshold_problem(cands, ["A"], [0.5], numpy.round(numpy.arange(1, 100) / 100, 2))
+    fit = fit_problem(problem, Objective(), folds=5)
+    assert fit.global_value is None and fit.after_values == (0.5,)
+    assert any("does not beat the current setting" in note for note in fit.notes)
+
+
+def test_recall_with_min_precision_keeps_the_precision():
+    rng = numpy.random.RandomState(2)
+    cands = _candidates(rng, [(0.5, 0.45, 0.3)])
+    problem = threshold_problem(cands, ["A"], [0.5], numpy.round(numpy.arange(1, 100) / 100, 2))
+    objective = Objective("recall", min_precision=0.8)
+    value = fit_global(problem, objective)
+    tp, fp, fn = problem.totals((value,))[0]
+    assert tp / (tp + fp) >= 0.8
+    lower = round(value - 0.01, 2)
+    tp2, fp2, _ = problem.totals((lower,))[0]
+    assert tp2 / (tp2 + fp2) < 0.8 or tp2 == tp  # one step lower breaks the constraint (or gains nothing)
+
+
+# --- the atomic save -----------------------------------------------------------------------------
+class HalfWriter:
+    """Writes one file of a pipeline, then fails (an error, or Ctrl-C)."""
+
+    def __init__(self, error):
+        self.error = error
+
+    def to_disk(self, path):
+        Path(path, "meta.json").write_text("{}")
+        raise self.error
+
+
+@pytest.mark.parametrize("error", [RuntimeError("disk full"), KeyboardInterrupt()])
+def test_an_error_mid_write_leaves_no_output_folder(tmp_path, error):
+    out = tmp_path / "model-calibrated"
+    with pytest.raises(type(error)):
+        write_pipeline(HalfWriter(error), out, {})
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []  # no temporary folder either
+
+
+def test_an_error_mid_write_keeps_the_existing_output(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old").write_text("old")
+    with pytest.raises(RuntimeError):
+        write_pipeline(HalfWriter(RuntimeError("x")), out, {}, overwrite=True)
+    assert (out / "old").read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_overwrite_rules(tmp_path):
+    model = tmp_path / "model"
+    model.mkdir()
+    with pytest.raises(CalibrationError, match="model folder itself"):
+        check_output(model, model, overwrite=False)
+    check_output(model, model, overwrite=True)
+    out = tmp_path / "out"
+    check_output(model, out, overwrite=False)
+    out.mkdir()
+    with pytest.raises(CalibrationError, match="--overwrite"):
+        check_output(model, out, overwrite=False)
+    check_output(model, out, overwrite=True)
+
+
+# --- pipelines -------------------------------------------------------------------------------------
+def _train(nlp, examples, steps, annotates=()):
+    fix_random_seed(0)
+    nlp.initialize(lambda: examples)
+    optimizer = Adam(0.01)
+    for _ in range(steps):
+        nlp.update(examples, sgd=optimizer, annotates=list(annotates))
+    return nlp
+
+
+def _save(nlp, examples, path):
+    nlp.to_disk(path / "model")
+    DocBin(docs=[eg.reference for eg in examples]).to_disk(path / "dev.spacy")
+    return path / "model", path / "dev.spacy"
+
+
+def spancat_nlp(factory="dice_spancat", model=SMALL_SPANCAT_MODEL, steps=4):
+    nlp = spacy.blank("en")
+    nlp.add_pipe(factory, name="spancat", config={"model": model, "suggester": NGRAMS})
+    multilabel = factory != "dice_spancat_singlelabel"
+    return _train(nlp, span_examples(nlp, 40, multilabel=multilabel), steps), multilabel
+
+
+@pytest.fixture(scope="module")
+def dice_spancat_model(tmp_path_factory):
+    nlp, _ = spancat_nlp()
+    return _save(nlp, span_examples(nlp, 60, seed=3), tmp_path_factory.mktemp("spancat"))
+
+
+def _spans(nlp, texts):
+    return [sorted((s.start, s.end, s.label_) for s in doc.spans[KEY]) for doc in nlp.pipe(texts)]
+
+
+TEXTS = ["the Acme Corp in Paris was Alice", "Bob of Lima and Eve", "a the of", "Globex Corp in Oslo"]
+
+
+@pytest.mark.slow
+def test_cli_calibrates_dice_spancat_per_label_and_a_fresh_process_reloads_it(dice_spancat_model, tmp_path):
+    model, dev = dice_spancat_model
+    out = tmp_path / "calibrated"
+    result = runner.invoke(app, ["calibrate", str(model), str(dev), "--output", str(out), "--min-support", "5"])
+    assert result.exit_code == 0, result.output
+    assert "cross-fitted" in result.output and "support" in result.output
+    report = json.loads((tmp_path / "calibrated-calibration.json").read_text())
+    assert (tmp_path / "calibrated-calibration.md").exists()
+    comp = report["components"][0]
+    assert comp["factory"] == "dice_spancat" and comp["setting"] == "thresholds"
+    assert comp["summary"]["score_after_in_sample"] > comp["summary"]["score_before"]
+    stored = comp["config"]
+    # config.cfg and the component's cfg agree
+    config = spacy.util.load_config(out / "config.cfg")
+    block = config["components"]["spancat"]
+    assert block["threshold"] == stored["threshold"] != 0.5
+    assert dict(block.get("thresholds") or {}) == stored["thresholds"]
+    cfg = json.loads((out / "spancat" / "cfg").read_text())
+    assert cfg["threshold"] == stored["threshold"] and cfg["thresholds"] == stored["thresholds"]
+    for row in comp["labels"]:
+        expected = stored["thresholds"].get(row["label"], stored["threshold"])
+        assert row["after"] == pytest.approx(expected)
+        assert row["departed"] == (row["label"] in stored["thresholds"])
+    # a fresh process that never imports spacy_dice gives the calibrated spans
+    program = (
+        "import json, spacy\n"
+        f"nlp = spacy.load({str(out)!r})\n"
+        f"print(json.dumps([sorted([s.start, s.end, s.label_] for s in d.spans['sc']) for d in nlp.pipe({TEXTS!r})]))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True,
+                          cwd=tmp_path)
+    fresh = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert fresh == [[list(s) for s in doc] for doc in _spans(spacy.load(out), TEXTS)]
+    before = _spans(spacy.load(model), TEXTS)
+    assert fresh != [[list(s) for s in doc] for doc in before]  # lower thresholds: more spans
+    # the model itself is untouched; writing over an existing output needs --overwrite
+    assert spacy.load(model).get_pipe("spancat").cfg["threshold"] == 0.5
+    again = runner.invoke(app, ["calibrate", str(model), str(dev), "--output", str(out)])
+    assert again.exit_code == 1 and "--overwrite" in _text(again)
+    over_model = runner.invoke(app, ["calibrate", str(model), str(dev), "--output", str(model)])
+    assert over_model.exit_code == 1 and "model folder itself" in _text(over_model)
+
+
+@pytest.mark.slow
+def test_spacy_spancat_is_calibrated_with_one_global_threshold(tmp_path):
+    nlp, _ = spancat_nlp("spancat", SPACY_SPANCAT_MODEL)
+    model, dev = _save(nlp, span_examples(nlp, 60, seed=3), tmp_path)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["calibrate", str(model), str(dev), "-o", str(out), "--report", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    comp = json.loads((tmp_path / "r.json").read_text())["components"][0]
+    assert set(comp["config"]) == {"threshold"}
+    assert len({row["after"] for row in comp["labels"]}) == 1
+    assert all("global only" in row["rule"] for row in comp["labels"])
+    block = spacy.util.load_config(out / "config.cfg")["components"]["spancat"]
+    assert block["threshold"] == comp["config"]["threshold"] and "thresholds" not in block
+    assert spacy.load(out).get_pipe("spancat").cfg["threshold"] == comp["config"]["threshold"]
+
+
+def _calibrate(nlp, dev_examples, tmp_path, **kwargs):
+    path = tmp_path / "dev.spacy"
+    DocBin(docs=[eg.reference for eg in dev_examples]).to_disk(path)
+    return calibrate_pipeline(nlp, read_dev(nlp, path), min_support=5, **kwargs)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("factory", ["dice_ner", "dice_textcat", "dice_tagger", "dice_spancat_singlelabel"])
+def test_label_bias_components(factory, tmp_path):
+    nlp = spacy.blank("en")
+    if factory == "dice_ner":
+        nlp.add_pipe(factory, config={"model": SMALL_TAGGER_MODEL})
+        make = ner_examples
+    elif factory == "dice_textcat":
+        nlp.add_pipe(factory, config={"model": SMALL_TEXTCAT_MODEL, "positive_label": "POS"})
+        make = textcat_examples
+    elif factory == "dice_tagger":
+        nlp.add_pipe(factory, config={"model": SMALL_TAGGER_MODEL})
+        make = lambda n, k, seed=0: tagger_examples(n, "tag", k, seed=seed)  # noqa: E731
+    else:
+        nlp.add_pipe(factory, config={"model": SMALL_SINGLELABEL_MODEL, "suggester": NGRAMS})
+        make = lambda n, k, seed=0: span_examples(n, k, seed=seed, multilabel=False)  # noqa: E731
+    _train(nlp, make(nlp, 40), 3)
+    calibration = _calibrate(nlp, make(nlp, 40, seed=3), tmp_path)
+    (result,) = calibration.results
+    assert result.setting == "label_bias" and result.fit is not None
+    fit = result.fit
+    assert fit.score_after >= fit.score_before
+    pipe = nlp.get_pipe(factory)
+    assert pipe.cfg["label_bias"] == result.config.get("label_bias", {})
+    assert all(v != 0 for v in pipe.cfg["label_bias"].values())
+    # the saved pipeline holds the bias in config.cfg and in the component's cfg
+    changes = {result.name: result.config} if result.config else {}
+    out = write_pipeline(nlp, tmp_path / "out", changes)
+    loaded = spacy.load(out)
+    assert loaded.get_pipe(factory).cfg["label_bias"] == pipe.cfg["label_bias"]
+    block = loaded.config["components"][factory]
+    assert dict(block["label_bias"]) == pipe.cfg["label_bias"]
+
+
+@pytest.mark.slow
+def test_span_finder_is_tuned_for_the_spancat_after_it(tmp_path):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("dice_span_finder", name="span_finder", config={"model": SMALL_SPAN_FINDER_MODEL, "max_length": 4})
+    nlp.add_pipe("dice_spancat", name="spancat", config={"model": SMALL_SPANCAT_MODEL, "suggester": PRESET})
+    _train(nlp, span_examples(nlp, 40), 6, annotates=["span_finder"])
+    calibration = _calibrate(nlp, span_examples(nlp, 60, seed=3), tmp_path)
+    finder, spancat = calibration.results
+    assert finder.name == "span_finder" and finder.choice is not None
+    rows = finder.finder_rows
+    assert rows[0]["current"] and len(rows) > 5
+    # a lower finder threshold proposes at least as many candidates, with at least the recall
+    by_value = sorted((r["finder_threshold"], r["candidates"], r["candidate_recall"]) for r in rows[1:])
+    assert all(a[1] >= b[1] and a[2] >= b[2] for a, b in zip(by_value, by_value[1:]))
+    assert spancat.name == "spancat" and any("span finder" in n for n in spancat.notes)
+    if finder.config:
+        assert nlp.get_pipe("span_finder").cfg["threshold"] == finder.config["threshold"]
+
+
+# --- bad input -----------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_bad_inputs_name_the_problem(dice_spancat_model, tmp_path):
+    model, dev = dice_spancat_model
+    empty = tmp_path / "empty.spacy"
+    DocBin().to_disk(empty)
+    result = runner.invoke(app, ["calibrate", str(model), str(empty), "-o", str(tmp_path / "o1")])
+    assert result.exit_code == 1 and "holds no docs" in _text(result)
+    assert not (tmp_path / "o1").exists()
+
+    nlp = spacy.blank("en")
+    no_gold = tmp_path / "no_gold.spacy"
+    DocBin(docs=[nlp.make_doc("Alice met Bob in Paris")] * 3).to_disk(no_gold)
+    result = runner.invoke(app, ["calibrate", str(model), str(no_gold), "-o", str(tmp_path / "o2")])
+    assert result.exit_code == 1 and "[spancat]" in _text(result)
+    assert "doc.spans['sc']" in _text(result)
+
+    plain = spacy.blank("en")
+    plain.add_pipe("sentencizer")
+    plain.to_disk(tmp_path / "plain")
+    result = runner.invoke(app, ["calibrate", str(tmp_path / "plain"), str(dev), "-o", str(tmp_path / "o3")])
+    assert result.exit_code == 1
+    assert "nothing to calibrate" in _text(result) and "sentencizer" in _text(result)
+
+    # a dev label the model does not know: reported and ignored
+    docs = []
+    for eg in span_examples(nlp, 30, seed=5):
+        doc = eg.reference
+        doc.spans[KEY] = list(doc.spans[KEY]) + [Span(doc, 0, 1, label="XYZ")]
+        docs.append(doc)
+    odd = tmp_path / "odd.spacy"
+    DocBin(docs=docs).to_disk(odd)
+    result = runner.invoke(app, ["calibrate", str(model), str(odd), "-o", str(tmp_path / "o4")])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "o4-calibration.json").read_text())
+    assert report["components"][0]["unknown_labels"] == {"XYZ": 30}
+    assert "XYZ" in result.output
+
+
+@pytest.mark.slow
+def test_overwrite_replaces_the_model_in_place(tmp_path):
+    nlp, _ = spancat_nlp()
+    model, dev = _save(nlp, span_examples(nlp, 60, seed=3), tmp_path)
+    result = runner.invoke(app, ["calibrate", str(model), str(dev), "-o", str(model), "--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert spacy.load(model).get_pipe("spancat").cfg["threshold"] != 0.5
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+@pytest.mark.slow
+def test_recall_at_min_precision_through_the_pipeline(dice_spancat_model):
+    model, dev = dice_spancat_model
+    nlp = spacy.load(model)
+    calibration = calibrate_pipeline(nlp, read_dev(nlp, dev), metric="recall", min_precision=0.9,
+                                     min_support=5)
+    (result,) = calibration.results
+    assert result.objective == "recall with precision >= 0.9"
+    fit = result.fit
+    tp, fp, fn = fit.after.sum(axis=0)
+    assert tp / max(tp + fp, 1) >= 0.9 or fit.after_values == fit.before_values
+    assert tp / (tp + fn) >= fit.before.sum(axis=0)[0] / (tp + fn)  # recall does not drop
+    for i, departed in enumerate(fit.departed):
+        if departed:  # a label with its own value keeps the precision on dev
+            ltp, lfp, _ = fit.after[i]
+            assert ltp / max(ltp + lfp, 1) >= 0.9
+
+
+def test_the_project_step_is_a_no_op_when_calibrate_is_false(tmp_path):
+    result = runner.invoke(app, [
+        "project-calibrate", "--enabled", "false", "--model", str(tmp_path / "missing"),
+        "--dev", "dev.spacy", "--test", "test.spacy", "--output", str(tmp_path / "out"),
+        "--metrics", str(tmp_path / "m"),
+    ])
+    assert result.exit_code == 0 and "nothing to do" in _text(result)
+    assert list(tmp_path.iterdir()) == []
