@@ -101,12 +101,20 @@ def test_missing_or_empty_train_file_is_an_error(corpus, tmp_path):
 def test_spacys_own_components_and_texts_and_tags():
     nlp = spacy.blank("en")
     nlp.add_pipe("ner")
+    nlp.add_pipe("spancat", config={"spans_key": "sc", "suggester": {"@misc": "spacy.ngram_suggester.v1", "sizes": [1, 2]}})
     nlp.add_pipe("tagger")
     nlp.add_pipe("dice_textcat", config={"positive_label": "POS"})
     ner, tags, cats = ner_examples(nlp, 30), tagger_examples(nlp, n_docs=30), textcat_examples(nlp, 40)
+    for eg in ner:
+        eg.reference.spans["sc"] = list(eg.reference.ents)
     stats, other = component_stats(nlp, ner + tags + cats, ner[:5] + cats[:4])
     by_name = {s.component: s for s in stats}
-    assert other == [] and set(by_name) == {"ner", "tagger", "dice_textcat"}
+    assert other == [] and set(by_name) == {"ner", "spancat", "tagger", "dice_textcat"}
+    spancat = by_name["spancat"]
+    n_spans = sum(len(eg.reference.spans["sc"]) for eg in ner)
+    n_bigrams = sum(2 * len(eg.reference) - 1 for eg in ner)
+    assert spancat.positives == n_spans and spancat.positives + spancat.negatives == n_bigrams
+    assert any(f"{n_spans} of {n_spans} gold spans (100.0 %)" in note for note in spancat.notes)
     ner_stats = by_name["ner"]
     assert ner_stats.negative_name == "O tokens" and ner_stats.positives > 0
     assert ner_stats.negatives_per_positive > 1
