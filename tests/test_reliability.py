@@ -339,11 +339,16 @@ def test_evaluate_table_compares_two_models(trained):
     result = run_table(trained, "--compare-model", str(other), "--plot", str(trained / "out" / "both.png"))
     assert result.exit_code == 0, result.output
     text = (trained / "out" / "m.md").read_text(encoding="utf8")
-    assert "| ECE model-best | ECE model-calibrated | difference |" in text
-    rows = {line.split(" | ")[1]: line for line in text.splitlines() if line.startswith("| dice_")}
-    assert len(rows) == len(expected_kinds(nlp))
-    for what, line in rows.items():
-        assert line.endswith("| +0.00 |") != (biased and what == "document"), line
+    assert "| pipeline | n | accuracy | mean confidence | ECE | ECE change |" in text
+    rows = [line.split(" | ") for line in text.splitlines() if line.startswith("| dice_")]
+    assert len(rows) == 2 * len(expected_kinds(nlp))
+    assert [row[3] for row in rows] == ["model-best", "model-calibrated"] * len(expected_kinds(nlp))
+    for row in rows:
+        what, pipeline, change = row[1], row[3], row[-1]
+        if pipeline == "model-calibrated":
+            assert change == "|", row  # the change stands on the first pipeline's row
+        else:
+            assert (change == "+0.00 |") != (biased and what == "document"), row
     runs = json.loads((trained / "out" / "m.reliability.json").read_text(encoding="utf8"))["runs"]
     assert set(runs) == {"model-best", "model-calibrated"}
     assert (trained / "out" / "both.png").stat().st_size > 1000

@@ -230,43 +230,48 @@ def run_names(model: Path, other: Optional[Path]) -> Tuple[str, Optional[str]]:
 
 def calibration_markdown(runs: Sequence[CalibrationRun], data: Path, n_bins: int,
                          plot_note: Optional[str]) -> str:
-    """The "Calibration" section: one row per component and kind of decision, the ECE of each run."""
+    """The "Calibration error (ECE)" section: one row per component and kind of decision (and per
+    pipeline when there are two, the first with its ECE's difference to the second's)."""
     lines = ["", "## Calibration error (ECE)", ""]
+    compare = len(runs) == 2
     lines.append(
         f"_Expected calibration error (ECE, %) over {n_bins} equal-width confidence bins on {data}."
         " top-label: the probability of the predicted class against whether it is right;"
         " binary: each candidate x label (token x start/end) probability against whether its gold"
         " is 1 (accuracy = share of positives). Lower is better; 0 = confidences match accuracy."
-        + (f" difference: ECE of {runs[0].name} minus ECE of {runs[1].name}." if len(runs) == 2 else "")
+        + (f" ECE change: {runs[0].name}'s ECE minus {runs[1].name}'s." if compare else "")
         + "_"
     )
     if plot_note:
         lines += ["", f"_{plot_note}_"]
     lines.append("")
-    first = runs[0]
     names: List[str] = []
     for run in runs:
         names.extend(n for n in run.bins if n not in names)
-    ece_cols = "".join(f" ECE {run.name} |" for run in runs)
-    header = "| component | decision | kind | n | accuracy | mean confidence |" + ece_cols
-    align = "|---|---|---|---:|---:|---:|" + "---:|" * len(runs)
-    if len(runs) == 2:
-        header += " difference |"
-        align += "---:|"
+    header = "| component | decision | kind |" + (" pipeline |" if compare else "")
+    header += " n | accuracy | mean confidence | ECE |" + (" ECE change |" if compare else "")
+    align = "|---|---|---|" + ("---|" if compare else "") + "---:|---:|---:|---:|" + ("---:|" if compare else "")
     lines += [header, align]
     for name in names:
-        ref = next(run for run in runs if name in run.bins)
-        found = ref.sets[name]
-        bins = first.bins.get(name) or ref.bins[name]
-        row = (f"| {found.component} (`{found.factory}`) | {found.what} | {found.kind} | {bins.n:,} |"
-               f" {_pct(bins.accuracy_overall)} | {_pct(bins.confidence_overall)} |")
-        eces = [run.bins[name].ece if name in run.bins and run.bins[name].n else None for run in runs]
-        row += "".join(f" {_pct(e)} |" for e in eces)
-        if len(runs) == 2:
-            row += " – |" if None in eces else f" {100 * (eces[0] - eces[1]):+.2f} |"
-        lines.append(row)
+        found = next(run.sets[name] for run in runs if name in run.sets)
+        eces = [run.bins[name].ece if name in run.bins else None for run in runs]
+        for i, run in enumerate(runs):
+            row = f"| {found.component} (`{found.factory}`) | {found.what} | {found.kind} |"
+            if compare:
+                row += f" {run.name} |"
+            bins = run.bins.get(name)
+            if bins is None:
+                row += " 0 | – | – | – |"
+            else:
+                row += (f" {bins.n:,} | {_pct(bins.accuracy_overall)} | {_pct(bins.confidence_overall)} |"
+                        f" {_pct(bins.ece)} |")
+            if compare:
+                change = eces[0] - eces[1] if i == 0 and None not in eces else None
+                row += f" {100 * change:+.2f} |" if change is not None else " |"
+            lines.append(row)
     if not names:
-        lines.append("| (no component with probabilities) | | | | | |" + " |" * len(runs))
+        lines.append("| (no component with probabilities) | | |" + (" |" if compare else "")
+                     + " | | | |" + (" |" if compare else ""))
     skipped = {k: v for run in runs for k, v in run.skipped.items()}
     for name, why in skipped.items():
         lines.append(f"\n_{name}: no calibration error ({why})._")
