@@ -7,7 +7,8 @@ and record what it gives: the numbers quoted in README.md and docs/PROJECT.md co
 Copies project.yml, configs/ and assets/ (without assets/downloads) to --work-dir, runs the
 workflow there (offline: the sample ships with the project), and writes
 benchmarks/results/main_job.json (or --out): the command, the vars, the git commit, the wall time
-and the test-set scores from metrics/<name>.json.
+and the test-set scores from metrics/<name>.json (uncalibrated) and, when the `calibrate` step ran,
+metrics/<name>-calibrated.json (calibrated_test_scores).
 """
 from __future__ import annotations
 
@@ -61,6 +62,12 @@ def main(argv=None) -> int:
         "wall_seconds": round(wall, 1),
         "test_scores": {k: v for k, v in metrics.items() if k.startswith(("ents_", "tag_", "pos_", "cats_"))},
     }
+    calibrated = work / "metrics" / f"{name}-calibrated.json"
+    if calibrated.exists():  # the `calibrate` step (vars.calibrate); test_scores stay uncalibrated
+        scores = json.loads(calibrated.read_text(encoding="utf8"))
+        result["calibrated_test_scores"] = {
+            k: v for k, v in scores.items() if k.startswith(("ents_", "tag_", "pos_", "cats_"))
+        }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf8")
     print(json.dumps(result, indent=2))

@@ -9,6 +9,7 @@ import numpy
 import pytest
 import spacy
 from spacy.tokens import DocBin, Span
+from spacy.training import Example
 from spacy.util import fix_random_seed
 from thinc.api import Adam
 from typer.testing import CliRunner
@@ -397,3 +398,39 @@ def test_the_project_step_is_a_no_op_when_calibrate_is_false(tmp_path):
     ])
     assert result.exit_code == 0 and "nothing to do" in _text(result)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_dice_ner_docs_that_no_bias_can_change_are_counted_once_and_right():
+    from spacy_dice.calibration.pipeline import _decoded_entities, _fixed_docs
+    from spacy_dice.calibration.search import BIAS_GRID
+    from spacy_dice.calibration.targets import annotation_problem, span_gold
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("dice_ner", config={"model": SMALL_TAGGER_MODEL})
+    _train(nlp, ner_examples(nlp, 40), 6)
+    pipe = nlp.get_pipe("dice_ner")
+    examples = ner_examples(nlp, 40, seed=3)
+    examples += [Example.from_dict(nlp.make_doc("the of and to in"), {"entities": ["O"] * 5})]
+    docs = [eg.predicted for eg in examples]
+    scores = pipe.predict(docs)
+    labels = list(pipe.labels)
+    gold = span_gold(examples, labels, "ents")
+    fixed = _fixed_docs(pipe, scores, "ents_f", float(max(BIAS_GRID)))
+    assert fixed is not None and fixed.any() and not fixed.all()
+
+    def problem(skip, items=None):
+        return annotation_problem(
+            labels=labels, grid=BIAS_GRID, current=[0.0] * len(labels), neutral=0.0, docs=docs,
+            gold=gold, apply=pipe.set_decisions, what="ents", fixed=skip, items=items,
+            annotate=lambda copies, rows: pipe.set_annotations(
+                copies, scores if rows is None else [scores[i] for i in rows.tolist()]),
+        )
+
+    # the shortcuts (fixed docs counted once; entities read from the decoder without writing
+    # doc.ents) count exactly what set_annotations on copies of the docs gives
+    full = problem(None)
+    fast = problem(fixed, _decoded_entities(pipe, scores))
+    for values in [(0.0,) * len(labels), (4.0,) * len(labels), (-2.0, 3.0, 1.0)[: len(labels)]]:
+        assert (fast.counts(values) == full.counts(values)).all()
+        assert full.counts(values)[:, :, 0].sum() > 0

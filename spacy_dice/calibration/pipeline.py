@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 import numpy
 from spacy.language import Language
@@ -454,7 +454,8 @@ def _calibrate_by_annotation(plan: Component, docs: List[Any], examples: Sequenc
     problem = annotation_problem(
         labels=labels, grid=grid, current=current, neutral=neutral, docs=docs, gold=gold,
         apply=apply, annotate=annotate, what=what, key=getattr(pipe, "key", None), attr=attr,
-        fixed=fixed,
+        fixed=fixed, in_place=not (what == "tokens" and not pipe.cfg.get("overwrite", True)),
+        items=_decoded_entities(pipe, scores) if what == "ents" else None,
     )
     try:
         fit = fit_problem(problem, objective, folds=options["folds"], seed=options["seed"],
@@ -483,6 +484,37 @@ def _calibrate_by_annotation(plan: Component, docs: List[Any], examples: Sequenc
     result.notes += fit.notes
     pipe.set_annotations(docs, scores)
     return result
+
+
+def _decoded_entities(pipe: Any, scores: List[Any]) -> Optional[Any]:
+    """``dice_ner``: the entities its decoder gives the docs ``rows`` under the current bias,
+    without writing them (``set_annotations`` writes exactly these, :meth:`decode`). The decoded
+    sequences are valid BILUO, so an entity is a ``U-X`` or a ``B-X ... L-X`` run."""
+    if not (hasattr(pipe, "decode") and hasattr(pipe, "class_names")):
+        return None
+    names = list(pipe.class_names)
+    kinds = [name.split("-", 1)[0] if "-" in name else "O" for name in names]
+    types = [name.split("-", 1)[1] if "-" in name else "" for name in names]
+    outside = numpy.asarray([kind == "O" for kind in kinds])
+
+    def entities(ids: Any) -> Set[Tuple[int, int, str]]:
+        ids = numpy.asarray(ids).reshape(-1)
+        found: Set[Tuple[int, int, str]] = set()
+        start = 0
+        for t in numpy.flatnonzero(~outside[ids]).tolist():
+            kind = kinds[ids[t]]
+            if kind == "U":
+                found.add((t, t + 1, types[ids[t]]))
+            elif kind == "B":
+                start = t
+            elif kind == "L":
+                found.add((start, t + 1, types[ids[t]]))
+        return found
+
+    def items(rows: numpy.ndarray) -> List[Any]:
+        return [entities(ids) for ids in pipe.decode([scores[i] for i in rows.tolist()])]
+
+    return items
 
 
 def _fixed_docs(pipe: Any, scores: Any, key: str, max_bias: float) -> Optional[numpy.ndarray]:

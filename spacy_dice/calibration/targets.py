@@ -282,11 +282,16 @@ def annotation_problem(
     labeled: bool = True,
     attr: str = "tag",
     fixed: Optional[numpy.ndarray] = None,
+    in_place: bool = False,
+    items: Optional[Callable[[numpy.ndarray], List[Any]]] = None,
 ) -> Problem:
-    """A :class:`~.search.Problem` whose counts come from annotating copies of ``docs``.
+    """A :class:`~.search.Problem` whose counts come from annotating ``docs`` (cached scores).
 
-    ``apply(values)`` sets the component's decision (label -> value); ``annotate(copies, rows)``
-    writes the annotations of the docs ``rows`` (``None``: all) from the cached scores.
+    ``apply(values)`` sets the component's decision (label -> value); ``annotate(docs, rows)``
+    writes the annotations of the docs ``rows`` (``None``: all) from the cached scores: on fresh
+    copies, or on ``docs`` themselves with ``in_place`` (for a component whose annotation replaces
+    all of its previous output). ``items(rows)``, when given, returns what the annotation would
+    hold for those docs without writing it (e.g. ``dice_ner``'s decoded entities), the fastest.
     ``fixed``: docs whose annotation no value of the grid can change (counted once).
     """
     index = _label_index(gold.labels)
@@ -295,9 +300,13 @@ def annotation_problem(
     base = numpy.zeros((n_docs, len(gold.labels), 3), dtype="int64")
 
     def counts_of(rows: numpy.ndarray, out: numpy.ndarray) -> None:
-        copies = [docs[d].copy() for d in rows]
-        annotate(copies, None if len(rows) == n_docs else rows)
-        for d, doc in zip(rows.tolist(), copies):
+        if items is not None:
+            for d, predicted in zip(rows.tolist(), items(rows)):
+                count_doc(gold, d, predicted, index, out)
+            return
+        targets = [docs[d] for d in rows] if in_place else [docs[d].copy() for d in rows]
+        annotate(targets, None if len(rows) == n_docs else rows)
+        for d, doc in zip(rows.tolist(), targets):
             count_doc(gold, d, predicted_items(doc, gold, what, key, labeled, attr), index, out)
 
     if fixed is not None and fixed.any():
