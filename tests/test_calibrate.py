@@ -265,6 +265,7 @@ def test_spacy_spancat_is_calibrated_with_one_global_threshold(tmp_path):
 
 
 def _calibrate(nlp, dev_examples, tmp_path, **kwargs):
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "dev.spacy"
     DocBin(docs=[eg.reference for eg in dev_examples]).to_disk(path)
     return calibrate_pipeline(nlp, read_dev(nlp, path), min_support=5, **kwargs)
@@ -434,3 +435,27 @@ def test_dice_ner_docs_that_no_bias_can_change_are_counted_once_and_right():
     for values in [(0.0,) * len(labels), (4.0,) * len(labels), (-2.0, 3.0, 1.0)[: len(labels)]]:
         assert (fast.counts(values) == full.counts(values)).all()
         assert full.counts(values)[:, :, 0].sum() > 0
+
+
+@pytest.mark.slow
+def test_spacy_textcat_multilabel_and_a_lone_span_finder_get_one_threshold(tmp_path):
+    nlp = spacy.blank("en")
+    model = dict(SMALL_TEXTCAT_MODEL, exclusive_classes=False)
+    nlp.add_pipe("textcat_multilabel", config={"model": model})
+    _train(nlp, textcat_examples(nlp, 40), 3)
+    (result,) = _calibrate(nlp, textcat_examples(nlp, 40, seed=3), tmp_path).results
+    assert result.setting == "threshold" and result.score_key == "cats_micro_f"
+    assert any("macro AUC" in note for note in result.notes)
+    if result.config:
+        assert set(result.config) == {"threshold"}
+        assert nlp.get_pipe("textcat_multilabel").cfg["threshold"] == result.config["threshold"]
+
+    finder = spacy.blank("en")
+    finder.add_pipe("dice_span_finder", name="span_finder",
+                    config={"model": SMALL_SPAN_FINDER_MODEL, "max_length": 4})
+    _train(finder, span_examples(finder, 40), 3)
+    (result,) = _calibrate(finder, span_examples(finder, 40, seed=3), tmp_path / "f").results
+    assert result.fit is not None and result.fit.labels == ["start+end"]
+    if result.config:
+        pipe = finder.get_pipe("span_finder")
+        assert pipe.cfg["threshold"] == result.config["threshold"] and pipe.cfg["thresholds"] == {}

@@ -89,6 +89,7 @@ class Component:
     per_label_reason: str = ""
     score_key: str = ""
     native: bool = False
+    weight_key: str = ""  # its key in [training.score_weights] (default: score_key)
 
 
 @dataclass
@@ -167,7 +168,7 @@ def describe_component(nlp: Language, name: str) -> Tuple[Optional[Component], s
     if isinstance(pipe, cls["MultiLabel"]) and setting is None:
         return Component(name, factory, pipe, "cats_thresholds", "threshold", False,
                          "global only: spaCy's textcat_multilabel stores one threshold",
-                         "cats_micro_f", native=True), ""
+                         "cats_micro_f", native=True, weight_key="cats_score"), ""
     if factory in NOT_CALIBRATABLE:
         return None, NOT_CALIBRATABLE[factory]
     return None, "no decision setting"
@@ -226,9 +227,10 @@ def calibrate_pipeline(
         if plan is None:
             skipped[name] = why
             continue
-        weight = _score_weight(nlp, plan.score_key)
+        key = plan.weight_key or plan.score_key
+        weight = _score_weight(nlp, key)
         if weight is not None and weight == 0 and plan.kind != "finder":
-            skipped[name] = f"its score {plan.score_key} has weight 0 in [training.score_weights]"
+            skipped[name] = f"its score {key} has weight 0 in [training.score_weights]"
             continue
         plans[name] = plan
     if components is not None:
