@@ -45,7 +45,9 @@ positions) is built on the host. Docs with no entity to score are left out.
 
 Scores that are ``-inf`` or NaN count as ``NEG_FLOOR`` (``-1e30``), as in the decoder. The
 marginals are exact whenever some valid sequence has a finite score (e.g. whitespace rows, ``O``
-= 0 and the rest ``NEG_FLOOR``); are clipped to ``[0, 1]``.
+= 0 and the rest ``NEG_FLOOR``, are fine); they are clipped to ``[0, 1]``. When every valid
+sequence goes through a ``NEG_FLOOR`` score the distribution is not defined and the values are
+not meaningful.
 """
 from typing import Any, List, Sequence, Tuple
 

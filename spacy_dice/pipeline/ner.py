@@ -159,13 +159,15 @@ class DiceEntityRecognizer(TokenClassifier):
         names = self.class_names
         biased = self.biased_log_probs(scores)
         entities = [spans_from_tags(ids, names) for ids in decode_log_probs_batch(biased, names)]
+        spans = []
         for doc, ents in zip(docs, entities):
-            doc.set_ents([Span(doc, start, end, label=label) for start, end, label in ents], default="outside")
+            spans.append([Span(doc, start, end, label=label) for start, end, label in ents])
+            doc.set_ents(spans[-1], default="outside")
         key = self.cfg.get("scores_key")
         if key is None:
             return
-        for doc, ents, marginals in zip(docs, entities, entity_marginals(biased, entities, names)):
-            group = SpanGroup(doc, name=key, spans=list(doc.ents))
+        for doc, doc_spans, marginals in zip(docs, spans, entity_marginals(biased, entities, names)):
+            group = SpanGroup(doc, name=key, spans=doc_spans)
             group.attrs["scores"] = marginals
             doc.spans[key] = group
 
