@@ -459,3 +459,14 @@ def test_spacy_textcat_multilabel_and_a_lone_span_finder_get_one_threshold(tmp_p
     if result.config:
         pipe = finder.get_pipe("span_finder")
         assert pipe.cfg["threshold"] == result.config["threshold"] and pipe.cfg["thresholds"] == {}
+
+
+@pytest.mark.slow
+def test_a_component_whose_score_has_weight_0_is_left_alone(tmp_path):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("dice_ner", config={"model": SMALL_TAGGER_MODEL})
+    _train(nlp, ner_examples(nlp, 20), 1)
+    nlp._config["training"]["score_weights"]["ents_f"] = 0.0
+    assert nlp.config["training"]["score_weights"]["ents_f"] == 0.0
+    with pytest.raises(CalibrationError, match="ents_f has weight 0"):
+        _calibrate(nlp, ner_examples(nlp, 20, seed=3), tmp_path)
