@@ -41,10 +41,13 @@ def run_project(extra: List[str], work: Path) -> Dict[str, Any]:
     proc = subprocess.run(command, cwd=work, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(command[1:])} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-    metrics = sorted((work / "metrics").glob("*.json"))
-    if len(metrics) != 1:
-        raise RuntimeError(f"expected one metrics file in {work / 'metrics'}, found {metrics}")
-    return json.loads(metrics[0].read_text(encoding="utf8"))
+    from weasel.util import load_project_config, parse_config_overrides
+
+    name = load_project_config(work, overrides=parse_config_overrides(extra))["vars"]["name"]
+    metrics = work / "metrics" / f"{name}.json"  # the uncalibrated test scores
+    if not metrics.exists():
+        raise RuntimeError(f"{' '.join(command[1:])} wrote no {metrics}")
+    return json.loads(metrics.read_text(encoding="utf8"))
 
 
 def flatten(value: Any, prefix: str = "") -> Dict[str, float]:
