@@ -5,10 +5,12 @@ Same config (configs/*_cnn.cfg), tok2vec, data, step budget and seed for every r
 loss block (or, for the ``spacy`` row, the component) changes. Models are chosen on the dev
 set (spaCy keeps ``model-best`` by the dev score); the table reports the held-out test set.
 
-    python benchmarks/run_accuracy.py --task uner --max-steps 600 --seeds 0
+    python benchmarks/run_accuracy.py --task uner --max-steps 600 --seeds 0,1 --workers 2
 
-Writes ``<out>/<task>.json`` (every run, with its dev curve and spaCy command) and
-``<out>/<task>.md`` after every run, so a partial benchmark leaves usable results.
+Every (row, seed) is a trial of :class:`spacy_dice.experiments.executor.TrialExecutor`
+(``--workers N`` at once on this machine, or ``--engine ray``); this process alone writes
+``<out>/<task>.json`` (every run, with its dev curve and spaCy command) and ``<out>/<task>.md``,
+atomically, after every finished trial, so a partial benchmark leaves usable results.
 Converted corpora and models go under ``--work-dir`` (never into the repository).
 
 Data splits:
@@ -24,11 +26,9 @@ Data splits:
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import shlex
 import sys
-import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -41,7 +41,9 @@ from spacy_dice.experiments import (  # noqa: E402
 from spacy_dice.experiments.presets import (  # noqa: E402
     PRESETS, SPAN_LOSS_PRESETS, spacy_span_baseline,
 )
-from spacy_dice.experiments.runner import RunResult, run_training  # noqa: E402
+from spacy_dice.experiments.executor import (  # noqa: E402
+    TrialExecutor, TrialOutcome, TrialSpec, write_atomic,
+)
 
 TASKS: Dict[str, Dict[str, Any]] = {
     "conll03": {"config": "configs/ner_cnn.cfg", "component": "ner", "kind": "ner",
@@ -330,21 +332,13 @@ def _seed_summary(kind: str, runs: List[Dict[str, Any]], meta: Dict[str, Any]) -
     return lines
 
 
-def merge_results(current: Dict[str, Any], runs: List[Dict[str, Any]], meta: Dict[str, Any], *,
-                  planned: set, max_steps: int, patience: int) -> None:
-    """Add to ``runs`` (in place) the runs of the results file ``current`` that another
-    invocation wrote: same budget (``max_steps``, ``patience``), a (row, seed) that neither
-    ``runs`` has nor this invocation will run (``planned``); add its commands to ``meta``."""
-    ours = {(r["name"], r["seed"]) for r in runs} | set(planned)
-    for run in current.get("runs", []):
-        if (run.get("max_steps") == max_steps and run.get("patience", 0) == patience
-                and (run["name"], run["seed"]) not in ours):
-            runs.append(run)
-    old_meta = current.get("meta", {})
-    if old_meta.get("max_steps") == max_steps:
-        for command in old_meta.get("commands", []):
-            if command not in meta["commands"]:
-                meta["commands"].insert(len(meta["commands"]) - 1, command)
+def kept_runs(previous: Dict[str, Any], rows: List[str], seeds: List[int], *, max_steps: int,
+              patience: int) -> List[Dict[str, Any]]:
+    """The runs of the results file ``previous`` to keep: same budget (``max_steps``,
+    ``patience``), a (row, seed) this invocation does not run."""
+    return [r for r in previous.get("runs", [])
+            if r.get("max_steps") == max_steps and r.get("patience", 0) == patience
+            and not (r["name"] in rows and r["seed"] in seeds)]
 
 
 def git_commit() -> str:
@@ -385,6 +379,12 @@ def main(argv: Optional[List[str]] = None) -> None:
     p.add_argument("--sst2-train", type=int, default=10000, help="SST-2 training rows used")
     p.add_argument("--resume", action="store_true",
                    help="reuse finished runs (result.json) found in the work dir")
+    p.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="where the trials run (ray: needs spacy-dice[distributed])")
+    p.add_argument("--workers", type=int, default=1,
+                   help="trials at once (local processes, or the CPUs of a Ray started here)")
+    p.add_argument("--ray-address", default="", help="--engine ray: 'auto' or ray://HOST:PORT joins a cluster")
+    p.add_argument("--cpus-per-trial", type=float, default=1.0)
     p.add_argument("--quiet", action="store_true", help="do not echo spaCy's training table")
     p.add_argument("--report-only", action="store_true",
                    help="rewrite <task>.md from <task>.json without training")
@@ -457,28 +457,33 @@ def main(argv: Optional[List[str]] = None) -> None:
             NGRAM_SIZES, ", ".join(f"{split} {c['neg_pos_ratio']:.1f}"
                                    for split, c in meta["candidates"].items()))
     # keep runs of other rows/seeds from earlier invocations with the same budget
-    runs: List[Dict[str, Any]] = [
-        r for r in previous.get("runs", [])
-        if r.get("max_steps") == max_steps and r.get("patience", 0) == args.patience
-        and not (r["name"] in rows and r["seed"] in seeds)
-    ]
+    runs = kept_runs(previous, rows, seeds, max_steps=max_steps, patience=args.patience)
 
     def write() -> None:
-        # Several invocations may extend one results file at once (one per CPU slot): under a
-        # lock, re-read it and keep the runs the others wrote since this one started.
-        with open(out / f".{stem}.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            current = json.loads(json_path.read_text()) if json_path.exists() else {}
-            merge_results(current, runs, meta, planned={(n, s) for n in rows for s in seeds},
-                          max_steps=max_steps, patience=args.patience)
-            order = {name: i for i, name in enumerate(known_rows + list(variants))}
-            runs.sort(key=lambda r: (order.get(r["name"], 99), r["name"], r["seed"]))
-            json_path.write_text(json.dumps({"meta": meta, "runs": runs}, indent=1))
-            (out / f"{stem}.md").write_text(markdown(args.task, runs, meta))
+        # only this process writes the results, atomically (a temporary file, then a rename)
+        order = {name: i for i, name in enumerate(known_rows + list(variants))}
+        runs.sort(key=lambda r: (order.get(r["name"], 99), r["name"], r["seed"]))
+        write_atomic(json_path, json.dumps({"meta": meta, "runs": runs}, indent=1))
+        write_atomic(out / f"{stem}.md", markdown(args.task, runs, meta))
 
+    def finish(record: Dict[str, Any], rerun: str) -> None:
+        record["rerun"] = rerun
+        per_type = (record.get("metrics") or {}).get("ents_per_type")
+        if per_type:  # P/R/F1 per entity type on the test set (rarest-class recall)
+            record["per_type_prf"] = per_type
+        record.pop("metrics", None)
+        runs.append(record)
+        write()
+
+    try:
+        executor = TrialExecutor(args.engine, args.workers, args.ray_address, args.cpus_per_trial)
+    except (ImportError, ValueError) as err:
+        raise SystemExit(str(err)) from None
+    suffix = f"-p{args.patience}" if args.patience else ""
+    reruns: Dict[str, str] = {}
+    specs: List[TrialSpec] = []
     for seed in seeds:
         for row in rows:
-            suffix = f"-p{args.patience}" if args.patience else ""
             run_dir = work / "runs" / args.task / f"{row}-s{seed}-n{max_steps}{suffix}"
             rerun = (f"python benchmarks/run_accuracy.py --task {args.task} --losses {row}"
                      f" --max-steps {max_steps} --eval-frequency {eval_frequency} --seeds {seed}")
@@ -489,38 +494,48 @@ def main(argv: Optional[List[str]] = None) -> None:
             if row in variants:
                 rerun += f" --variant {shlex.quote(next(v for v in args.variant if v.startswith(row + '=')))}"
             if args.resume and (run_dir / "record.json").exists():
-                record = json.loads((run_dir / "record.json").read_text())
+                finish(json.loads((run_dir / "record.json").read_text()), rerun)
             elif args.resume and (run_dir / "result.json").exists():
                 # a run finished before record.json existed: rebuild what the loop adds
                 record = json.loads((run_dir / "result.json").read_text())
                 record["patience"] = args.patience
                 record["last_step"] = max((step for step, _ in record.get("dev_curve") or []),
                                           default=None)
+                finish(record, rerun)
             else:
-                t0 = time.time()
-                print(f"=== {args.task} {row} seed {seed}: {max_steps} steps", flush=True)
-                result: RunResult = run_training(
-                    row_config(args.task, row, variants), run_dir,
-                    train_path=paths["train"], dev_path=paths["dev"], test_path=paths["test"],
-                    gpu_id=args.gpu_id, seed=seed, max_steps=max_steps,
-                    eval_frequency=eval_frequency, name=row, quiet=args.quiet,
+                key = f"{row} seed {seed}"
+                reruns[key] = rerun
+                specs.append(TrialSpec(
+                    key=key, name=row, seed=seed,
+                    config=row_config(args.task, row, variants).to_str(), run_dir=str(run_dir.resolve()),
+                    train_path=str(paths["train"].resolve()), dev_path=str(paths["dev"].resolve()),
+                    test_path=str(paths["test"].resolve()), gpu_id=args.gpu_id,
+                    max_steps=max_steps, eval_frequency=eval_frequency, measure_speed=True,
+                    quiet=args.quiet or executor.parallel, threads=executor.threads,
                     extra_overrides={"training.patience": args.patience},
-                )
-                record = result.to_dict()
-                record["patience"] = args.patience
-                record["last_step"] = max((step for step, _ in result.dev_curve), default=None)
-                record["git_commit"] = git_commit()
-                (run_dir / "record.json").write_text(json.dumps(record, indent=1))
-                print(f"=== {row} seed {seed}: {result.scores} train {result.train_words_per_s:.0f}"
-                      f" w/s predict {result.predict_words_per_s:.0f} w/s"
-                      f" ({time.time() - t0:.0f} s)", flush=True)
-            record["rerun"] = rerun
-            per_type = (record.get("metrics") or {}).get("ents_per_type")
-            if per_type:  # P/R/F1 per entity type on the test set (rarest-class recall)
-                record["per_type_prf"] = per_type
-            record.pop("metrics", None)
-            runs.append(record)
-            write()
+                ))
+    commit = git_commit()
+
+    def on_result(outcome: TrialOutcome) -> None:
+        if not outcome.ok or outcome.result is None:
+            print(f"=== {outcome.key} FAILED: {outcome.error}", flush=True)
+            return
+        record = dict(outcome.result)
+        record["patience"] = args.patience
+        record["last_step"] = max((step for step, _ in record.get("dev_curve") or []), default=None)
+        record["git_commit"] = commit
+        run_dir = Path(record["paths"]["output_dir"])
+        write_atomic(run_dir / "record.json", json.dumps(record, indent=1))
+        print(f"=== {outcome.key}: {record['scores']} train {record['train_words_per_s'] or 0:.0f}"
+              f" w/s predict {record['predict_words_per_s'] or 0:.0f} w/s"
+              f" ({outcome.seconds:.0f} s)", flush=True)
+        finish(record, reruns[outcome.key])
+
+    outcomes = executor.run(specs, on_result, label=f"run_accuracy {args.task}")
+    failed = [o for o in outcomes if not o.ok]
+    if failed:
+        raise SystemExit(f"{len(failed)} run(s) failed: " + "; ".join(
+            f"{o.key}: {(o.error or '?').splitlines()[0]}" for o in failed))
 
 
 if __name__ == "__main__":

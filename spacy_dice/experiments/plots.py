@@ -54,14 +54,16 @@ def plot_per_label_f1(
     *,
     title: str = "F1 by label and loss",
     ylabel: str = "F1 (%)",
+    errors: Optional[Mapping[str, Mapping[str, Optional[float]]]] = None,
 ) -> Path:
     """Grouped bars: ``per_label[run][label]`` (0..1) for each label, one bar colour per run.
 
     Labels are in first-seen order; put an overall score first (e.g. ``"all (F1)"``) to have
     it as the leftmost group. Every bar carries its value (``0.0`` is a bar of height 0;
-    ``n/a`` marks a label the run has no score for).
+    ``n/a`` marks a label the run has no score for). ``errors[run][label]``: a standard
+    deviation (0..1, e.g. over seeds) drawn as an error bar.
     """
-    return _save(per_label_figure(per_label, title=title, ylabel=ylabel), path)
+    return _save(per_label_figure(per_label, title=title, ylabel=ylabel, errors=errors), path)
 
 
 def per_label_figure(
@@ -69,6 +71,7 @@ def per_label_figure(
     *,
     title: str = "F1 by label and loss",
     ylabel: str = "F1 (%)",
+    errors: Optional[Mapping[str, Mapping[str, Optional[float]]]] = None,
 ):
     """The figure of :func:`plot_per_label_f1` (not saved)."""
     runs = list(per_label)
@@ -85,7 +88,11 @@ def per_label_figure(
         xs = [j + (i - (n_runs - 1) / 2) * width for j in range(len(labels))]
         values = [per_label[run].get(label) for label in labels]
         ys = [100 * (v or 0.0) for v in values]
-        bars = ax.bar(xs, ys, width=width, label=run, color=cmap(i % 10))
+        yerr = None
+        if errors is not None and run in errors:
+            yerr = [100 * (errors[run].get(label) or 0.0) for label in labels]
+        bars = ax.bar(xs, ys, width=width, label=run, color=cmap(i % 10), yerr=yerr,
+                      capsize=2 if yerr else 0)
         ax.bar_label(
             bars, labels=["n/a" if v is None else f"{100 * v:.1f}" for v in values],
             fontsize=6 if n_runs * len(labels) > 24 else 7, rotation=90 if n_runs > 3 else 0,
@@ -139,18 +146,22 @@ def plot_sweep(
     title: str = "Loss parameter sweep",
     ylabel: str = "score (%)",
     dashed: Sequence[str] = (),
+    errors: Optional[Mapping[str, Sequence[Optional[float]]]] = None,
 ) -> Path:
-    """Lines of scores (0..1) against a parameter's values; names in ``dashed`` are dashed."""
+    """Lines of scores (0..1) against a parameter's values; names in ``dashed`` are dashed;
+    ``errors[name]``: a standard deviation per value (0..1, e.g. over seeds), drawn as bars."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     cmap = plt.get_cmap("tab10")
     for i, (name, ys) in enumerate(series.items()):
-        pts = [(x, 100 * y) for x, y in zip(values, ys) if y is not None]
+        errs = list((errors or {}).get(name) or [None] * len(values))
+        pts = [(x, 100 * y, 100 * (e or 0.0)) for x, y, e in zip(values, ys, errs) if y is not None]
         if not pts:
             continue
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=name,
-                linestyle="--" if name in dashed else "-", linewidth=2.2 if i == 0 else 1.4,
-                color=cmap(i % 10))
+        ax.errorbar([p[0] for p in pts], [p[1] for p in pts],
+                    yerr=[p[2] for p in pts] if errors and name in errors else None, marker="o",
+                    label=name, linestyle="--" if name in dashed else "-",
+                    linewidth=2.2 if i == 0 else 1.4, color=cmap(i % 10), capsize=3)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)

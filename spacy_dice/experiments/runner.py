@@ -12,12 +12,14 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from thinc.api import Config
 
@@ -210,6 +212,100 @@ def prediction_speed(
     return words / best
 
 
+class TrainingStopped(RuntimeError):
+    """``spacy train`` was stopped on purpose (``on_record`` returned ``False``)."""
+
+    def __init__(self, output_dir: Path, step: Optional[int]) -> None:
+        super().__init__(f"training in {output_dir} stopped after the evaluation at step {step}")
+        self.output_dir = output_dir
+        self.step = step
+
+
+def _train_process(
+    cmd: List[str],
+    output_dir: Path,
+    log_path: Path,
+    *,
+    quiet: bool,
+    env: Optional[Dict[str, str]],
+    on_record: Optional[Callable[[Dict[str, Any]], Optional[bool]]],
+) -> Tuple[int, List[str]]:
+    """Run ``spacy train``: its output to ``train.log`` (and stdout unless ``quiet``), each new
+    JSONL record to ``on_record`` (polled in this thread). Returns (exit code, last lines)."""
+    tail: List[str] = []
+    lock = threading.Lock()
+    with (output_dir / "train.log").open("w", encoding="utf-8") as log:
+        log.write(" ".join(cmd) + "\n")
+        # with a reporting hook (Ray Tune), the training dies with the thread that started it
+        # when Tune stops the trial's actor
+        preexec = _die_with_parent if on_record is not None and sys.platform == "linux" else None
+        # cwd: the output dir, so that ``-m`` does not put a checkout's copy of spacy_dice ahead
+        # of the one this process imports (same sys.path otherwise: PYTHONPATH is inherited)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                bufsize=1, cwd=str(output_dir),
+                                env={**os.environ, **env} if env else None, preexec_fn=preexec)
+        assert proc.stdout is not None
+        stdout = proc.stdout
+
+        def pump() -> None:
+            nonlocal tail
+            for line in stdout:
+                with lock:
+                    log.write(line)
+                    tail = (tail + [line])[-40:]
+                if not quiet:
+                    sys.stdout.write(line)
+                    sys.stdout.flush()
+
+        seen, last_step = 0, None
+        try:
+            if on_record is None:
+                pump()
+                return proc.wait(), tail
+            reader = threading.Thread(target=pump, daemon=True)
+            reader.start()
+            while True:
+                finished = proc.poll() is not None
+                records = _complete_records(log_path)
+                for record in records[seen:]:
+                    last_step = record.get("step")
+                    if on_record(record) is False:
+                        raise TrainingStopped(output_dir, last_step)
+                seen = max(seen, len(records))
+                if finished:
+                    break
+                time.sleep(0.2)
+        except BaseException:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            raise
+        reader.join()
+        with lock:
+            return proc.wait(), list(tail)
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: SIGKILL this process when the thread that started it exits (``PR_SET_PDEATHSIG``)."""
+    _LIBC.prctl(1, 9)
+
+
+if sys.platform == "linux":
+    import ctypes
+
+    _LIBC = ctypes.CDLL(None)
+
+
+def _complete_records(path: Path) -> List[Dict[str, Any]]:
+    """The complete (newline-terminated) records of a JSONL log being written."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    lines = text.split("\n")[:-1]  # the last item: "" or a line still being written
+    return [json.loads(line) for line in lines if line.strip()]
+
+
 def run_training(
     config: Config,
     output_dir: PathLike,
@@ -226,6 +322,8 @@ def run_training(
     component: Optional[str] = None,
     measure_speed: bool = True,
     quiet: bool = False,
+    env: Optional[Dict[str, str]] = None,
+    on_record: Optional[Callable[[Dict[str, Any]], Optional[bool]]] = None,
 ) -> RunResult:
     """Train ``config`` with ``python -m spacy train``, then evaluate ``model-best``.
 
@@ -237,9 +335,15 @@ def run_training(
     without it the scores are the best dev scores. ``extra_overrides``: more ``--section.key``
     overrides for ``spacy train`` (e.g. ``{"training.patience": 0}``). ``name``: the row label
     (default: the loss preset's name, or ``spacy:<factory>`` without a loss block).
+    ``env``: variables set for the ``spacy train`` process on top of this process's environment
+    (e.g. ``OMP_NUM_THREADS``). ``on_record``: called in this thread with each record of the
+    JSONL log as soon as it is written (one per evaluation; Ray Tune's reporting hook); if it
+    returns ``False`` or raises, ``spacy train`` is stopped and :class:`TrainingStopped` (or the
+    exception) is raised.
 
     Raises:
         RuntimeError: ``spacy train`` failed (the message has the tail of its output).
+        TrainingStopped: ``on_record`` returned ``False``.
     """
     output_dir = Path(output_dir).resolve()
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -286,21 +390,7 @@ def run_training(
         cmd += [f"--{key}", value if isinstance(value, str) else json.dumps(value)]
 
     start = time.perf_counter()
-    tail: List[str] = []
-    with (output_dir / "train.log").open("w", encoding="utf-8") as log:
-        log.write(" ".join(cmd) + "\n")
-        # cwd: the output dir, so that ``-m`` does not put a checkout's copy of spacy_dice ahead
-        # of the one this process imports (same sys.path otherwise: PYTHONPATH is inherited)
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                bufsize=1, cwd=str(output_dir))
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            log.write(line)
-            if not quiet:
-                sys.stdout.write(line)
-                sys.stdout.flush()
-            tail = (tail + [line])[-40:]
-        code = proc.wait()
+    code, tail = _train_process(cmd, output_dir, log_path, quiet=quiet, env=env, on_record=on_record)
     wall = time.perf_counter() - start
     if code != 0:
         raise RuntimeError(f"spacy train failed ({code}) in {output_dir}:\n{''.join(tail)}")

@@ -1,0 +1,194 @@
+"""The trial executor (spacy_dice/experiments/executor.py) behind ``compare`` / ``sweep``:
+local pool and Ray give the same scores, a failing trial is recorded while the others finish,
+``--resume`` skips finished trials, ``sweep --early-stop`` (Ray Tune's ASHA) stops a trial early.
+
+The Ray tests share one local Ray with 2 CPUs (started once for the module); trainings are a
+few steps on the shipped sample."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from spacy_dice.cli import app
+from spacy_dice.experiments.executor import (
+    RayUnavailable,
+    TrialExecutor,
+    parse_seeds,
+    write_atomic,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+
+def test_parse_seeds():
+    assert parse_seeds("0, 1,2") == [0, 1, 2] and parse_seeds(3) == [3]
+    for bad, error in (("0,x", "integers"), ("", "no seed"), ("1,1", "twice")):
+        with pytest.raises(ValueError, match=error):
+            parse_seeds(bad)
+
+
+@pytest.mark.parametrize("kwargs,error", [
+    ({"engine": "spark"}, "expected one of local, ray"),
+    ({"workers": 0}, "at least 1"),
+    ({"ray_address": "auto"}, "needs engine 'ray'"),
+    ({"engine": "ray", "ray_address": "http://x"}, "ray://HOST:PORT"),
+    ({"gpus_per_trial": 1}, "needs engine 'ray'"),
+])
+def test_executor_rejects_bad_settings(kwargs, error):
+    with pytest.raises(ValueError, match=error):
+        TrialExecutor(**kwargs)
+
+
+def test_engine_ray_without_ray_says_how_to_install(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    with pytest.raises(RayUnavailable, match=r'pip install "spacy-dice\[distributed\]"'):
+        TrialExecutor(engine="ray")
+    cfg = tmp_path / "c.cfg"
+    cfg.write_text((ROOT / "configs" / "ner_cnn.cfg").read_text())
+    data = tmp_path / "x.spacy"
+    data.write_bytes(b"")
+    result = runner.invoke(app, ["compare", str(cfg), "--train", str(data), "--dev", str(data),
+                                 "--losses", "ce", "--engine", "ray"])
+    assert result.exit_code == 1
+    assert 'pip install "spacy-dice[distributed]"' in " ".join(result.output.split())
+
+
+def test_write_atomic_leaves_no_temporary_file(tmp_path):
+    path = write_atomic(tmp_path / "out" / "r.json", "{}")
+    assert path.read_text() == "{}" and [p.name for p in path.parent.iterdir()] == ["r.json"]
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    """One local Ray with 2 CPUs for the module (the executor reuses an initialised Ray)."""
+    ray = pytest.importorskip("ray")
+    from spacy_dice.experiments.executor import init_ray
+
+    assert init_ray("", 2)  # as --engine ray starts it: 2 CPUs, trials at normal priority
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    """The shipped sample converted (full for ASHA, a 60-sentence slice for the rest) and the
+    project's NER config."""
+    tmp = tmp_path_factory.mktemp("executor")
+    for name, limit in (("small", ["--limit", "60"]), ("full", [])):
+        result = runner.invoke(app, ["project-convert", "sample", "--sample-dir", str(ROOT / "assets" / "sample"),
+                                     "--output", str(tmp / name), *limit])
+        assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["project-config", "sample", "--configs-dir", str(ROOT / "configs"),
+                                 "--output", str(tmp / "config.cfg")])
+    assert result.exit_code == 0, result.output
+    return tmp
+
+
+def _data(tmp: Path, corpus: str = "small") -> list:
+    c = tmp / corpus
+    return [str(tmp / "config.cfg"), "--train", str(c / "train.spacy"), "--dev", str(c / "dev.spacy"),
+            "--test", str(c / "test.spacy"), "--quiet"]
+
+
+def _numbers(path: Path) -> dict:
+    """What must not depend on the engine (timings and speeds left out)."""
+    runs = json.loads(path.read_text())["runs"]
+    return {(r["name"], r["seed"]): (r["scores"], r["per_type"], r["dev_curve"], r["best_dev_score"],
+                                     {k: v for k, v in r["metrics"].items() if k != "speed"})
+            for r in runs}
+
+
+@pytest.mark.slow
+def test_local_pool_and_ray_give_the_same_scores_and_resume_skips_finished_trials(sample, ray_local):
+    tmp = sample
+    grid = ["--losses", "ce,dsc", "--seeds", "0,1", "--max-steps", "6", "--eval-frequency", "3"]
+    outputs = {}
+    for engine in ("local", "ray"):
+        out = tmp / "metrics" / engine
+        result = runner.invoke(app, ["compare", *_data(tmp), *grid, "--engine", engine, "--workers", "2",
+                                     "--runs-dir", str(tmp / f"runs_{engine}"), "--output", str(out)])
+        assert result.exit_code == 0, (result.output, result.exception)
+        outputs[engine] = out.with_suffix(".json")
+    local, ray = _numbers(outputs["local"]), _numbers(outputs["ray"])
+    assert sorted(local) == [("ce", 0), ("ce", 1), ("dsc", 0), ("dsc", 1)]
+    assert local == ray
+    data = json.loads(outputs["ray"].read_text())
+    assert data["complete"] and [row["name"] for row in data["rows"]] == ["ce", "dsc"]
+    assert data["rows"][0]["best_dev"]["std"] is not None  # mean +- std over the two seeds
+    table = outputs["ray"].with_suffix(".md").read_text()
+    assert "| loss | seeds |" in table and " ± " in table
+    # --resume: every trial is finished, none trains again, the outputs are the same
+    stamps = {p: p.stat().st_mtime for p in (tmp / "runs_ray").glob("*/result.json")}
+    result = runner.invoke(app, ["compare", *_data(tmp), *grid, "--engine", "ray", "--workers", "2", "--resume",
+                                 "--runs-dir", str(tmp / "runs_ray"), "--output", str(tmp / "metrics" / "ray")])
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert "4 of 4 trials already finished" in " ".join(result.output.split())
+    assert stamps and all(p.stat().st_mtime == t for p, t in stamps.items())
+    assert _numbers(outputs["ray"]) == ray
+
+
+@pytest.mark.slow
+def test_a_failing_trial_is_recorded_and_the_other_finishes(sample, monkeypatch):
+    from spacy_dice.cli import compare as compare_cli
+
+    make_specs = compare_cli._specs
+
+    def one_broken(*args, **kwargs):
+        specs = make_specs(*args, **kwargs)
+        specs[1].train_path = str(sample / "missing" / "train.spacy")  # dsc: spacy train fails
+        return specs
+
+    monkeypatch.setattr(compare_cli, "_specs", one_broken)
+    out = sample / "metrics" / "failing"
+    result = runner.invoke(app, ["compare", *_data(sample), "--losses", "ce,dsc", "--max-steps", "3",
+                                 "--eval-frequency", "3", "--workers", "2",
+                                 "--runs-dir", str(sample / "runs_failing"), "--output", str(out)])
+    assert result.exit_code == 1
+    assert "1 trial(s) failed" in " ".join(result.output.split())
+    data = json.loads(out.with_suffix(".json").read_text())
+    assert [r["name"] for r in data["runs"]] == ["ce"]
+    assert [f["name"] for f in data["failures"]] == ["dsc"] and "spacy train failed" in data["failures"][0]["error"]
+    assert "| dsc | failed: RuntimeError: spacy train failed" in out.with_suffix(".md").read_text()
+
+
+@pytest.mark.slow
+def test_early_stop_stops_a_trial_early(sample, ray_local):
+    """ASHA, one trial at a time (a fixed order: the outcome is deterministic): a focal gamma
+    below the median dev score of those before it at the rung (100 steps) is stopped there.
+    (Focal loss, as it learns within 100 steps on the sample; Tversky does not.)"""
+    out = sample / "metrics" / "asha"
+    result = runner.invoke(app, ["sweep", *_data(sample, "full"), "--loss", "focal", "--param", "gamma",
+                                 "--values", "0,2,5", "--max-steps", "150", "--eval-frequency", "50",
+                                 "--early-stop", "--grace-steps", "100", "--reduction-factor", "2", "--workers", "1",
+                                 "--runs-dir", str(sample / "runs_asha"), "--output", str(out)])
+    assert result.exit_code == 0, (result.output, result.exception)
+    data = json.loads(out.with_suffix(".json").read_text())
+    saved = data["early_stop"]
+    assert saved["stopped"], saved
+    assert saved["steps_run"] < saved["steps_full"] == 3 * 150
+    assert saved["picked"] in saved["completed"]
+    assert all(s["steps"] < 150 for s in data["stopped"])
+    assert "stopped early" in out.with_suffix(".md").read_text()
+
+
+@pytest.mark.slow
+def test_batch_annotation_with_ray_data_matches_nlp_pipe(tmp_path, ray_local):
+    """docs/PROJECT.md's batch annotation example: one loaded pipeline per Ray Data actor gives
+    the same annotations as ``nlp.pipe`` (a rule-based pipeline stands in for a trained one)."""
+    import spacy
+
+    from spacy_dice.experiments.annotate import annotate_local, annotate_ray
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("entity_ruler").add_patterns([{"label": "LOC", "pattern": "Paris"},
+                                               {"label": "PER", "pattern": "Ada"}])
+    nlp.to_disk(tmp_path / "model")
+    texts = [f"Ada went to Paris {i} times." if i % 2 else f"Text {i} names nobody." for i in range(40)]
+    local = annotate_local(str(tmp_path / "model"), texts)
+    assert local[1]["ents"] == [[0, 3, "PER"], [12, 17, "LOC"]] and local[0]["ents"] == []
+    assert annotate_ray(str(tmp_path / "model"), texts, concurrency=2, batch_size=8) == local
