@@ -111,6 +111,15 @@ def test_the_current_setting_stays_when_nothing_beats_it_on_held_out_folds():
     assert any("does not beat the current setting" in note for note in fit.notes)
 
 
+def test_one_dev_doc_cannot_be_cross_fitted_so_nothing_changes():
+    rng = numpy.random.RandomState(3)
+    cands = _candidates(rng, [(1.0, 0.3, 0.1)], n_docs=1)
+    problem = threshold_problem(cands, ["A"], [0.5], numpy.round(numpy.arange(1, 100) / 100, 2))
+    fit = fit_problem(problem, Objective(), folds=5)
+    assert fit.folds == 0 and fit.after_values == (0.5,) and fit.global_value is None
+    assert "too few" in fit.reasons[0] and any("kept" in note for note in fit.notes)
+
+
 def test_recall_with_min_precision_keeps_the_precision():
     rng = numpy.random.RandomState(2)
     cands = _candidates(rng, [(0.5, 0.45, 0.3)])

@@ -314,12 +314,12 @@ def fit_problem(
         score_cv_global = objective.score(cv_global)
     else:
         notes.append(
-            f"{problem.n_docs} dev doc(s): too few to cross-fit, so no label departs from the"
-            " global value and its gain is not estimated"
+            f"{problem.n_docs} dev doc(s): too few to cross-fit, so no gain can be estimated"
+            " honestly and the current setting is kept"
         )
-    adopt = score_cv_global is None or score_cv_global > score_before + EPS
+    adopt = score_cv_global is not None and score_cv_global > score_before + EPS
     base_held = cv_global
-    if not adopt:
+    if not adopt and parts:
         notes.append(
             f"one global value: cross-fitted {objective.describe()} {100 * score_cv_global:.2f}"  # type: ignore[operator]
             f" does not beat the current setting's {100 * score_before:.2f}, so the labels'"
@@ -422,5 +422,5 @@ def fit_choice(
             fj, fv, _ = best(numpy.setdiff1d(everything, held))
             held_totals += options[fj].totals((fv,) * len(base.labels), held)
         score_cv = objective.score(held_totals)
-    adopted = score_cv is None or score_cv > score_before + EPS
+    adopted = score_cv is not None and score_cv > score_before + EPS  # one doc: nothing is honest
     return Choice(j, value, adopted, score_before, score_after, score_cv, len(parts))
