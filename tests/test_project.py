@@ -39,7 +39,7 @@ def test_project_yml_vars_and_workflows():
     assert variables["gpu_id"] == -1
     assert set(variables["compare_losses"].split(",")) == set(LOSS_PRESETS)
     assert project["workflows"]["all"] == ["convert", "config", "train", "evaluate", "calibrate"]
-    assert variables["calibrate"] is True  # on by default; --vars.calibrate false skips the step
+    assert variables["calibrate"] is False  # off by default; --vars.calibrate true runs the step
     commands = {c["name"]: c for c in project["commands"]}
     for workflow in project["workflows"].values():
         assert all(step in commands for step in workflow)
