@@ -41,7 +41,7 @@ LOSSES = "ce,dsc"
 SEEDS = "0,1"
 GRID_STEPS, GRID_EVAL = 150, 50
 SWEEP_LOSS, SWEEP_PARAM, SWEEP_VALUES = "focal", "gamma", "0,0.5,1,2,3,5"
-SWEEP_STEPS, SWEEP_EVAL, SWEEP_GRACE = 400, 50, 100
+SWEEP_STEPS, SWEEP_EVAL = 400, 50
 ENGINES = [("local", 1), ("local", 2), ("ray", 2)]
 
 
@@ -118,39 +118,46 @@ def grid_part(paths: Dict[str, str], work: Path, wait_s: float) -> Dict[str, Any
             "grid": f"{LOSSES} x seeds {SEEDS}, {GRID_STEPS} steps, eval every {GRID_EVAL}"}
 
 
-def asha_part(paths: Dict[str, str], work: Path) -> Dict[str, Any]:
+def asha_part(paths: Dict[str, str], work: Path, graces: List[int]) -> Dict[str, Any]:
+    """The full sweep (2 seeds; ``--resume`` reuses a finished one) and one ASHA sweep (seed 0)
+    per grace period in ``graces``."""
     common = [*data_args(paths), "--loss", SWEEP_LOSS, "--param", SWEEP_PARAM, "--values", SWEEP_VALUES,
               "--max-steps", str(SWEEP_STEPS), "--eval-frequency", str(SWEEP_EVAL), "--quiet",
               "--workers", "2"]
     full_args = ["sweep", *common, "--seeds", SEEDS, "--runs-dir", str(work / "runs" / "sweep_full"),
                  "--output", str(work / "metrics" / "sweep_full")]
-    asha_args = ["sweep", *common, "--seeds", "0", "--early-stop", "--grace-steps", str(SWEEP_GRACE),
-                 "--reduction-factor", "3", "--runs-dir", str(work / "runs" / "sweep_asha"),
-                 "--output", str(work / "metrics" / "sweep_asha")]
-    full_wall = run(full_args)
-    asha_wall = run(asha_args)
+    full_wall = run(full_args + ["--resume"])
     full = json.loads((work / "metrics" / "sweep_full.json").read_text())
-    asha = json.loads((work / "metrics" / "sweep_asha.json").read_text())
     dev = {row["name"]: row["best_dev"] for row in full["rows"]}
     best = max(dev, key=lambda n: dev[n]["mean"])
     seed0 = {r["name"]: r["best_dev_score"] for r in full["runs"] if r["seed"] == 0}
-    picked = asha["early_stop"]["picked"]
-    gap = dev[best]["mean"] - dev[picked]["mean"]
-    spread = max(dev[best]["std"] or 0.0, dev[picked]["std"] or 0.0)
-    saved = asha["early_stop"]
-    return {
+    walls = [r.get("wall_seconds") or 0.0 for r in full["runs"]]
+    result: Dict[str, Any] = {
         "sweep": f"{SWEEP_LOSS} {SWEEP_PARAM} over {SWEEP_VALUES}, {SWEEP_STEPS} steps, eval every {SWEEP_EVAL}",
-        "full": {"command": shown(full_args, work), "wall_s": round(full_wall, 1), "best": best,
+        "full": {"command": shown(full_args, work), "best": best,
+                 "wall_s": round(full_wall, 1), "trial_wall_s_sum": round(sum(walls), 1),
                  "best_seed0": max(seed0, key=lambda n: seed0[n]),
                  "dev": {n: {"mean": v["mean"], "std": v["std"]} for n, v in dev.items()}},
-        "asha": {"command": shown(asha_args, work), "wall_s": round(asha_wall, 1), "picked": picked,
-                 "steps_run": saved["steps_run"], "steps_full": saved["steps_full"],
-                 "saved_fraction": round(saved["saved_fraction"], 3), "stopped": saved["stopped"],
-                 "grace_steps": saved["grace_steps"], "reduction_factor": saved["reduction_factor"]},
-        "same_pick": picked == best,
-        "within_seed_spread": gap <= spread,
-        "gap": gap, "spread": spread,
+        "runs": [],
     }
+    for grace in graces:
+        name = f"sweep_asha_g{grace}"
+        asha_args = ["sweep", *common, "--seeds", "0", "--early-stop", "--grace-steps", str(grace),
+                     "--reduction-factor", "3", "--runs-dir", str(work / "runs" / name),
+                     "--output", str(work / "metrics" / name)]
+        wall = run(asha_args)
+        saved = json.loads((work / "metrics" / f"{name}.json").read_text())["early_stop"]
+        picked = saved["picked"]
+        gap = dev[best]["mean"] - dev[picked]["mean"]
+        spread = max(dev[best]["std"] or 0.0, dev[picked]["std"] or 0.0)
+        result["runs"].append({
+            "command": shown(asha_args, work), "wall_s": round(wall, 1), "picked": picked,
+            "steps_run": saved["steps_run"], "steps_full": saved["steps_full"],
+            "saved_fraction": round(saved["saved_fraction"], 3), "stopped": saved["stopped"],
+            "grace_steps": saved["grace_steps"], "reduction_factor": saved["reduction_factor"],
+            "same_pick": picked == best, "within_seed_spread": gap <= spread, "gap": gap,
+            "spread": spread})
+    return result
 
 
 def markdown(data: Dict[str, Any]) -> str:
@@ -164,11 +171,13 @@ def markdown(data: Dict[str, Any]) -> str:
                          f" {r['load_before']:.2f} | `{r['command']}` |")
     asha = data.get("asha")
     if asha:
-        a, f = asha["asha"], asha["full"]
-        lines += ["", f"ASHA: {asha['sweep']}: {a['steps_run']:,} of {a['steps_full']:,} steps"
-                  f" ({100 * a['saved_fraction']:.0f}% saved); picked {a['picked']}, full sweep's best"
-                  f" {f['best']} (same: {asha['same_pick']}, within seed spread: {asha['within_seed_spread']}).",
-                  "", f"    {f['command']}", f"    {a['command']}"]
+        f = asha["full"]
+        lines += ["", f"ASHA: {asha['sweep']}; full sweep's best {f['best']}.", "", f"    {f['command']}"]
+        for a in asha["runs"]:
+            lines += ["", f"grace {a['grace_steps']}: {a['steps_run']:,} of {a['steps_full']:,} steps"
+                      f" ({100 * a['saved_fraction']:.0f}% saved); picked {a['picked']} (same:"
+                      f" {a['same_pick']}, within seed spread: {a['within_seed_spread']}).", "",
+                      f"    {a['command']}"]
     return "\n".join(lines) + "\n"
 
 
@@ -178,6 +187,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     p.add_argument("--work-dir", default="/tmp/spacy_dice_bench/grid_speed")
     p.add_argument("--wait-quiet", type=float, default=0.0,
                    help="seconds to wait for a 1-minute load below 0.5 before timing the grid")
+    p.add_argument("--graces", default="100,200",
+                   help="ASHA grace periods (steps), one early-stopping sweep each")
     p.add_argument("--out", default=str(RESULTS / "grid_speed.json"))
     args = p.parse_args(argv)
     work = Path(args.work_dir)
@@ -195,7 +206,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         pass
     paths = prepare(work)
     if args.part in ("asha", "all"):
-        data["asha"] = asha_part(paths, work)
+        data["asha"] = asha_part(paths, work, [int(g) for g in args.graces.split(",")])
         write_atomic(out, json.dumps(data, indent=1))
     if args.part in ("grid", "all"):
         data["grid"] = grid_part(paths, work, args.wait_quiet)

@@ -535,6 +535,54 @@ def main_job_f1(results_dir: Path) -> str:
     )
 
 
+# ----------------------------------------------------------------------------- grid speed
+@generator("grid-speed")
+def grid_speed_table(results_dir: Path) -> str:
+    """docs/BENCHMARKS.md "Running the grid": the executor's engines on one grid, and ASHA's
+    savings on a sweep (benchmarks/grid_speed.py)."""
+    data = load_results(results_dir, "grid_speed")
+    lines: List[str] = []
+    grid = data.get("grid")
+    if grid:
+        seq = grid["rows"][0]["wall_s"]
+        lines += [f"Grid: `compare`, losses {grid['grid']} on the shipped sample (4 trials);"
+                  f" {data['meta']['machine']}; ray {data['meta'].get('ray', '?')}. Same scores under"
+                  f" every engine (test scores, per-type F1, dev curves): {'yes' if grid['same_scores'] else 'NO'}."
+                  f" 1-minute load average before the first command: {grid['rows'][0]['load_before']:.2f}"
+                  + ("" if grid["quiet_wait"]["quiet"] else " (the machine was not quiet: other jobs"
+                     " shared the two cores, so the ratios are rough)") + ".", "",
+                  "| engine | workers | wall time (s) | vs. 1 worker | command |", "|---|---:|---:|---:|---|"]
+        for row in grid["rows"]:
+            lines.append(f"| {row['engine']} | {row['workers']} | {row['wall_s']:.1f} |"
+                         f" {row['wall_s'] / seq:.2f}x | `{row['command']}` |")
+        lines += ["", f"Ray over the local pool (2 workers each): {100 * grid['ray_overhead']:+.1f}%."]
+    asha = data.get("asha")
+    if asha:
+        f = asha["full"]
+        best = f["dev"][f["best"]]
+        if lines:
+            lines.append("")
+        lines += [
+            f"ASHA (`sweep --early-stop`, seed 0, 2 trials at a time, reduction factor 3): {asha['sweep']},"
+            f" against the full sweep with seeds 0 and 1, whose best value on dev is `{f['best']}`"
+            f" (dev F1 {100 * best['mean']:.2f} ± {100 * (best['std'] or 0):.2f}). Steps are counted up to"
+            " each trial's last evaluation.", "",
+            "| run | training steps | saved | stopped early | picked (full sweep's dev F1) | same or within the seed spread | command |",
+            "|---|---:|---:|---:|---|---|---|",
+            f"| full sweep, 2 seeds | {2 * asha['runs'][0]['steps_full']:,} | – | – | `{f['best']}`"
+            f" ({100 * best['mean']:.2f} ± {100 * (best['std'] or 0):.2f}) | – | `{f['command']}` |",
+        ]
+        for a in asha["runs"]:
+            picked = f["dev"][a["picked"]]
+            verdict = ("same" if a["same_pick"] else "within" if a["within_seed_spread"]
+                       else f"**no** (gap {100 * a['gap']:.2f} > spread {100 * a['spread']:.2f})")
+            lines.append(
+                f"| ASHA, grace {a['grace_steps']} steps | {a['steps_run']:,} of {a['steps_full']:,} |"
+                f" {100 * a['saved_fraction']:.0f}% | {len(a['stopped'])} of 6 | `{a['picked']}`"
+                f" ({100 * picked['mean']:.2f} ± {100 * (picked['std'] or 0):.2f}) | {verdict} | `{a['command']}` |")
+    return "\n".join(lines) + "\n"
+
+
 # ----------------------------------------------------------------------------- machinery
 def documents(root: Path = ROOT) -> List[Path]:
     """The files whose generated blocks are kept up to date: README.md and docs/*.md."""
