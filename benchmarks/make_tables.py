@@ -431,8 +431,8 @@ def main_job(results_dir: Path) -> str:
         f"Measured (`{data['rerun'].strip()}`, which runs `{data['command']}` on a fresh copy;"
         f" seed {data['vars']['seed']}, {steps:,} steps, loss `{data['vars']['loss']}`): entity F1"
         f" {100 * scores['ents_f']:.2f} (P {100 * scores['ents_p']:.2f}, R {100 * scores['ents_r']:.2f};"
-        f" {per_type}) on the test sentences, in {data['wall_seconds']:.0f} s of wall time on 2 shared"
-        f" CPU cores, niced and single-threaded (`benchmarks/results/main_job.json`).\n"
+        f" {per_type}) on the test sentences, in {data['wall_seconds']:.0f} s of wall time on"
+        f" {data['machine']} (`benchmarks/results/main_job.json`).\n"
     )
 
 
