@@ -194,8 +194,9 @@ def _scheduled_ner_config():
 
 
 def test_component_advances_the_step_and_resumes_it_after_saving(tmp_path):
-    """dice_ner calls set_step(update_step) before each loss call: the weights of the docstring
-    config (CE only until step 200) are those of the component's update count."""
+    """dice_ner keeps its loss at its update count (set_step(update_step) at load and after each
+    optimizer step): the weights of the docstring config (CE only until step 200) are those of
+    the component's update count, and a reloaded component continues the schedule."""
     nlp = spacy.blank("en")
     loss_cfg = _scheduled_ner_config()
     for block in loss_cfg["weights"].values():  # a short ramp: steps 1..3
@@ -203,18 +204,23 @@ def test_component_advances_the_step_and_resumes_it_after_saving(tmp_path):
     ner = nlp.add_pipe("dice_ner", config={"model": SMALL_TAGGER_MODEL, "loss": loss_cfg})
     examples = ner_examples(nlp, n_docs=12)
     optimizer = nlp.initialize(lambda: examples)
+    # the weights at steps 0..4; update k is computed at step k
     expected = [{"ce": 1.0, "dsc": 0.0}, {"ce": 1.0, "dsc": 0.0}, {"ce": 0.625, "dsc": 2.0},
-                {"ce": 0.25, "dsc": 4.0}]
+                {"ce": 0.25, "dsc": 4.0}, {"ce": 0.25, "dsc": 4.0}]
     for update in range(4):
-        nlp.update(examples, sgd=optimizer)
-        # the loss was called at the step before this update was counted
         assert ner.loss.step == update
         assert ner.loss.weights == pytest.approx(expected[update])
+        nlp.update(examples, sgd=optimizer)
+        # once the update is counted, the loss is at the step of the next one
+        assert ner.loss.step == update + 1
+        assert ner.loss.weights == pytest.approx(expected[update + 1])
     assert ner.cfg["update_step"] == 4
     nlp.to_disk(tmp_path / "model")
     reloaded = spacy.load(tmp_path / "model")
     ner2 = reloaded.get_pipe("dice_ner")
     assert ner2.cfg["update_step"] == 4
-    reloaded.update(examples, sgd=reloaded.resume_training())
-    assert ner2.loss.step == 4
+    assert ner2.loss.step == 4  # set when the component is loaded, before any update
     assert ner2.loss.weights == pytest.approx({"ce": 0.25, "dsc": 4.0})
+    reloaded.update(examples, sgd=reloaded.resume_training())
+    assert ner2.loss.step == 5
+    assert ner2.cfg["update_step"] == 5
