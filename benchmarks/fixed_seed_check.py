@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any, Dict, List
+
+from run_main_job import copy_project, package_versions, project_vars  # a sibling script
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,16 +35,12 @@ RUNS: Dict[str, List[str]] = {
 
 def run_project(extra: List[str], work: Path) -> Dict[str, Any]:
     """The test-set metrics of ``spacy project run all . EXTRA`` in a fresh copy at ``work``."""
-    shutil.copy(ROOT / "project.yml", work / "project.yml")
-    shutil.copytree(ROOT / "configs", work / "configs")
-    shutil.copytree(ROOT / "assets", work / "assets", ignore=shutil.ignore_patterns("downloads"))
+    copy_project(work)
     command = [sys.executable, "-m", "spacy", "project", "run", "all", "."] + extra
     proc = subprocess.run(command, cwd=work, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(command[1:])} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-    from weasel.util import load_project_config, parse_config_overrides
-
-    name = load_project_config(work, overrides=parse_config_overrides(extra))["vars"]["name"]
+    name = project_vars(work, extra)["name"]
     metrics = work / "metrics" / f"{name}.json"  # the uncalibrated test scores
     if not metrics.exists():
         raise RuntimeError(f"{' '.join(command[1:])} wrote no {metrics}")
@@ -71,19 +68,6 @@ def score_runs(names: List[str]) -> Dict[str, Dict[str, float]]:
         scores[name] = {k: v for k, v in flatten(metrics).items() if not k.endswith(("_per_sec", "speed"))}
         print(f"{name}: {time.perf_counter() - start:.0f} s", file=sys.stderr)
     return scores
-
-
-def package_versions() -> Dict[str, str]:
-    """The versions that decide the numbers (a fixed seed gives other scores with other ones)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = {"python": sys.version.split()[0]}
-    for name in ("spacy", "thinc", "numpy", "torch"):
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            pass
-    return found
 
 
 def compare(recorded: Dict[str, Dict[str, float]], found: Dict[str, Dict[str, float]], tolerance: float) -> List[str]:

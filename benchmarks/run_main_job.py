@@ -36,6 +36,20 @@ def package_versions() -> dict:
     return found
 
 
+def copy_project(work: Path) -> None:
+    """The project template (project.yml, configs/, assets/ without downloads) into ``work``."""
+    shutil.copy(ROOT / "project.yml", work / "project.yml")
+    shutil.copytree(ROOT / "configs", work / "configs")
+    shutil.copytree(ROOT / "assets", work / "assets", ignore=shutil.ignore_patterns("downloads"))
+
+
+def project_vars(work: Path, extra: list) -> dict:
+    """The project's vars in ``work`` with the ``--vars.X`` overrides of ``extra`` applied."""
+    from weasel.util import load_project_config, parse_config_overrides
+
+    return load_project_config(work, overrides=parse_config_overrides(extra))["vars"]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/spacy_dice_main_job"))
@@ -45,9 +59,7 @@ def main(argv=None) -> int:
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
-    shutil.copy(ROOT / "project.yml", work / "project.yml")
-    shutil.copytree(ROOT / "configs", work / "configs")
-    shutil.copytree(ROOT / "assets", work / "assets", ignore=shutil.ignore_patterns("downloads"))
+    copy_project(work)
     command = ["python", "-m", "spacy", "project", "run", "all", "."] + extra
     start = time.perf_counter()
     proc = subprocess.run([sys.executable] + command[1:], cwd=work, capture_output=True, text=True)
@@ -56,9 +68,7 @@ def main(argv=None) -> int:
     if proc.returncode != 0:
         print(proc.stdout[-3000:], proc.stderr[-3000:], file=sys.stderr)
         return proc.returncode
-    from weasel.util import load_project_config, parse_config_overrides
-
-    variables = load_project_config(work, overrides=parse_config_overrides(extra))["vars"]
+    variables = project_vars(work, extra)
     name = variables["name"]
     metrics = json.loads((work / "metrics" / f"{name}.json").read_text(encoding="utf8"))
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()

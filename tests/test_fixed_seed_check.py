@@ -4,6 +4,7 @@ from pathlib import Path
 
 from benchmark_scripts import load_benchmark_script
 
+load_benchmark_script("run_main_job")  # fixed_seed_check imports it as a sibling script
 check = load_benchmark_script("fixed_seed_check")
 
 
