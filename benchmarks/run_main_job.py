@@ -47,7 +47,8 @@ def project_vars(work: Path, extra: list) -> dict:
     """The project's vars in ``work`` with the ``--vars.X`` overrides of ``extra`` applied."""
     from weasel.util import load_project_config, parse_config_overrides
 
-    return load_project_config(work, overrides=parse_config_overrides(extra))["vars"]
+    # a copy: parse_config_overrides consumes the list it is given
+    return load_project_config(work, overrides=parse_config_overrides(list(extra)))["vars"]
 
 
 def main(argv=None) -> int:
