@@ -735,6 +735,97 @@ def span_speed_tables(data: Dict[str, Any]) -> List[str]:
     return lines
 
 
+# ----------------------------------------------------------------------------- decisions
+RULE_LABELS = {
+    "as_trained": "as trained",
+    "find_threshold": "spaCy `find-threshold`",
+    "calibrated": "`calibrate`",
+}
+
+
+def _rule_cell(records: List[Dict[str, Any]], rule: str) -> str:
+    """``F1 (P / R)`` of one rule, mean +- std over the seeds that have it."""
+    got = [r["rules"][rule] for r in records if rule in r["rules"]]
+    if not got:
+        return "-"
+    return (f"{_mean_std([g['f'] for g in got])} ({100 * statistics.mean(g['p'] for g in got):.1f} /"
+            f" {100 * statistics.mean(g['r'] for g in got):.1f})")
+
+
+def _interval_cell(found: Dict[str, Any]) -> str:
+    cell = f"{found['delta']:+.2f} [{found['low']:+.2f}, {found['high']:+.2f}]"
+    return f"**{cell}**" if found["beyond_noise"] else cell
+
+
+def _pair_name(key: str) -> str:
+    row, rule = key.split("/")
+    return f"{row} {RULE_LABELS.get(rule, rule)}"
+
+
+def _settings(records: List[Dict[str, Any]]) -> str:
+    """What ``calibrate`` stored, per seed: each component's config keys."""
+    parts = []
+    for r in records:
+        comps = (r["rules"].get("calibrated") or {}).get("components", [])
+        text = "; ".join(f"{c['name']}: " + (", ".join(f"{k} {json.dumps(v)}" for k, v in c["config"].items())
+                                               if c.get("config") else "unchanged") for c in comps)
+        parts.append(f"seed {r['seed']}: {text or 'nothing to calibrate'}")
+    return " / ".join(parts)
+
+
+def decisions_table(results_dir: Path, stem: str) -> str:
+    """One accuracy run's models under each decision rule (``benchmarks/calibrated_accuracy.py``):
+    test F1 (P / R) per rule, the paired bootstrap intervals of the differences, the rarest type's
+    recall, what was stored, and the commands."""
+    data = load_results(results_dir, f"{stem}_decisions")
+    meta = data["meta"]
+    rows = _group(data["runs"])
+    lines = ["Test F1 (P / R), mean +- std over seeds; every decision chosen on dev only.", "",
+             "| row | seeds | " + " | ".join(RULE_LABELS.values()) + " | `find-threshold` value | `calibrate` seconds |",
+             "|---|---|---|---|---|---|---|"]
+    for name, records in rows.items():
+        found = [r["rules"]["find_threshold"]["threshold"] for r in records if "find_threshold" in r["rules"]]
+        seconds = [r["rules"]["calibrated"]["seconds"] for r in records if "calibrated" in r["rules"]]
+        cells = [name, ",".join(str(r["seed"]) for r in records)]
+        cells += [_rule_cell(records, rule) for rule in RULE_LABELS]
+        cells += [", ".join(f"{t:g}" for t in found) or "-",
+                  f"{statistics.mean(seconds):.1f}" if seconds else "not calibratable"]
+        lines.append("| " + " | ".join(cells) + " |")
+    rarest = data.get("rarest") or {}
+    if rarest.get("rows") and not any("find_threshold" in r["rules"] for r in data["runs"]):
+        lines += ["", f"Recall of the rarest type on test ({rarest['label']}), mean over seeds (each seed):", "",
+                  "| row | " + " | ".join(RULE_LABELS[k] for k in ("as_trained", "calibrated")) + " |",
+                  "|---|---|---|"]
+        for name in rows:
+            cells = [name]
+            for rule in ("as_trained", "calibrated"):
+                got = rarest["rows"].get(f"{name}/{rule}")
+                cells.append("-" if got is None else f"{100 * got['mean']:.1f} (" + ", ".join(
+                    f"{100 * v:.1f}" for k, v in got.items() if k != "mean") + ")")
+            lines.append("| " + " | ".join(cells) + " |")
+    seeds = sorted({s for c in data["comparisons"] for s in c["seeds"]})
+    lines += ["", f"Differences in test F1 points, b - a: paired bootstrap 95 % intervals"
+              f" ({meta.get('resamples', 1000)} resamples of the test docs, the same docs for both rows;"
+              " pooled = the mean over seeds of each resample's difference). **Bold**: the interval"
+              " excludes 0.", "",
+              "| b - a | pooled | " + " | ".join(f"seed {s}" for s in seeds) + " |",
+              "|---|---|" + "---|" * len(seeds)]
+    for c in data["comparisons"]:
+        cells = [f"{_pair_name(c['b'])} - {_pair_name(c['a'])}", _interval_cell(c["pooled"])]
+        cells += [_interval_cell(c[f"seed {s}"]) if f"seed {s}" in c else "-" for s in seeds]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Stored by `calibrate`: " + "; ".join(
+        f"**{name}**: {_settings(records)}" for name, records in rows.items()) + ".", "",
+        "Commands (training, then scoring under each rule):", ""]
+    lines += [f"    {c}" for c in meta.get("train_rerun", [])]
+    lines += [f"    {c}" for c in meta.get("commands", [])]
+    return "\n".join(lines) + "\n"
+
+
+for _stem in ("uner_spans_calib", "conll03_spans_calib", "uner_spanfinder_calib", "uner_calib", "conll03_calib"):
+    generator(f"decisions_{_stem}")(lambda results_dir, _s=_stem: decisions_table(results_dir, _s))
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="only report stale blocks; exit 1 if any")

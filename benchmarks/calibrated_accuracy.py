@@ -1,0 +1,335 @@
+"""The fair comparison: every trained model of an accuracy run, scored on test under three
+decision rules, with paired bootstrap intervals for the differences.
+
+For each run of ``benchmarks/results/STEM.json`` (written by ``benchmarks/run_accuracy.py``; the
+models stay in its ``--work-dir``):
+
+* ``as_trained``: ``model-best`` as it is (threshold 0.5; no label bias);
+* ``find_threshold`` (span tasks): spaCy's own ``spacy find-threshold`` search on dev, one
+  global threshold of the span categorizer, ``--trials`` values from 0 to 1 (spaCy's default is
+  11; 21 gives steps of 0.05), computed from one prediction (:func:`find_global_threshold`);
+* ``calibrated``: ``python -m spacy_dice calibrate`` on dev with its defaults (cross-fitted
+  per-label thresholds / biases; for the span-finder pipeline the finder and the categorizer).
+
+Every rule chooses on dev only (the dev set the model was chosen on); test is scored once per
+rule. Per test doc and label the true positives, false positives and false negatives go to
+``benchmarks/results/STEM_counts.npz`` (``ROW/RULE/sSEED``), the scores, the chosen settings and
+the calibration times to ``STEM_decisions.json``, and the paired bootstrap intervals
+(:mod:`benchmarks.bootstrap`) of each comparison to the same JSON:
+
+    python -m benchmarks.calibrated_accuracy --results uner_spans_calib
+    python -m benchmarks.calibrated_accuracy --results uner_spans_calib --report-only
+
+A finished (row, seed) is kept from the JSON and not scored again unless ``--redo``.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import shlex
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+
+from benchmarks.bootstrap import RESAMPLES, compare, label_recall, micro_f1
+from benchmarks.run_accuracy import TASKS, git_commit, machine
+from spacy_dice.experiments.executor import write_atomic
+
+RULES = ("as_trained", "find_threshold", "calibrated")
+SPAN_KEY = "sc"
+
+
+def scored_component(task: str) -> Tuple[str, str]:
+    """``(pipe name, what)`` of the component whose F1 the task reports: ``ents`` or ``spans``."""
+    spec = TASKS[task]
+    return spec["component"], ("spans" if "spans_of" in spec else "ents")
+
+
+def test_counts(nlp: Any, examples: Sequence[Any], what: str, labels: List[str]) -> numpy.ndarray:
+    """``(n_docs, n_labels, 3)`` tp / fp / fn of ``nlp``'s predictions, counted as spaCy's
+    ``Scorer.score_spans`` counts them (gold in the reference's tokens, predictions aligned to
+    them; a doc without the gold annotation counts nothing)."""
+    from spacy.training import Example
+
+    index = {label: i for i, label in enumerate(labels)}
+    out = numpy.zeros((len(examples), len(labels), 3), dtype="int32")
+
+    def spans(doc: Any) -> Any:
+        return doc.ents if what == "ents" else doc.spans.get(SPAN_KEY, [])
+
+    def annotated(doc: Any) -> bool:
+        return doc.has_annotation("ENT_IOB") if what == "ents" else SPAN_KEY in doc.spans
+
+    docs = nlp.pipe((eg.predicted.copy() for eg in examples), batch_size=256)
+    for d, (doc, eg) in enumerate(zip(docs, examples)):
+        if not annotated(eg.reference):
+            continue
+        gold = {(s.label_, s.start, s.end) for s in spans(eg.reference)}
+        aligned = Example(doc, eg.reference).get_aligned_spans_x2y(spans(doc), what == "spans") \
+            if annotated(doc) else []
+        pred = {(s.label_, s.start, s.end) for s in aligned}
+        for label, _, _ in pred & gold:
+            out[d, index[label], 0] += 1
+        for label, _, _ in pred - gold:
+            out[d, index[label], 1] += 1
+        for label, _, _ in gold - pred:
+            out[d, index[label], 2] += 1
+    return out
+
+
+def summarize(counts: numpy.ndarray, labels: List[str]) -> Dict[str, Any]:
+    tp, fp, fn = (float(counts[..., k].sum()) for k in range(3))
+    per_type = {}
+    for i, label in enumerate(labels):
+        t, f_p, f_n = (float(counts[:, i, k].sum()) for k in range(3))
+        if t + f_p + f_n:
+            per_type[label] = {"p": t / (t + f_p) if t + f_p else 0.0, "r": t / (t + f_n) if t + f_n else 0.0,
+                               "f": 2 * t / (2 * t + f_p + f_n), "support": int(t + f_n)}
+    return {"p": tp / (tp + fp) if tp + fp else 0.0, "r": tp / (tp + fn) if tp + fn else 0.0,
+            "f": float(micro_f1(counts)), "per_type": per_type}
+
+
+def model_labels(nlp: Any, pipe_name: str, examples: Sequence[Any], what: str) -> List[str]:
+    """The component's labels plus any gold label of test (so no prediction or gold goes uncounted)."""
+    pipe = nlp.get_pipe(pipe_name)
+    labels = set(getattr(pipe, "labels", ()))
+    for eg in examples:
+        spans = eg.reference.ents if what == "ents" else eg.reference.spans.get(SPAN_KEY, [])
+        labels.update(s.label_ for s in spans)
+    return sorted(labels)
+
+
+def find_global_threshold(nlp: Any, dev: Path, pipe_name: str, trials: int) -> Dict[str, Any]:
+    """spaCy's ``find-threshold`` search, computed from one prediction.
+
+    The same values (``numpy.linspace(0, 1, trials)``), the same dev examples (spaCy's ``Corpus``),
+    the same score (the component's scorer, ``spans_sc_f``) and the same choice (the first best
+    value) as ``spacy.cli.find_threshold.find_threshold``, which reloads the pipeline and runs all
+    of it once per value; here the components before ``pipe_name`` run once, ``pipe_name`` predicts
+    once and only its ``set_annotations`` runs per value (tests/test_bootstrap.py checks that both
+    choose the same threshold). ``nlp`` is left with its threshold unchanged."""
+    from spacy.training import Corpus, Example
+
+    start = time.perf_counter()
+    examples = list(Corpus(str(dev))(nlp))
+    docs = [eg.predicted for eg in examples]
+    for name, proc in nlp.pipeline:
+        if name == pipe_name:
+            break
+        docs = list(proc.pipe(docs))
+    pipe = nlp.get_pipe(pipe_name)
+    scores = pipe.predict(docs)
+    original = pipe.cfg["threshold"]
+    by_value: Dict[float, float] = {}
+    try:
+        for value in numpy.linspace(0, 1, trials):
+            pipe.cfg["threshold"] = float(value)
+            annotated = [doc.copy() for doc in docs]
+            pipe.set_annotations(annotated, scores)
+            found = pipe.score([Example(doc, eg.reference) for doc, eg in zip(annotated, examples)])
+            by_value[float(value)] = found[f"spans_{SPAN_KEY}_f"] or 0.0
+    finally:
+        pipe.cfg["threshold"] = original
+    best = max(by_value, key=lambda value: by_value[value])
+    return {"threshold": round(best, 4), "dev_f": by_value[best],
+            "seconds": round(time.perf_counter() - start, 1)}
+
+
+def our_calibration(model: Path, dev: Path, output: Path) -> Optional[Dict[str, Any]]:
+    """``python -m spacy_dice calibrate`` with its defaults; ``None`` when nothing is calibratable."""
+    from spacy_dice.cli.calibrate import run_calibration
+
+    start = time.perf_counter()
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            data = run_calibration(model, dev, output, overwrite=True, report=output.parent / "calibration")
+    except SystemExit:
+        return None
+    keep = ("name", "factory", "setting", "summary", "config", "labels")
+    components = [{k: v for k, v in c.items() if k in keep} for c in data.get("components", [])]
+    return {"seconds": round(time.perf_counter() - start, 1), "components": components,
+            "skipped": data.get("skipped", {})}
+
+
+def score_run(task: str, run: Dict[str, Any], dev: Path, test: Path, trials: int) -> Tuple[Dict[str, Any], Dict[str, numpy.ndarray]]:
+    """Every rule for one trained model: the record and the counts by rule."""
+    import spacy
+    from spacy.tokens import DocBin
+    from spacy.training import Example
+
+    pipe_name, what = scored_component(task)
+    model = Path(run["paths"]["model_best"])
+    if not model.is_dir():
+        raise FileNotFoundError(f"{model}: model-best of {run['name']} seed {run['seed']} is missing;"
+                                " rerun benchmarks/run_accuracy.py with the command in the results file")
+    nlp = spacy.load(model)
+    examples = [Example(nlp.make_doc(d.text), d) for d in DocBin().from_disk(test).get_docs(nlp.vocab)]
+    labels = model_labels(nlp, pipe_name, examples, what)
+    record: Dict[str, Any] = {"name": run["name"], "seed": run["seed"], "factory": run.get("factory"),
+                              "model": str(model), "labels": labels, "rules": {}}
+    counts: Dict[str, numpy.ndarray] = {"as_trained": test_counts(nlp, examples, what, labels)}
+    record["rules"]["as_trained"] = summarize(counts["as_trained"], labels)
+    if what == "spans":
+        found = find_global_threshold(nlp, dev, pipe_name, trials)
+        nlp.get_pipe(pipe_name).cfg["threshold"] = found["threshold"]
+        counts["find_threshold"] = test_counts(nlp, examples, what, labels)
+        record["rules"]["find_threshold"] = {**summarize(counts["find_threshold"], labels), **found}
+    calibrated_dir = model.parent / "decisions" / "model-calibrated"
+    calibration = our_calibration(model, dev, calibrated_dir)
+    if calibration is not None:
+        calibrated = spacy.load(calibrated_dir)
+        counts["calibrated"] = test_counts(calibrated, examples, what, labels)
+        record["rules"]["calibrated"] = {**summarize(counts["calibrated"], labels), **calibration}
+    else:
+        record["not_calibrated"] = "no component of this pipeline has a decision setting to calibrate"
+    return record, counts
+
+
+# ----------------------------------------------------------------------------- comparisons
+def comparisons(records: List[Dict[str, Any]], reference: str) -> List[Tuple[str, str]]:
+    """The pairs ``(a, b)`` (``ROW/RULE``) whose difference ``b - a`` is reported."""
+    rows = list(dict.fromkeys(r["name"] for r in records))
+    rules = {r["name"]: set(r["rules"]) for r in records}
+    pairs = []
+    for row in rows:
+        if "calibrated" in rules[row]:
+            pairs.append((f"{row}/as_trained", f"{row}/calibrated"))
+        if "find_threshold" in rules[row]:
+            pairs.append((f"{row}/as_trained", f"{row}/find_threshold"))
+            if "calibrated" in rules[row]:
+                pairs.append((f"{row}/find_threshold", f"{row}/calibrated"))
+    for row in rows:
+        if row == reference or reference not in rules:
+            continue
+        for rule in RULES:
+            if rule in rules[row] and rule in rules[reference]:
+                pairs.append((f"{reference}/{rule}", f"{row}/{rule}"))
+    return pairs
+
+
+def intervals(records: List[Dict[str, Any]], counts: Dict[str, numpy.ndarray], reference: str,
+              resamples: int) -> List[Dict[str, Any]]:
+    seeds_of: Dict[str, set] = {}
+    for r in records:
+        for rule in r["rules"]:
+            seeds_of.setdefault(f"{r['name']}/{rule}", set()).add(r["seed"])
+    out = []
+    for a, b in comparisons(records, reference):
+        seeds = sorted(seeds_of.get(a, set()) & seeds_of.get(b, set()))
+        if not seeds:
+            continue
+        found = compare(counts, a, b, seeds, resamples=resamples)
+        out.append({"a": a, "b": b, "seeds": seeds, **{k: v.to_json() for k, v in found.items()}})
+    return out
+
+
+def rarest_label(records: List[Dict[str, Any]]) -> Optional[str]:
+    """The gold type with the fewest test positives."""
+    support = records[0]["rules"]["as_trained"]["per_type"] if records else {}
+    return min(support, key=lambda k: support[k]["support"]) if support else None
+
+
+def rarest_recall(records: List[Dict[str, Any]], counts: Dict[str, numpy.ndarray]) -> Dict[str, Any]:
+    """Recall of the rarest type per row and rule (mean over seeds, and each seed)."""
+    label = rarest_label(records)
+    if label is None:
+        return {}
+    out: Dict[str, Any] = {"label": label, "rows": {}}
+    for r in records:
+        index = r["labels"].index(label)
+        for rule in r["rules"]:
+            key = f"{r['name']}/{rule}"
+            out["rows"].setdefault(key, {})[str(r["seed"])] = label_recall(counts[f"{key}/s{r['seed']}"], index)
+    for key, by_seed in out["rows"].items():
+        by_seed["mean"] = statistics.mean(by_seed.values())
+    return out
+
+
+# ----------------------------------------------------------------------------- files
+def load(stem: str, out: Path) -> Tuple[Dict[str, Any], Dict[str, numpy.ndarray]]:
+    json_path, npz_path = out / f"{stem}_decisions.json", out / f"{stem}_counts.npz"
+    data = json.loads(json_path.read_text()) if json_path.exists() else {"meta": {}, "runs": []}
+    counts = dict(numpy.load(npz_path)) if npz_path.exists() else {}
+    return data, counts
+
+
+def save(stem: str, out: Path, data: Dict[str, Any], counts: Dict[str, numpy.ndarray]) -> None:
+    npz_path = out / f"{stem}_counts.npz"
+    tmp = npz_path.with_name(f".{npz_path.stem}.tmp.npz")
+    numpy.savez_compressed(tmp, **counts)
+    tmp.replace(npz_path)
+    write_atomic(out / f"{stem}_decisions.json", json.dumps(data, indent=1))
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--results", required=True, help="stem of a run_accuracy results file, e.g. uner_spans_calib")
+    p.add_argument("--rows", default="", help="comma-separated rows (default: every row of the file)")
+    p.add_argument("--reference", default="", help="row the others are compared with (default: bce for spans, ce for entities)")
+    p.add_argument("--trials", type=int, default=21, help="spaCy find-threshold trials (values 0..1)")
+    p.add_argument("--resamples", type=int, default=RESAMPLES)
+    p.add_argument("--results-dir", default=str(RESULTS), help="where STEM.json is")
+    p.add_argument("--out", default=str(RESULTS), help="where STEM_decisions.json and STEM_counts.npz go")
+    p.add_argument("--redo", action="store_true", help="score runs already in the decisions file again")
+    p.add_argument("--report-only", action="store_true", help="recompute the intervals from the saved counts")
+    args = p.parse_args(argv)
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    source = json.loads((Path(args.results_dir) / f"{args.results}.json").read_text())
+    task = source["meta"]["task"]
+    dev, test = Path(source["meta"]["data"]["dev"]), Path(source["meta"]["data"]["test"])
+    reference = args.reference or ("bce" if "spans_of" in TASKS[task] else "ce")
+    data, counts = load(args.results, out)
+    records: List[Dict[str, Any]] = data["runs"]
+    wanted = [r for r in args.rows.split(",") if r]
+    command = "python -m benchmarks.calibrated_accuracy " + " ".join(
+        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    commands = data["meta"].get("commands", [])
+    if not args.report_only:
+        commands = commands + [command]
+        for run in source["runs"]:
+            if wanted and run["name"] not in wanted:
+                continue
+            done = any(r["name"] == run["name"] and r["seed"] == run["seed"] for r in records)
+            if done and not args.redo:
+                continue
+            started = time.perf_counter()
+            record, by_rule = score_run(task, run, dev, test, args.trials)
+            record["git_commit"] = git_commit()
+            record["rerun"] = (f"python -m benchmarks.calibrated_accuracy --results {args.results}"
+                               f" --rows {run['name']} --redo")
+            records[:] = [r for r in records if not (r["name"] == run["name"] and r["seed"] == run["seed"])]
+            records.append(record)
+            for rule, array in by_rule.items():
+                counts[f"{run['name']}/{rule}/s{run['seed']}"] = array
+            line = ", ".join(f"{rule} {100 * rec['f']:.2f}" for rule, rec in record["rules"].items())
+            print(f"=== {run['name']} seed {run['seed']}: {line} ({time.perf_counter() - started:.0f} s)", flush=True)
+            data["meta"] = {"task": task, "source": args.results, "dev": str(dev), "test": str(test),
+                            "reference": reference, "trials": args.trials, "commands": commands,
+                            "machine": machine(), "train_rerun": source["meta"].get("commands", [])}
+            save(args.results, out, data, counts)
+    order = {name: i for i, name in enumerate(dict.fromkeys(r["name"] for r in source["runs"]))}
+    records.sort(key=lambda r: (order.get(r["name"], 99), r["seed"]))
+    data["meta"]["reference"] = reference
+    data["meta"]["resamples"] = args.resamples
+    data["comparisons"] = intervals(records, counts, reference, args.resamples)
+    data["rarest"] = rarest_recall(records, counts)
+    save(args.results, out, data, counts)
+    for c in data["comparisons"]:
+        pooled = c["pooled"]
+        print(f"{c['b']} - {c['a']} (seeds {c['seeds']}): {pooled['delta']:+.2f}"
+              f" [{pooled['low']:+.2f}, {pooled['high']:+.2f}]" + (" *" if pooled["beyond_noise"] else ""))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""The paired bootstrap of the benchmarks (benchmarks/bootstrap.py) and the per-doc counts it
+resamples (benchmarks/calibrated_accuracy.py): they must agree with spaCy's own scorers."""
+import numpy
+import pytest
+import spacy
+from spacy.scorer import PRFScore
+from spacy.util import fix_random_seed
+from thinc.api import Adam
+
+from benchmarks.bootstrap import compare, doc_draws, label_recall, micro_f1, paired_interval
+from span_synthetic import SMALL_SPANCAT_MODEL, span_examples
+from synthetic import SMALL_TAGGER_MODEL, ner_examples
+
+
+def _random_counts(rng, n_docs=300, n_labels=3, scale=2):
+    return rng.poisson(scale, size=(n_docs, n_labels, 3)).astype("int32")
+
+
+def test_micro_f1_is_spacys_prf_over_summed_counts():
+    rng = numpy.random.default_rng(0)
+    counts = _random_counts(rng)
+    prf = PRFScore(tp=int(counts[..., 0].sum()), fp=int(counts[..., 1].sum()), fn=int(counts[..., 2].sum()))
+    assert micro_f1(counts) == pytest.approx(prf.fscore)
+    assert micro_f1(numpy.zeros((4, 2, 3))) == 0.0
+    assert label_recall(counts, 1) == pytest.approx(counts[:, 1, 0].sum() / counts[:, 1, [0, 2]].sum())
+
+
+def test_identical_rows_give_a_zero_interval():
+    counts = _random_counts(numpy.random.default_rng(1))
+    interval = paired_interval([counts], [counts.copy()])
+    assert (interval.delta, interval.low, interval.high) == (0.0, 0.0, 0.0)
+    assert not interval.beyond_noise
+
+
+def test_a_row_better_on_many_docs_is_beyond_noise_and_the_sign_flips():
+    rng = numpy.random.default_rng(2)
+    a = _random_counts(rng)
+    b = a.copy()
+    fixed = rng.random(len(a)) < 0.3  # on 30% of docs b finds one entity a missed
+    b[fixed, 0, 0] += 1
+    b[fixed, 0, 2] = numpy.maximum(b[fixed, 0, 2] - 1, 0)
+    up = paired_interval([a], [b])
+    down = paired_interval([b], [a])
+    assert up.delta > 0 and up.low > 0 and up.beyond_noise
+    assert down.delta == pytest.approx(-up.delta) and down.high < 0
+    assert up.low <= up.delta <= up.high
+
+
+def test_pairing_makes_the_interval_narrower_than_independent_noise():
+    """Two rows that differ on a few docs: the paired interval is far narrower than the spread
+    of either row's own F1 under the same resampling."""
+    rng = numpy.random.default_rng(3)
+    a = _random_counts(rng, n_docs=500)
+    b = a.copy()
+    b[:20, 1, 1] += 1  # 20 more false positives
+    interval = paired_interval([a], [b])
+    draws = doc_draws(len(a))
+    own = [micro_f1(a[d]) for d in draws]
+    assert interval.high - interval.low < 0.25 * (100 * (numpy.percentile(own, 97.5) - numpy.percentile(own, 2.5)))
+    assert interval.high < 0
+
+
+def test_pooled_delta_is_the_mean_over_seeds_and_draws_are_seeded():
+    rng = numpy.random.default_rng(4)
+    rows = {f"{row}/s{s}": _random_counts(rng) for row in ("x/as_trained", "x/calibrated") for s in (0, 1, 2)}
+    out = compare(rows, "x/as_trained", "x/calibrated", [0, 1, 2], resamples=200)
+    assert set(out) == {"seed 0", "seed 1", "seed 2", "pooled"}
+    assert out["pooled"].delta == pytest.approx(numpy.mean([out[f"seed {s}"].delta for s in (0, 1, 2)]))
+    again = compare(rows, "x/as_trained", "x/calibrated", [0, 1, 2], resamples=200)
+    assert str(again["pooled"]) == str(out["pooled"])
+
+
+def test_bad_inputs_are_refused():
+    a = numpy.zeros((5, 2, 3))
+    with pytest.raises(ValueError, match="same number of seeds"):
+        paired_interval([a], [a, a])
+    with pytest.raises(ValueError, match="n_docs=5"):
+        paired_interval([a], [numpy.zeros((4, 2, 3))])
+    with pytest.raises(ValueError, match="at least one test doc"):
+        doc_draws(0)
+
+
+def _trained(nlp, examples, steps=6):
+    fix_random_seed(0)
+    nlp.initialize(lambda: examples)
+    optimizer = Adam(0.01)
+    for _ in range(steps):
+        nlp.update(examples, sgd=optimizer)
+    return nlp
+
+
+@pytest.mark.parametrize("what", ["spans", "ents"])
+def test_per_doc_counts_sum_to_spacys_scores(what):
+    """What the bootstrap resamples adds up to spaCy's own P / R / F1 of the same pipeline."""
+    from benchmarks.calibrated_accuracy import model_labels, summarize, test_counts
+
+    nlp = spacy.blank("en")
+    if what == "spans":
+        nlp.add_pipe("dice_spancat", name="spancat", config={
+            "model": SMALL_SPANCAT_MODEL, "suggester": {"@misc": "spacy.ngram_suggester.v1", "sizes": [1, 2, 3, 4]}})
+        train, test = span_examples(nlp, 40), span_examples(nlp, 30, seed=5)
+        name, prefix = "spancat", "spans_sc"
+    else:
+        nlp.add_pipe("dice_ner", name="ner", config={"model": SMALL_TAGGER_MODEL})
+        train, test = ner_examples(nlp, 40), ner_examples(nlp, 30, seed=5)
+        name, prefix = "ner", "ents"
+    _trained(nlp, train, steps=3)  # half-trained: some right, some wrong, some missed
+    labels = model_labels(nlp, name, test, what)
+    counts = test_counts(nlp, test, what, labels)
+    ours = summarize(counts, labels)
+    scores = nlp.evaluate(test)
+    assert counts[..., 0].sum() > 0 and counts[..., 1:].sum() > 0
+    assert ours["f"] == pytest.approx(scores[f"{prefix}_f"])
+    assert ours["p"] == pytest.approx(scores[f"{prefix}_p"])
+    assert ours["r"] == pytest.approx(scores[f"{prefix}_r"])
+    for label, prf in scores[f"{prefix}_per_type"].items():
+        assert ours["per_type"][label]["f"] == pytest.approx(prf["f"])
+
+
+def test_find_global_threshold_chooses_what_spacys_find_threshold_chooses(tmp_path):
+    """The benchmark's one-prediction version of ``spacy find-threshold`` agrees with spaCy's own
+    function (which reloads the pipeline for every value)."""
+    from spacy.cli.find_threshold import find_threshold
+    from spacy.tokens import DocBin
+
+    from benchmarks.calibrated_accuracy import find_global_threshold
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("dice_spancat", name="spancat", config={
+        "model": SMALL_SPANCAT_MODEL, "suggester": {"@misc": "spacy.ngram_suggester.v1", "sizes": [1, 2, 3, 4]}})
+    _trained(nlp, span_examples(nlp, 40), steps=3)
+    nlp.to_disk(tmp_path / "model")
+    DocBin(docs=[eg.reference for eg in span_examples(nlp, 30, seed=7)]).to_disk(tmp_path / "dev.spacy")
+    theirs, their_f, _ = find_threshold(str(tmp_path / "model"), tmp_path / "dev.spacy", "spancat",
+                                        "threshold", "spans_sc_f", n_trials=11, silent=True)
+    ours = find_global_threshold(nlp, tmp_path / "dev.spacy", "spancat", 11)
+    assert ours["threshold"] == pytest.approx(theirs)
+    assert ours["dev_f"] == pytest.approx(their_f)
+    assert theirs not in (0.5,), "a case where the search moves the threshold"
+    assert nlp.get_pipe("spancat").cfg["threshold"] == 0.5
