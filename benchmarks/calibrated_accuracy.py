@@ -232,24 +232,34 @@ def intervals(records: List[Dict[str, Any]], counts: Dict[str, numpy.ndarray], r
     return out
 
 
-def rarest_label(records: List[Dict[str, Any]]) -> Optional[str]:
-    """The gold type with the fewest test positives."""
-    support = records[0]["rules"]["as_trained"]["per_type"] if records else {}
-    return min(support, key=lambda k: support[k]["support"]) if support else None
+def train_counts(train: Path, what: str) -> Dict[str, int]:
+    """Gold positives per label in the training set."""
+    import spacy
+    from spacy.tokens import DocBin
+
+    counts: Dict[str, int] = {}
+    for doc in DocBin().from_disk(train).get_docs(spacy.blank("en").vocab):
+        for span in (doc.ents if what == "ents" else doc.spans.get(SPAN_KEY, [])):
+            counts[span.label_] = counts.get(span.label_, 0) + 1
+    return counts
 
 
-def rarest_recall(records: List[Dict[str, Any]], counts: Dict[str, numpy.ndarray]) -> Dict[str, Any]:
-    """Recall of the rarest type per row and rule (mean over seeds, and each seed)."""
-    label = rarest_label(records)
-    if label is None:
+def rarest_recall(records: List[Dict[str, Any]], counts: Dict[str, numpy.ndarray],
+                  trained_on: Dict[str, int]) -> Dict[str, Any]:
+    """Test recall of the type with the fewest training positives, per row and rule (each seed
+    and the mean over seeds)."""
+    if not records or not trained_on:
         return {}
-    out: Dict[str, Any] = {"label": label, "rows": {}}
+    label = min(trained_on, key=lambda k: trained_on[k])
+    out: Dict[str, Any] = {"label": label, "train_counts": trained_on, "rows": {}}
     for r in records:
+        if label not in r["labels"]:
+            continue
         index = r["labels"].index(label)
         for rule in r["rules"]:
             key = f"{r['name']}/{rule}"
             out["rows"].setdefault(key, {})[str(r["seed"])] = label_recall(counts[f"{key}/s{r['seed']}"], index)
-    for key, by_seed in out["rows"].items():
+    for by_seed in out["rows"].values():
         by_seed["mean"] = statistics.mean(by_seed.values())
     return out
 
@@ -323,7 +333,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     data["meta"]["reference"] = reference
     data["meta"]["resamples"] = args.resamples
     data["comparisons"] = intervals(records, counts, reference, args.resamples)
-    data["rarest"] = rarest_recall(records, counts)
+    data["rarest"] = rarest_recall(records, counts, train_counts(Path(source["meta"]["data"]["train"]),
+                                                                 scored_component(task)[1]))
     save(args.results, out, data, counts)
     for c in data["comparisons"]:
         pooled = c["pooled"]
