@@ -780,25 +780,33 @@ def decisions_table(results_dir: Path, stem: str) -> str:
     data = load_results(results_dir, f"{stem}_decisions")
     meta = data["meta"]
     rows = _group(data["runs"])
+    rules = [rule for rule in RULE_LABELS if any(rule in r["rules"] for r in data["runs"])]
+    spans = "find_threshold" in rules
     lines = ["Test F1 (P / R), mean +- std over seeds; every decision chosen on dev only.", "",
-             "| row | seeds | " + " | ".join(RULE_LABELS.values()) + " | `find-threshold` value | `calibrate` seconds |",
-             "|---|---|---|---|---|---|---|"]
+             "| row | seeds | " + " | ".join(RULE_LABELS[rule] for rule in rules)
+             + (" | `find-threshold` value" if spans else "") + " | `calibrate` seconds |",
+             "|---|---|" + "---|" * (len(rules) + spans + 1)]
     for name, records in rows.items():
         found = [r["rules"]["find_threshold"]["threshold"] for r in records if "find_threshold" in r["rules"]]
         seconds = [r["rules"]["calibrated"]["seconds"] for r in records if "calibrated" in r["rules"]]
         cells = [name, ",".join(str(r["seed"]) for r in records)]
-        cells += [_rule_cell(records, rule) for rule in RULE_LABELS]
-        cells += [", ".join(f"{t:g}" for t in found) or "-",
-                  f"{statistics.mean(seconds):.1f}" if seconds else "not calibratable"]
+        cells += [_rule_cell(records, rule) for rule in rules]
+        if spans:
+            cells.append(", ".join(f"{t:g}" for t in found) or "-")
+        cells.append(f"{statistics.mean(seconds):.1f}" if seconds else "nothing to calibrate")
         lines.append("| " + " | ".join(cells) + " |")
     rarest = data.get("rarest") or {}
-    if rarest.get("rows") and not any("find_threshold" in r["rules"] for r in data["runs"]):
-        lines += ["", f"Recall of the rarest type on test ({rarest['label']}), mean over seeds (each seed):", "",
-                  "| row | " + " | ".join(RULE_LABELS[k] for k in ("as_trained", "calibrated")) + " |",
-                  "|---|---|---|"]
+    if rarest.get("rows"):
+        label = rarest["label"]
+        lines += ["", f"Test recall of the rarest type ({label}: {rarest['train_counts'][label]:,} training"
+                  " positives, against " + ", ".join(f"{k} {v:,}" for k, v in sorted(rarest["train_counts"].items())
+                                                      if k != label)
+                  + "), mean over seeds (each seed):", "",
+                  "| row | " + " | ".join(RULE_LABELS[rule] for rule in rules) + " |",
+                  "|---|" + "---|" * len(rules)]
         for name in rows:
             cells = [name]
-            for rule in ("as_trained", "calibrated"):
+            for rule in rules:
                 got = rarest["rows"].get(f"{name}/{rule}")
                 cells.append("-" if got is None else f"{100 * got['mean']:.1f} (" + ", ".join(
                     f"{100 * v:.1f}" for k, v in got.items() if k != "mean") + ")")
@@ -819,6 +827,52 @@ def decisions_table(results_dir: Path, stem: str) -> str:
         "Commands (training, then scoring under each rule):", ""]
     lines += [f"    {c}" for c in meta.get("train_rerun", [])]
     lines += [f"    {c}" for c in meta.get("commands", [])]
+    return "\n".join(lines) + "\n"
+
+
+DECISION_SETTINGS = [
+    ("spans (`dice_spancat`), UNER, early stopping", "uner_spans_calib"),
+    ("spans (`dice_spancat`), CoNLL-2003, 800 steps", "conll03_spans_calib"),
+    ("span finder + `dice_spancat`, UNER, early stopping", "uner_spanfinder_calib"),
+    ("entities (`dice_ner`), UNER, early stopping", "uner_calib"),
+    ("entities (`dice_ner`), CoNLL-2003, 800 steps", "conll03_calib"),
+    ("entities, MiniLM (`ner_trf.cfg`), UNER, 600 steps", "uner_trf_calib"),
+]
+
+
+def _pooled(data: Dict[str, Any], a: str, b: str) -> Optional[str]:
+    for c in data.get("comparisons", []):
+        if c["a"] == a and c["b"] == b:
+            return f"{_interval_cell(c['pooled'])} ({len(c['seeds'])})"
+    return None
+
+
+@generator("which-loss")
+def which_loss_table(results_dir: Path) -> str:
+    """README "Which loss to pick": the pooled paired-bootstrap intervals of each decisions file:
+    every other row against CE / BCE once both are calibrated, calibration against the model as
+    trained and, for spans, against spaCy's ``find-threshold``."""
+    lines = ["| setting | each other row - CE / BCE, both calibrated | `calibrate` - as trained (CE / BCE) |"
+             " `calibrate` - spaCy `find-threshold` (BCE) |", "|---|---|---|---|"]
+    for label, stem in DECISION_SETTINGS:
+        if not (results_dir / f"{stem}_decisions.json").exists():
+            continue
+        data = load_results(results_dir, f"{stem}_decisions")
+        ref = data["meta"]["reference"]
+        rows = list(dict.fromkeys(r["name"] for r in data["runs"]))
+        others = []
+        for row in rows:
+            if row == ref:
+                continue
+            rule = "calibrated" if _pooled(data, f"{ref}/calibrated", f"{row}/calibrated") else "as_trained"
+            cell = _pooled(data, f"{ref}/{rule}", f"{row}/{rule}")
+            if cell:
+                name = ROW_NAMES.get(row, row) if row != "spacy" else "spaCy's component"
+                others.append(f"{name}{' (as trained)' if rule == 'as_trained' else ''}: {cell}")
+        cells = [label, "; ".join(others) or "-",
+                 _pooled(data, f"{ref}/as_trained", f"{ref}/calibrated") or "-",
+                 _pooled(data, f"{ref}/find_threshold", f"{ref}/calibrated") or "-"]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
