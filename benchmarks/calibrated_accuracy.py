@@ -28,6 +28,7 @@ import argparse
 import contextlib
 import io
 import json
+import re
 import shlex
 import statistics
 import sys
@@ -144,16 +145,19 @@ def find_global_threshold(nlp: Any, dev: Path, pipe_name: str, trials: int) -> D
             "seconds": round(time.perf_counter() - start, 1)}
 
 
-def our_calibration(model: Path, dev: Path, output: Path) -> Optional[Dict[str, Any]]:
-    """``python -m spacy_dice calibrate`` with its defaults; ``None`` when nothing is calibratable."""
+def our_calibration(model: Path, dev: Path, output: Path) -> Dict[str, Any]:
+    """``python -m spacy_dice calibrate`` with its defaults; when the command refuses (e.g. a
+    pipeline with nothing to calibrate) ``{"refused": its message}``."""
     from spacy_dice.cli.calibrate import run_calibration
 
     start = time.perf_counter()
+    printed = io.StringIO()
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with contextlib.redirect_stdout(printed):
             data = run_calibration(model, dev, output, overwrite=True, report=output.parent / "calibration")
     except SystemExit:
-        return None
+        text = re.sub(r"\x1b\[[0-9;]*m", "", printed.getvalue())  # wasabi's colours
+        return {"refused": " ".join(text.split())[-600:]}
     keep = ("name", "factory", "setting", "summary", "config", "labels")
     components = [{k: v for k, v in c.items() if k in keep} for c in data.get("components", [])]
     return {"seconds": round(time.perf_counter() - start, 1), "components": components,
@@ -185,12 +189,12 @@ def score_run(task: str, run: Dict[str, Any], dev: Path, test: Path, trials: int
         record["rules"]["find_threshold"] = {**summarize(counts["find_threshold"], labels), **found}
     calibrated_dir = model.parent / "decisions" / "model-calibrated"
     calibration = our_calibration(model, dev, calibrated_dir)
-    if calibration is not None:
+    if "refused" in calibration:
+        record["not_calibrated"] = calibration["refused"]
+    else:
         calibrated = spacy.load(calibrated_dir)
         counts["calibrated"] = test_counts(calibrated, examples, what, labels)
         record["rules"]["calibrated"] = {**summarize(counts["calibrated"], labels), **calibration}
-    else:
-        record["not_calibrated"] = "no component of this pipeline has a decision setting to calibrate"
     return record, counts
 
 

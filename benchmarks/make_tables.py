@@ -837,6 +837,7 @@ DECISION_SETTINGS = [
     ("entities (`dice_ner`), UNER, early stopping", "uner_calib"),
     ("entities (`dice_ner`), CoNLL-2003, 800 steps", "conll03_calib"),
     ("entities, MiniLM (`ner_trf.cfg`), UNER, 600 steps", "uner_trf_calib"),
+    ("entities, MiniLM (`ner_trf.cfg`), UNER, early stopping", "uner_trf_es_calib"),
 ]
 
 
@@ -876,7 +877,8 @@ def which_loss_table(results_dir: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-for _stem in ("uner_spans_calib", "conll03_spans_calib", "uner_spanfinder_calib", "uner_calib", "conll03_calib"):
+for _stem in ("uner_spans_calib", "conll03_spans_calib", "uner_spanfinder_calib", "uner_calib", "conll03_calib",
+              "uner_trf_calib", "uner_trf_es_calib"):
     generator(f"decisions_{_stem}")(lambda results_dir, _s=_stem: decisions_table(results_dir, _s))
 
 
