@@ -41,7 +41,7 @@ import numpy
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
-from benchmarks.bootstrap import RESAMPLES, compare, label_recall, micro_f1
+from benchmarks.bootstrap import RESAMPLES, compare, label_recall
 from benchmarks.run_accuracy import TASKS, git_commit, machine
 from spacy_dice.experiments.executor import write_atomic
 
@@ -88,15 +88,17 @@ def test_counts(nlp: Any, examples: Sequence[Any], what: str, labels: List[str])
 
 
 def summarize(counts: numpy.ndarray, labels: List[str]) -> Dict[str, Any]:
-    tp, fp, fn = (float(counts[..., k].sum()) for k in range(3))
+    """Micro P / R / F1 and per-type P / R / F1 / support of ``(n_docs, n_labels, 3)`` counts."""
+    from spacy_dice.calibration.search import prf
+
     per_type = {}
     for i, label in enumerate(labels):
-        t, f_p, f_n = (float(counts[:, i, k].sum()) for k in range(3))
-        if t + f_p + f_n:
-            per_type[label] = {"p": t / (t + f_p) if t + f_p else 0.0, "r": t / (t + f_n) if t + f_n else 0.0,
-                               "f": 2 * t / (2 * t + f_p + f_n), "support": int(t + f_n)}
-    return {"p": tp / (tp + fp) if tp + fp else 0.0, "r": tp / (tp + fn) if tp + fn else 0.0,
-            "f": float(micro_f1(counts)), "per_type": per_type}
+        label_counts = counts[:, i].sum(axis=0)
+        if label_counts.any():
+            p, r, f = prf(label_counts)
+            per_type[label] = {"p": p, "r": r, "f": f, "support": int(label_counts[0] + label_counts[2])}
+    p, r, f = prf(counts.sum(axis=(0, 1)))
+    return {"p": p, "r": r, "f": f, "per_type": per_type}
 
 
 def model_labels(nlp: Any, pipe_name: str, examples: Sequence[Any], what: str) -> List[str]:
