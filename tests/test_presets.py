@@ -178,6 +178,8 @@ def test_recorded_benchmark_runs_keep_their_preset_names():
     """A run recorded under a preset name used that preset's block in its component's form."""
     checked = 0
     for path in sorted((ROOT / "benchmarks" / "results").glob("*.json")):
+        if path.stem.endswith("_decisions"):
+            continue  # scoring records; test_decision_records_point_at_recorded_runs checks them
         data = json.loads(path.read_text())
         runs = data.get("runs") if isinstance(data, dict) else None
         for run in runs if isinstance(runs, list) else []:
@@ -187,5 +189,26 @@ def test_recorded_benchmark_runs_keep_their_preset_names():
                 continue
             activation = factory_activation(run["factory"])
             assert run["loss"] == loss_block(run["name"], activation), (path.name, run["name"])
+            checked += 1
+    assert checked > 0
+
+
+def test_decision_records_point_at_recorded_runs():
+    """Each model scored in STEM_decisions.json is a dice run recorded, with its loss, in STEM.json."""
+    checked = 0
+    for path in sorted((ROOT / "benchmarks" / "results").glob("*_decisions.json")):
+        source = path.with_name(path.name.replace("_decisions.json", ".json"))
+        assert source.exists(), f"{path.name} scores models of {source.name}, which is missing"
+        trained = {
+            (run["name"], run["seed"]): run
+            for run in json.loads(source.read_text())["runs"]
+            if isinstance(run, dict) and "seed" in run
+        }
+        for run in json.loads(path.read_text())["runs"]:
+            if not str(run.get("factory", "")).startswith("dice_"):
+                continue
+            key = (run["name"], run["seed"])
+            assert key in trained, (path.name, key)
+            assert trained[key]["factory"] == run["factory"] and "loss" in trained[key], (path.name, key)
             checked += 1
     assert checked > 0
