@@ -9,7 +9,9 @@ models stay in its ``--work-dir``):
   global threshold of the span categorizer, ``--trials`` values from 0 to 1 (spaCy's default is
   11; 21 gives steps of 0.05), computed from one prediction (:func:`find_global_threshold`);
 * ``calibrated``: ``python -m spacy_dice calibrate`` on dev with its defaults (cross-fitted
-  per-label thresholds / biases; for the span-finder pipeline the finder and the categorizer).
+  per-label thresholds / biases; for the span-finder pipeline the finder and the categorizer);
+* ``recall_at_P`` (with ``--recall-at P``): ``calibrate --metric recall --min-precision P``, the
+  most recall at precision >= P (``current``: each label keeps the precision it has on dev).
 
 Every rule chooses on dev only (the dev set the model was chosen on); test is scored once per
 rule. Per test doc and label the true positives, false positives and false negatives go to
@@ -19,6 +21,7 @@ the calibration times to ``STEM_decisions.json``, and the paired bootstrap inter
 
     python -m benchmarks.calibrated_accuracy --results uner_spans_calib
     python -m benchmarks.calibrated_accuracy --results uner_spans_calib --report-only
+    python -m benchmarks.calibrated_accuracy --results uner_recall --recall-at current
 
 A finished (row, seed) is kept from the JSON and not scored again unless ``--redo``.
 """
@@ -46,6 +49,7 @@ from benchmarks.run_accuracy import TASKS, git_commit, machine
 from spacy_dice.experiments.executor import write_atomic
 
 RULES = ("as_trained", "find_threshold", "calibrated")
+RECALL_RULE = "recall_at_"
 SPAN_KEY = "sc"
 
 
@@ -147,16 +151,18 @@ def find_global_threshold(nlp: Any, dev: Path, pipe_name: str, trials: int) -> D
             "seconds": round(time.perf_counter() - start, 1)}
 
 
-def our_calibration(model: Path, dev: Path, output: Path) -> Dict[str, Any]:
-    """``python -m spacy_dice calibrate`` with its defaults; when the command refuses (e.g. a
-    pipeline with nothing to calibrate) ``{"refused": its message}``."""
+def our_calibration(model: Path, dev: Path, output: Path, **options: Any) -> Dict[str, Any]:
+    """``python -m spacy_dice calibrate`` with its defaults (or ``options``, e.g. ``metric``,
+    ``min_precision``); when the command refuses (e.g. a pipeline with nothing to calibrate)
+    ``{"refused": its message}``."""
     from spacy_dice.cli.calibrate import run_calibration
 
     start = time.perf_counter()
     printed = io.StringIO()
     try:
         with contextlib.redirect_stdout(printed):
-            data = run_calibration(model, dev, output, overwrite=True, report=output.parent / "calibration")
+            data = run_calibration(model, dev, output, overwrite=True,
+                                   report=output.parent / f"{output.name}-calibration", **options)
     except SystemExit:
         text = re.sub(r"\x1b\[[0-9;]*m", "", printed.getvalue())  # wasabi's colours
         return {"refused": " ".join(text.split())[-600:]}
@@ -166,7 +172,8 @@ def our_calibration(model: Path, dev: Path, output: Path) -> Dict[str, Any]:
             "skipped": data.get("skipped", {})}
 
 
-def score_run(task: str, run: Dict[str, Any], dev: Path, test: Path, trials: int) -> Tuple[Dict[str, Any], Dict[str, numpy.ndarray]]:
+def score_run(task: str, run: Dict[str, Any], dev: Path, test: Path, trials: int,
+              recall_at: Sequence[str] = ()) -> Tuple[Dict[str, Any], Dict[str, numpy.ndarray]]:
     """Every rule for one trained model: the record and the counts by rule."""
     import spacy
     from spacy.tokens import DocBin
@@ -197,6 +204,15 @@ def score_run(task: str, run: Dict[str, Any], dev: Path, test: Path, trials: int
         calibrated = spacy.load(calibrated_dir)
         counts["calibrated"] = test_counts(calibrated, examples, what, labels)
         record["rules"]["calibrated"] = {**summarize(counts["calibrated"], labels), **calibration}
+    for floor in recall_at:
+        rule = f"{RECALL_RULE}{floor}"
+        out_dir = model.parent / "decisions" / f"model-{rule}"
+        calibration = our_calibration(model, dev, out_dir, metric="recall", min_precision=floor)
+        if "refused" in calibration:
+            record.setdefault("not_calibrated_" + rule, calibration["refused"])
+            continue
+        counts[rule] = test_counts(spacy.load(out_dir), examples, what, labels)
+        record["rules"][rule] = {**summarize(counts[rule], labels), **calibration, "min_precision": floor}
     return record, counts
 
 
@@ -213,6 +229,10 @@ def comparisons(records: List[Dict[str, Any]], reference: str) -> List[Tuple[str
             pairs.append((f"{row}/as_trained", f"{row}/find_threshold"))
             if "calibrated" in rules[row]:
                 pairs.append((f"{row}/find_threshold", f"{row}/calibrated"))
+        for rule in sorted(r for r in rules[row] if r.startswith(RECALL_RULE)):
+            pairs.append((f"{row}/as_trained", f"{row}/{rule}"))
+            if "calibrated" in rules[row]:
+                pairs.append((f"{row}/calibrated", f"{row}/{rule}"))
     for row in rows:
         if row == reference or reference not in rules:
             continue
@@ -292,6 +312,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     p.add_argument("--rows", default="", help="comma-separated rows (default: every row of the file)")
     p.add_argument("--reference", default="", help="row the others are compared with (default: bce for spans, ce for entities)")
     p.add_argument("--trials", type=int, default=21, help="spaCy find-threshold trials (values 0..1)")
+    p.add_argument("--recall-at", default="", help="comma-separated --min-precision values (a number or"
+                   " 'current'): adds the rules recall_at_P, calibrate --metric recall --min-precision P")
     p.add_argument("--resamples", type=int, default=RESAMPLES)
     p.add_argument("--results-dir", default=str(RESULTS), help="where STEM.json is")
     p.add_argument("--out", default=str(RESULTS), help="where STEM_decisions.json and STEM_counts.npz go")
@@ -308,6 +330,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     data, counts = load(args.results, out)
     records: List[Dict[str, Any]] = data["runs"]
     wanted = [r for r in args.rows.split(",") if r]
+    recall_at = [v.strip() for v in args.recall_at.split(",") if v.strip()]
     command = "python -m benchmarks.calibrated_accuracy " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     commands = data["meta"].get("commands", [])
@@ -320,10 +343,11 @@ def main(argv: Optional[List[str]] = None) -> None:
             if done and not args.redo:
                 continue
             started = time.perf_counter()
-            record, by_rule = score_run(task, run, dev, test, args.trials)
+            record, by_rule = score_run(task, run, dev, test, args.trials, recall_at)
             record["git_commit"] = git_commit()
             record["rerun"] = (f"python -m benchmarks.calibrated_accuracy --results {args.results}"
-                               f" --rows {run['name']} --redo")
+                               f" --rows {run['name']} --redo"
+                               + (f" --recall-at {','.join(recall_at)}" if recall_at else ""))
             records[:] = [r for r in records if not (r["name"] == run["name"] and r["seed"] == run["seed"])]
             records.append(record)
             for rule, array in by_rule.items():

@@ -743,6 +743,18 @@ RULE_LABELS = {
 }
 
 
+def _rule_label(rule: str) -> str:
+    if rule.startswith("recall_at_"):
+        return f"`calibrate --metric recall --min-precision {rule[len('recall_at_'):]}`"
+    return RULE_LABELS.get(rule, rule)
+
+
+def _rules_of(runs: List[Dict[str, Any]]) -> List[str]:
+    """The rules scored in a decisions file: the fixed ones in their order, then the recall rules."""
+    found = {rule for r in runs for rule in r["rules"]}
+    return [rule for rule in RULE_LABELS if rule in found] + sorted(found - set(RULE_LABELS))
+
+
 def _rule_cell(records: List[Dict[str, Any]], rule: str) -> str:
     """``F1 (P / R)`` of one rule, mean +- std over the seeds that have it."""
     got = [r["rules"][rule] for r in records if rule in r["rules"]]
@@ -759,7 +771,7 @@ def _interval_cell(found: Dict[str, Any]) -> str:
 
 def _pair_name(key: str) -> str:
     row, rule = key.split("/")
-    return f"{row} {RULE_LABELS.get(rule, rule)}"
+    return f"{row} {_rule_label(rule)}"
 
 
 def _settings(records: List[Dict[str, Any]]) -> str:
@@ -780,10 +792,10 @@ def decisions_table(results_dir: Path, stem: str) -> str:
     data = load_results(results_dir, f"{stem}_decisions")
     meta = data["meta"]
     rows = _group(data["runs"])
-    rules = [rule for rule in RULE_LABELS if any(rule in r["rules"] for r in data["runs"])]
+    rules = _rules_of(data["runs"])
     spans = "find_threshold" in rules
     lines = ["Test F1 (P / R), mean +- std over seeds; every decision chosen on dev only.", "",
-             "| row | seeds | " + " | ".join(RULE_LABELS[rule] for rule in rules)
+             "| row | seeds | " + " | ".join(_rule_label(rule) for rule in rules)
              + (" | `find-threshold` value" if spans else "") + " | `calibrate` seconds |",
              "|---|---|" + "---|" * (len(rules) + spans + 1)]
     for name, records in rows.items():
@@ -802,7 +814,7 @@ def decisions_table(results_dir: Path, stem: str) -> str:
                   " positives, against " + ", ".join(f"{k} {v:,}" for k, v in sorted(rarest["train_counts"].items())
                                                       if k != label)
                   + "), mean over seeds (each seed):", "",
-                  "| row | " + " | ".join(RULE_LABELS[rule] for rule in rules) + " |",
+                  "| row | " + " | ".join(_rule_label(rule) for rule in rules) + " |",
                   "|---|" + "---|" * len(rules)]
         for name in rows:
             cells = [name]

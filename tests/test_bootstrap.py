@@ -138,3 +138,17 @@ def test_find_global_threshold_chooses_what_spacys_find_threshold_chooses(tmp_pa
     assert ours["dev_f"] == pytest.approx(their_f)
     assert theirs not in (0.5,), "a case where the search moves the threshold"
     assert nlp.get_pipe("spancat").cfg["threshold"] == 0.5
+
+
+def test_recall_rules_are_compared_with_the_model_as_trained_and_calibrated_for_f1():
+    from benchmarks.calibrated_accuracy import comparisons
+
+    records = [
+        {"name": "ce", "seed": 0, "rules": {"as_trained": {}, "calibrated": {}, "recall_at_current": {}}},
+        {"name": "dsc", "seed": 0, "rules": {"as_trained": {}, "calibrated": {}, "recall_at_current": {}}},
+    ]
+    pairs = comparisons(records, reference="ce")
+    assert ("ce/as_trained", "ce/recall_at_current") in pairs
+    assert ("ce/calibrated", "ce/recall_at_current") in pairs
+    assert ("ce/calibrated", "dsc/calibrated") in pairs
+    assert ("ce/recall_at_current", "dsc/recall_at_current") not in pairs  # losses compare on F1 rules

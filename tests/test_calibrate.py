@@ -30,11 +30,13 @@ from synthetic import (
     textcat_examples,
 )
 from spacy_dice.calibration import (
+    CURRENT,
     CalibrationError,
     Objective,
     calibrate_pipeline,
     fit_problem,
     make_folds,
+    parse_min_precision,
     read_dev,
 )
 from spacy_dice.calibration.search import fit_global
@@ -131,6 +133,46 @@ def test_recall_with_min_precision_keeps_the_precision():
     lower = round(value - 0.01, 2)
     tp2, fp2, _ = problem.totals((lower,))[0]
     assert tp2 / (tp2 + fp2) < 0.8 or tp2 == tp  # one step lower breaks the constraint (or gains nothing)
+
+
+def test_min_precision_current_keeps_the_current_precision():
+    rng = numpy.random.RandomState(4)
+    # A: negatives scored above its positives (a lower threshold adds positives and precision);
+    # B: positives and negatives overlap (a lower threshold costs B precision)
+    cands = _candidates(rng, [(0.6, 0.42, 0.6), (0.6, 0.5, 0.45)])
+    problem = threshold_problem(cands, ["A", "B"], [0.5, 0.5], numpy.round(numpy.arange(1, 100) / 100, 2))
+    before = problem.totals(problem.current)
+    objective = Objective("recall", min_precision=CURRENT)
+    resolved = objective.resolve(before)
+    precision = [tp / (tp + fp) for tp, fp, _ in before]
+    micro_tp, micro_fp, micro_fn = before.sum(axis=0)
+    assert resolved.label_floors == pytest.approx(tuple(precision))
+    assert resolved.min_precision == pytest.approx(micro_tp / (micro_tp + micro_fp))
+    assert "current precision" in objective.describe() and "micro >=" in resolved.describe()
+    assert Objective("recall", 0.5).resolve(before) == Objective("recall", 0.5)  # numbers stay
+    with pytest.raises(ValueError, match="resolve"):
+        objective.score(before)
+
+    fit = fit_problem(problem, objective, folds=5, min_support=5)
+    assert fit.objective.label_floors == resolved.label_floors
+    tp, fp, fn = fit.after.sum(axis=0)
+    assert tp / (tp + fp) >= resolved.min_precision and tp > micro_tp  # micro: precision kept, recall up
+    assert fit.after_values[0] < 0.5 and fit.after[0][0] > before[0][0]  # A buys recall
+    assert fit.departed[1] and fit.after_values[1] == 0.5  # B's own floor holds it where it was
+    for i in range(2):
+        if fit.departed[i]:
+            assert fit.after[i][0] / fit.after[i][:2].sum() + 1e-12 >= precision[i]
+
+
+@pytest.mark.parametrize("value, expected", [("current", CURRENT), (" Current ", CURRENT), ("0.7", 0.7), (0.25, 0.25)])
+def test_min_precision_values(value, expected):
+    assert parse_min_precision(value) == expected
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.1", "high", "nan"])
+def test_min_precision_refuses_what_is_not_a_precision(value):
+    with pytest.raises(CalibrationError, match=r"--min-precision .*use a number in \[0, 1\], or 'current'"):
+        parse_min_precision(value)
 
 
 # --- the atomic save -----------------------------------------------------------------------------
@@ -371,6 +413,11 @@ def test_bad_inputs_name_the_problem(dice_spancat_model, tmp_path):
     assert report["components"][0]["unknown_labels"] == {"XYZ": 30}
     assert "XYZ" in result.output
 
+    result = runner.invoke(app, ["calibrate", str(model), str(dev), "-o", str(tmp_path / "o5"),
+                                 "--metric", "recall", "--min-precision", "most"])
+    assert result.exit_code == 1 and "--min-precision 'most'" in _text(result)
+    assert not (tmp_path / "o5").exists()
+
 
 @pytest.mark.slow
 def test_overwrite_replaces_the_model_in_place(tmp_path):
@@ -398,6 +445,24 @@ def test_recall_at_min_precision_through_the_pipeline(dice_spancat_model):
         if departed:  # a label with its own value keeps the precision on dev
             ltp, lfp, _ = fit.after[i]
             assert ltp / max(ltp + lfp, 1) >= 0.9
+
+
+@pytest.mark.slow
+def test_recall_at_the_current_precision_through_the_cli(dice_spancat_model, tmp_path):
+    model, dev = dice_spancat_model
+    out = tmp_path / "recall"
+    result = runner.invoke(app, ["calibrate", str(model), str(dev), "-o", str(out),
+                                 "--metric", "recall", "--min-precision", "current", "--min-support", "5"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "recall-calibration.json").read_text())
+    assert report["options"]["min_precision"] == "current"
+    (component,) = report["components"]
+    assert component["objective"].startswith("recall with each label's current precision kept (micro >=")
+    for row in component["labels"]:
+        assert row["r_after"] >= row["r_before"] - 1e-9, row
+        if row["departed"]:
+            assert row["p_after"] >= row["p_before"] - 1e-9, row
+    assert "precision >= current" in (tmp_path / "recall-calibration.md").read_text()
 
 
 def test_the_project_step_is_a_no_op_when_calibrate_is_false(tmp_path):

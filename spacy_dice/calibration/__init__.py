@@ -9,16 +9,17 @@ from .pipeline import (
     Calibration,
     CalibrationError,
     calibrate_pipeline,
+    parse_min_precision,
     read_dev,
     tables,
     to_json,
     to_markdown,
 )
-from .search import BIAS_GRID, THRESHOLD_GRID, Objective, Problem, fit_problem, make_folds
+from .search import BIAS_GRID, CURRENT, THRESHOLD_GRID, Objective, Problem, fit_problem, make_folds
 from .targets import NoGoldError
 
 __all__ = [
-    "BIAS_GRID", "THRESHOLD_GRID", "Calibration", "CalibrationError", "NoGoldError", "Objective",
-    "Problem", "calibrate_pipeline", "fit_problem", "make_folds", "read_dev", "tables", "to_json",
-    "to_markdown",
+    "BIAS_GRID", "CURRENT", "THRESHOLD_GRID", "Calibration", "CalibrationError", "NoGoldError",
+    "Objective", "Problem", "calibrate_pipeline", "fit_problem", "make_folds", "parse_min_precision",
+    "read_dev", "tables", "to_json", "to_markdown",
 ]

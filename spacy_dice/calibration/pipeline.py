@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 import numpy
 from spacy.language import Language
@@ -36,6 +36,7 @@ from spacy.training import Corpus, Example
 
 from .search import (
     BIAS_GRID,
+    CURRENT,
     THRESHOLD_GRID,
     Choice,
     Fit,
@@ -203,7 +204,7 @@ def calibrate_pipeline(
     examples: Sequence[Example],
     *,
     metric: str = "f1",
-    min_precision: float = 0.0,
+    min_precision: Union[float, str] = 0.0,
     folds: int = 5,
     seed: int = 0,
     min_support: int = 20,
@@ -212,8 +213,7 @@ def calibrate_pipeline(
     """Calibrate ``nlp``'s decisions on ``examples`` in place; see the module docstring."""
     if metric not in ("f1", "recall"):
         raise CalibrationError(f"--metric {metric!r}: use f1 or recall")
-    if metric == "recall" and not 0.0 <= min_precision <= 1.0:
-        raise CalibrationError(f"--min-precision {min_precision}: use a number in [0, 1]")
+    min_precision = parse_min_precision(min_precision)
     if not examples:
         raise CalibrationError("the dev set holds no docs: there is nothing to calibrate on")
     plans: Dict[str, Component] = {}
@@ -274,6 +274,23 @@ def calibrate_pipeline(
     return Calibration(results, skipped, len(examples), options)
 
 
+def parse_min_precision(value: Union[float, str]) -> Union[float, str]:
+    """``--min-precision``: a number in [0, 1], or ``current`` (each label keeps the precision it
+    has now on dev)."""
+    if isinstance(value, str) and value.strip().lower() == CURRENT:
+        return CURRENT
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not 0.0 <= number <= 1.0:
+        raise CalibrationError(
+            f"--min-precision {value!r}: use a number in [0, 1], or {CURRENT!r} to keep each label's"
+            " precision on dev as it is now"
+        )
+    return number
+
+
 def _run(pipe: Any, docs: List[Any]) -> List[Any]:
     if hasattr(pipe, "pipe"):
         return list(pipe.pipe(docs))
@@ -293,7 +310,7 @@ def _objective(plan: Component, options: Dict[str, Any], labels: Sequence[str]) 
         kind = "accuracy"
     if options["metric"] == "recall":
         kind = "recall"
-    return Objective(kind, float(options["min_precision"]), scored)
+    return Objective(kind, options["min_precision"], scored)
 
 
 def _downstream_spancat(nlp: Language, finder: str, plans: Dict[str, Component]) -> Optional[str]:
@@ -379,6 +396,7 @@ def _calibrate_thresholds(
     fit = fit_problem(problem, objective, folds=options["folds"], seed=options["seed"],
                       min_support=options["min_support"], per_label=plan.per_label,
                       per_label_reason=plan.per_label_reason)
+    objective = fit.objective or objective
     result = Result(plan.name, plan.factory, plan.setting, objective.describe(), plan.score_key, fit=fit,
                     unknown_labels=gold.unknown)
     if before is not None:  # the pipeline before calibration: the finder at its old threshold
@@ -470,8 +488,8 @@ def _calibrate_by_annotation(plan: Component, docs: List[Any], examples: Sequenc
             pipe.set_decisions(saved)
         if scores_key is not False:
             pipe.cfg["scores_key"] = scores_key
-    result = Result(plan.name, plan.factory, plan.setting, objective.describe(), plan.score_key, fit=fit,
-                    unknown_labels=gold.unknown, value_format="{:+.2f}" if plan.setting == "label_bias" else "{:.2f}")
+    result = Result(plan.name, plan.factory, plan.setting, (fit.objective or objective).describe(),
+                    plan.score_key, fit=fit, unknown_labels=gold.unknown, value_format="{:+.2f}" if plan.setting == "label_bias" else "{:.2f}")
     if fit.after_values != fit.before_values:
         values = dict(zip(labels, fit.after_values))
         if plan.setting == "label_bias":
@@ -595,7 +613,7 @@ def _calibrate_finder_for(
             problems.append(threshold_problem(cands, labels, current_thresholds, THRESHOLD_GRID))
     finally:
         _set_finder(finder, None, original)
-    objective = _objective(spancat, options, labels)
+    objective = _objective(spancat, options, labels).resolve(problems[0].totals(problems[0].current))
     choice = fit_choice(problems, objective, current=0, folds=options["folds"], seed=options["seed"])
     start, differs = _finder_current(original)
     rows = []
@@ -658,7 +676,8 @@ def _calibrate_finder_alone(plan: Component, docs: List[Any], examples: Sequence
                           per_label_reason=plan.per_label_reason)
     finally:
         _set_finder(plan, None, original)
-    result = Result(plan.name, plan.factory, "threshold", objective.describe(), plan.score_key, fit=fit)
+    result = Result(plan.name, plan.factory, "threshold", (fit.objective or objective).describe(),
+                    plan.score_key, fit=fit)
     if fit.global_value is not None:
         pipe.cfg["threshold"] = float(fit.global_value)
         if not plan.native:
@@ -793,7 +812,7 @@ def to_markdown(calibration: Calibration, *, model: str = "", output: str = "") 
     o = calibration.options
     lines.append(
         f"{calibration.n_docs} dev docs; metric {o['metric']}"
-        + (f" (precision >= {o['min_precision']:g})" if o["metric"] == "recall" else "")
+        + (f" (precision >= {o['min_precision']})" if o["metric"] == "recall" else "")
         + f"; {o['folds']} folds (seed {o['seed']}); min_support {o['min_support']}."
         + (f" Calibrated pipeline: `{output}`." if output else "")
     )

@@ -25,11 +25,14 @@ Objectives (:class:`Objective`): micro F1 over the scored labels (spaCy's ``ents
 ``spans_<key>_f``), macro F1 (exclusive ``cats_score`` without a positive label), accuracy (token
 tags: micro recall over the gold tokens), or ``recall`` with ``min_precision`` (maximise recall
 while precision stays >= ``min_precision``; per label for the departures, micro for the global).
+``min_precision="current"`` keeps the precision the current setting has on dev: its micro precision
+is the floor of the global value, each label's own precision the floor of its departure (recall
+bought only where it costs no precision).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from dataclasses import dataclass, field, replace
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy
 
@@ -43,6 +46,13 @@ odds of a label)."""
 
 TP, FP, FN = 0, 1, 2
 EPS = 1e-12
+CURRENT = "current"
+"""``min_precision`` value: keep the precision of the current setting (see :meth:`Objective.resolve`)."""
+
+
+def _precision(counts: numpy.ndarray, default: float) -> float:
+    tp, fp = float(counts[TP]), float(counts[FP])
+    return tp / (tp + fp) if tp + fp else default
 
 
 def prf(counts: numpy.ndarray) -> Tuple[float, float, float]:
@@ -58,14 +68,27 @@ def prf(counts: numpy.ndarray) -> Tuple[float, float, float]:
 class Objective:
     """What a decision setting is chosen for.
 
-    ``kind``: ``micro_f1``, ``macro_f1``, ``accuracy`` or ``recall`` (with ``min_precision``);
-    ``scored``: indices of the labels the score counts (``None``: all; e.g. only the positive
-    label of a binary text classifier).
+    ``kind``: ``micro_f1``, ``macro_f1``, ``accuracy`` or ``recall`` (with ``min_precision``, a
+    number or :data:`CURRENT`); ``scored``: indices of the labels the score counts (``None``: all;
+    e.g. only the positive label of a binary text classifier); ``label_floors``: per-label
+    precision floors of the departures (set by :meth:`resolve`; ``None``: ``min_precision``).
     """
 
     kind: str = "micro_f1"
-    min_precision: float = 0.0
+    min_precision: Union[float, str] = 0.0
     scored: Optional[Sequence[int]] = None
+    label_floors: Optional[Tuple[float, ...]] = None
+
+    def resolve(self, before: numpy.ndarray) -> "Objective":
+        """With ``min_precision="current"``, the numeric floors of the current setting's summed
+        counts ``before`` (``(n_labels, 3)``): its micro precision over the scored labels for the
+        global value, and each label's own precision for its departure (a label the current
+        setting never predicts keeps the micro floor). Any other objective is returned as it is."""
+        if self.kind != "recall" or self.min_precision != CURRENT:
+            return self
+        micro = _precision(self._rows(before).sum(axis=0), default=0.0)
+        floors = tuple(_precision(row, default=micro) for row in before)
+        return replace(self, min_precision=micro, label_floors=floors)
 
     def _rows(self, totals: numpy.ndarray) -> numpy.ndarray:
         return totals if self.scored is None else totals[list(self.scored)]
@@ -86,18 +109,25 @@ class Objective:
         """The score a label's own departure is judged by: its own constrained recall in
         ``recall`` mode, the whole score otherwise (a label's decision moves the micro score)."""
         if self.kind == "recall":
-            return self._recall_score(totals[label])
+            floor = self.label_floors[label] if self.label_floors is not None else None
+            return self._recall_score(totals[label], floor)
         return self.score(totals)
 
-    def _recall_score(self, counts: numpy.ndarray) -> float:
-        tp, fp = float(counts[TP]), float(counts[FP])
-        p = tp / (tp + fp) if tp + fp else 1.0
+    def _recall_score(self, counts: numpy.ndarray, floor: Optional[float] = None) -> float:
+        if isinstance(self.min_precision, str):
+            raise ValueError(f"min_precision {self.min_precision!r}: resolve() the objective on the current counts first")
+        floor = self.min_precision if floor is None else floor
+        p = _precision(counts, default=1.0)
         r = prf(counts)[1]
-        # Feasible settings (precision >= min_precision) score their recall in [0, 1]; infeasible
+        # Feasible settings (precision >= the floor) score their recall in [0, 1]; infeasible
         # ones score below every feasible one, the closer to the constraint the better.
-        return r if p + EPS >= self.min_precision else (p - self.min_precision) - 1.0
+        return r if p + EPS >= floor else (p - floor) - 1.0
 
     def describe(self) -> str:
+        if self.kind == "recall" and self.min_precision == CURRENT:
+            return "recall with each label's current precision kept"
+        if self.kind == "recall" and self.label_floors is not None:
+            return f"recall with each label's current precision kept (micro >= {self.min_precision:.3f})"
         if self.kind == "recall":
             return f"recall with precision >= {self.min_precision:g}"
         return {"micro_f1": "F1 (micro)", "macro_f1": "F1 (macro)", "accuracy": "accuracy"}[self.kind]
@@ -250,6 +280,7 @@ class Fit:
     score_cv_chosen: Optional[float] = None
     folds: int = 0
     notes: List[str] = field(default_factory=list)
+    objective: Optional[Objective] = None  # the objective as fitted (floors resolved)
 
 
 def _cross_fit_departures(
@@ -292,6 +323,7 @@ def fit_problem(
     """
     n = len(problem.labels)
     before = problem.totals(problem.current)
+    objective = objective.resolve(before)
     score_before = objective.score(before)
     notes: List[str] = []
     k = min(folds, problem.n_docs)
@@ -372,7 +404,7 @@ def fit_problem(
         cv_global=cv_global, cv_departed=cv_dep, cv_chosen=cv_chosen, gains=gains,
         score_before=score_before, score_after=objective.score(after),
         score_cv_global=score_cv_global, score_cv_chosen=score_cv_chosen, folds=len(parts),
-        notes=notes,
+        notes=notes, objective=objective,
     )
 
 
@@ -399,6 +431,7 @@ def fit_choice(
     adopted only when the cross-fitted score of the pair fitted per fold beats it.
     """
     base = options[current]
+    objective = objective.resolve(base.totals(base.current))
     score_before = objective.score(base.totals(base.current))
 
     def best(docs: Optional[numpy.ndarray]) -> Tuple[int, float, float]:

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Union
 
 import typer
 from wasabi import msg
@@ -26,19 +26,25 @@ FALSE = ("false", "0", "no", "off", "")
 
 def run_calibration(
     model: Path, dev: Path, output: Path, *, overwrite: bool = False, metric: str = "f1",
-    min_precision: float = 0.0, folds: int = 5, min_support: int = 20, seed: int = 0,
+    min_precision: Union[float, str] = 0.0, folds: int = 5, min_support: int = 20, seed: int = 0,
     components: str = "", report: Optional[Path] = None, gpu_id: int = -1,
 ) -> Dict[str, Any]:
     """Calibrate, print the tables, write the pipeline (atomically) and the report; returns the
     report's data. Bad input ends the command with exit code 1 and the reason."""
     import spacy
 
-    from ..calibration import CalibrationError, calibrate_pipeline, read_dev, tables, to_json, to_markdown
+    from ..calibration import (
+        CalibrationError, calibrate_pipeline, parse_min_precision, read_dev, tables, to_json, to_markdown,
+    )
     from ..calibration.write import check_output, write_pipeline
 
     start = time.perf_counter()
     if metric not in ("f1", "recall"):
         msg.fail(f"--metric {metric!r}: use f1 or recall", exits=1)
+    try:
+        min_precision = parse_min_precision(min_precision)
+    except CalibrationError as err:
+        msg.fail(str(err), exits=1)
     if not Path(model).is_dir():
         msg.fail(f"MODEL {model} is not a pipeline folder", exits=1)
     try:
@@ -95,7 +101,7 @@ def calibrate_command(
     output: Path = typer.Option(..., "--output", "-o", help="Folder for the calibrated pipeline"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace --output if it exists (also when it is MODEL)"),
     metric: str = typer.Option("f1", "--metric", help="f1 (the pipeline's score) or recall (with --min-precision)"),
-    min_precision: float = typer.Option(0.0, "--min-precision", help="With --metric recall: the precision to keep, per label"),
+    min_precision: str = typer.Option("0.0", "--min-precision", help="With --metric recall: the precision to keep (micro for the global value, per label for departures), or 'current': each label keeps its precision on dev as it is now"),
     folds: int = typer.Option(5, "--folds", min=2, help="Cross-fitting folds of dev docs"),
     min_support: int = typer.Option(20, "--min-support", min=0, help="Dev positives a label needs to depart from the global value"),
     seed: int = typer.Option(0, "--seed", help="Seed of the fold assignment"),
