@@ -890,7 +890,7 @@ def which_loss_table(results_dir: Path) -> str:
 
 
 for _stem in ("uner_spans_calib", "conll03_spans_calib", "uner_spanfinder_calib", "uner_calib", "conll03_calib",
-              "uner_trf_calib", "uner_trf_es_calib"):
+              "uner_recall", "uner_trf_calib", "uner_trf_es_calib"):
     generator(f"decisions_{_stem}")(lambda results_dir, _s=_stem: decisions_table(results_dir, _s))
 
 

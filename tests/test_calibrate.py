@@ -163,6 +163,14 @@ def test_min_precision_current_keeps_the_current_precision():
         if fit.departed[i]:
             assert fit.after[i][0] / fit.after[i][:2].sum() + 1e-12 >= precision[i]
 
+    # a fit on part of dev keeps the current precision of that part (the floors of its own docs)
+    docs = numpy.arange(problem.n_docs // 3)
+    part = problem.totals(problem.current, docs)
+    value = fit_global(problem, objective, docs)
+    tp, fp, _ = problem.totals((value, value), docs).sum(axis=0)
+    assert tp / (tp + fp) + 1e-12 >= part[:, 0].sum() / part[:, :2].sum()
+    assert objective.resolve(part) != resolved  # its floors differ from all of dev's
+
 
 @pytest.mark.parametrize("value, expected", [("current", CURRENT), (" Current ", CURRENT), ("0.7", 0.7), (0.25, 0.25)])
 def test_min_precision_values(value, expected):

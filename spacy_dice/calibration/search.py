@@ -238,8 +238,10 @@ def _best(problem: Problem, anchor: float, score_of: Callable[[float], float]) -
 
 
 def fit_global(problem: Problem, objective: Objective, docs: Optional[numpy.ndarray] = None) -> float:
-    """The one value for every label that scores best on ``docs`` (ties: nearest the neutral value)."""
+    """The one value for every label that scores best on ``docs`` (ties: nearest the neutral value).
+    A ``current`` precision floor is the current setting's precision on those same ``docs``."""
     n = len(problem.labels)
+    objective = objective.resolve(problem.totals(problem.current, docs))
     return _best(problem, problem.neutral, lambda v: objective.score(problem.totals((v,) * n, docs)))
 
 
@@ -247,7 +249,9 @@ def fit_label(
     problem: Problem, objective: Objective, base: Sequence[float], i: int,
     docs: Optional[numpy.ndarray] = None,
 ) -> float:
-    """Label ``i``'s best value with the others at ``base`` (ties: stay at ``base[i]``)."""
+    """Label ``i``'s best value with the others at ``base`` (ties: stay at ``base[i]``); a
+    ``current`` precision floor is the current setting's precision on those same ``docs``."""
+    objective = objective.resolve(problem.totals(problem.current, docs))
 
     def score_of(value: float) -> float:
         values = list(base)
@@ -323,7 +327,7 @@ def fit_problem(
     """
     n = len(problem.labels)
     before = problem.totals(problem.current)
-    objective = objective.resolve(before)
+    fitting, objective = objective, objective.resolve(before)  # fits resolve on their own docs
     score_before = objective.score(before)
     notes: List[str] = []
     k = min(folds, problem.n_docs)
@@ -336,12 +340,12 @@ def fit_problem(
         everything = numpy.arange(problem.n_docs)
         if per_label:
             cv_global, cv_dep = _cross_fit_departures(
-                problem, objective, parts, lambda train: (fit_global(problem, objective, train),) * n
+                problem, fitting, parts, lambda train: (fit_global(problem, fitting, train),) * n
             )
         else:
             cv_global = numpy.zeros((n, 3), dtype="int64")
             for held in parts:
-                g = fit_global(problem, objective, numpy.setdiff1d(everything, held))
+                g = fit_global(problem, fitting, numpy.setdiff1d(everything, held))
                 cv_global += problem.totals((g,) * n, held)
         score_cv_global = objective.score(cv_global)
     else:
@@ -358,7 +362,7 @@ def fit_problem(
             " departures are judged against the current setting"
         )
         if per_label:
-            base_held, cv_dep = _cross_fit_departures(problem, objective, parts, lambda train: problem.current)
+            base_held, cv_dep = _cross_fit_departures(problem, fitting, parts, lambda train: problem.current)
     if per_label and parts and cv_dep is not None and base_held is not None:
         gains = [objective.label_score(cv_dep[i], i) - objective.label_score(base_held, i) for i in range(n)]
     base_name = "global" if adopt else "current"
@@ -376,13 +380,13 @@ def fit_problem(
         else:
             departed[i] = True
             reasons.append(f"own value: cross-fitted gain {100 * gains[i]:+.2f}")
-    global_value: Optional[float] = fit_global(problem, objective) if adopt else None
+    global_value: Optional[float] = fit_global(problem, fitting) if adopt else None
     values = [global_value] * n if adopt else list(problem.current)
     base_values = list(values)
     for _ in range(2):
         for i in range(n):
             if departed[i]:
-                values[i] = fit_label(problem, objective, values, i)
+                values[i] = fit_label(problem, fitting, values, i)
     for i in range(n):  # an allowed label whose in-sample best is its base value stays
         if departed[i] and values[i] == base_values[i]:
             departed[i] = False
@@ -431,10 +435,11 @@ def fit_choice(
     adopted only when the cross-fitted score of the pair fitted per fold beats it.
     """
     base = options[current]
-    objective = objective.resolve(base.totals(base.current))
+    fitting, objective = objective, objective.resolve(base.totals(base.current))
     score_before = objective.score(base.totals(base.current))
 
     def best(docs: Optional[numpy.ndarray]) -> Tuple[int, float, float]:
+        objective = fitting.resolve(base.totals(base.current, docs))  # floors of these docs
         choice = (current, base.neutral, -numpy.inf)
         for j, problem in enumerate(options):
             n = len(problem.labels)
