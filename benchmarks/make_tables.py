@@ -510,7 +510,7 @@ def trf_summary(results_dir: Path) -> str:
         f" and {_pct(run['test_last']['ents_f'])} with seed {run['seed']}" for run in seeds
     )
     parts = [
-        f"`configs/ner_trf.cfg` as shipped (CE, `head_learn_rate_scale = 200`) on all-MiniLM-L6-v2 reaches"
+        f"`configs/ner_trf.cfg` with CE (`head_learn_rate_scale = 200`) on all-MiniLM-L6-v2 reaches"
         f" entity F1 {_pct(ce['test_last']['ents_f'])} (seed {ce['seed']}; P {_pct(ce['test_last']['ents_p'])},"
         f" R {_pct(ce['test_last']['ents_r'])}){more} on the UNER English-EWT test set after {ce['steps']}"
         f" updates on CPU"
@@ -847,6 +847,7 @@ DECISION_SETTINGS = [
     ("spans (`dice_spancat`), CoNLL-2003, 800 steps", "conll03_spans_calib"),
     ("span finder + `dice_spancat`, UNER, early stopping", "uner_spanfinder_calib"),
     ("entities (`dice_ner`), UNER, early stopping", "uner_calib"),
+    ("entities (`dice_ner`), UNER, early stopping, trained again", "uner_recall"),
     ("entities (`dice_ner`), CoNLL-2003, 800 steps", "conll03_calib"),
     ("entities, MiniLM (`ner_trf.cfg`), UNER, 600 steps", "uner_trf_calib"),
     ("entities, MiniLM (`ner_trf.cfg`), UNER, early stopping", "uner_trf_es_calib"),

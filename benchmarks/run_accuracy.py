@@ -446,8 +446,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         "sst2": f"SST-2: trained on the first {args.sst2_train:,} rows of train, chosen on dev"
                 " (872), reported on test (1,821).",
     }
-    notes["uner_trf"] = (notes["uner"] + " Config: configs/ner_trf.cfg as shipped (all-MiniLM-L6-v2"
-                         " fine-tuned, head_learn_rate_scale 200), on CPU, one thread per run.")
+    notes["uner_trf"] = (notes["uner"] + " Config: configs/ner_trf.cfg (all-MiniLM-L6-v2 fine-tuned, head_learn_rate_scale 200),"
+                         " its loss block set per row, on CPU, one thread per run.")
     for name, task_spec in TASKS.items():
         if "spans_of" in task_spec:
             notes[name] = (

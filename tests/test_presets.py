@@ -212,3 +212,11 @@ def test_decision_records_point_at_recorded_runs():
             assert trained[key]["factory"] == run["factory"] and "loss" in trained[key], (path.name, key)
             checked += 1
     assert checked > 0
+
+
+def test_the_shipped_transformer_config_trains_the_benchmarked_ce_then_dsc():
+    """configs/ner_trf.cfg ships the loss that won on MiniLM, exactly as benchmarked."""
+    shipped = Config().from_disk(ROOT / "configs" / "ner_trf.cfg", interpolate=False)["components"]["ner"]["loss"]
+    assert shipped == loss_block("ce_then_dsc", "softmax")
+    runs = json.loads((ROOT / "benchmarks" / "results" / "uner_trf_es_calib.json").read_text())["runs"]
+    assert [run["loss"] for run in runs if run["name"] == "ce_then_dsc"] == [shipped] * 3
