@@ -363,6 +363,12 @@ def test_label_bias_components(factory, tmp_path):
     block = loaded.config["components"][factory]
     assert dict(block["label_bias"]) == pipe.cfg["label_bias"]
 
+    # recall at the current precision, on the coupled decisions of the decoders too
+    (recall,) = _calibrate(nlp, make(nlp, 40, seed=3), tmp_path / "recall", metric="recall",
+                           min_precision="current").results
+    assert recall.objective.startswith("recall with each label's current precision kept (micro >=")
+    assert recall.fit.score_after >= recall.fit.score_before  # the current setting is feasible
+
 
 @pytest.mark.slow
 def test_span_finder_is_tuned_for_the_spancat_after_it(tmp_path):
@@ -381,6 +387,12 @@ def test_span_finder_is_tuned_for_the_spancat_after_it(tmp_path):
     assert spancat.name == "spancat" and any("span finder" in n for n in spancat.notes)
     if finder.config:
         assert nlp.get_pipe("span_finder").cfg["threshold"] == finder.config["threshold"]
+
+    finder, spancat = _calibrate(nlp, span_examples(nlp, 60, seed=3), tmp_path / "recall", metric="recall",
+                                 min_precision="current").results
+    assert finder.objective.startswith("recall with each label's current precision kept (micro >=")
+    assert finder.objective.endswith("of spancat")
+    assert not finder.choice.adopted or finder.choice.score_cv > finder.choice.score_before
 
 
 # --- bad input -----------------------------------------------------------------------------------

@@ -489,7 +489,8 @@ def _calibrate_by_annotation(plan: Component, docs: List[Any], examples: Sequenc
         if scores_key is not False:
             pipe.cfg["scores_key"] = scores_key
     result = Result(plan.name, plan.factory, plan.setting, (fit.objective or objective).describe(),
-                    plan.score_key, fit=fit, unknown_labels=gold.unknown, value_format="{:+.2f}" if plan.setting == "label_bias" else "{:.2f}")
+                    plan.score_key, fit=fit, unknown_labels=gold.unknown,
+                    value_format="{:+.2f}" if plan.setting == "label_bias" else "{:.2f}")
     if fit.after_values != fit.before_values:
         values = dict(zip(labels, fit.after_values))
         if plan.setting == "label_bias":
@@ -613,8 +614,9 @@ def _calibrate_finder_for(
             problems.append(threshold_problem(cands, labels, current_thresholds, THRESHOLD_GRID))
     finally:
         _set_finder(finder, None, original)
-    objective = _objective(spancat, options, labels).resolve(problems[0].totals(problems[0].current))
-    choice = fit_choice(problems, objective, current=0, folds=options["folds"], seed=options["seed"])
+    fitting = _objective(spancat, options, labels)
+    choice = fit_choice(problems, fitting, current=0, folds=options["folds"], seed=options["seed"])
+    objective = fitting.resolve(problems[0].totals(problems[0].current))  # the scores of all dev
     start, differs = _finder_current(original)
     rows = []
     for value, (scores, cands), problem in zip(values, cached, problems):
@@ -640,8 +642,9 @@ def _calibrate_finder_for(
         result.config = {"threshold": value} if finder.native else {"threshold": value, "thresholds": {}}
     elif not choice.adopted:
         result.notes.append(
-            f"kept: the cross-fitted F1 of the best pair ({100 * (choice.score_cv or 0):.2f}) does not"
-            f" beat the current pipeline's ({100 * choice.score_before:.2f})"
+            f"kept: the cross-fitted {objective.describe()} of the best pair"
+            f" ({100 * (choice.score_cv or 0):.2f}) does not beat the current pipeline's"
+            f" ({100 * choice.score_before:.2f})"
         )
     fpipe.set_annotations(docs, fscores)
     scores, cands = cached[chosen]
