@@ -895,6 +895,44 @@ for _stem in ("uner_spans_calib", "conll03_spans_calib", "uner_spanfinder_calib"
     generator(f"decisions_{_stem}")(lambda results_dir, _s=_stem: decisions_table(results_dir, _s))
 
 
+HELD_OUT_RULES = {
+    "as_trained": "as trained",
+    "find_threshold": "spaCy `find-threshold`",
+    "global_only": "`calibrate`, global value only",
+    "calibrate": "`calibrate` (departures)",
+}
+
+
+def rules_table(results_dir: Path, stem: str) -> str:
+    """``benchmarks/calibration_rules.py``: each decision rule's F1 on dev docs it was not fitted
+    on (outer folds of dev), and the paired bootstrap intervals of the differences."""
+    data = load_results(results_dir, f"{stem}_rules")
+    meta = data["meta"]
+    rules = list(data["runs"][0]["rules"])
+    lines = [f"Held-out dev F1 (P / R), mean +- std over seeds: each rule fitted on {meta['folds'] - 1} of"
+             f" {meta['folds']} outer folds of the {data['runs'][0]['dev_docs']} dev docs and scored on the"
+             " fold it did not see; test is not used.", "",
+             "| row | seeds | " + " | ".join(HELD_OUT_RULES.get(r, r) for r in rules) + " |",
+             "|---|---|" + "---|" * len(rules)]
+    for name, records in _group(data["runs"]).items():
+        cells = [name, ",".join(str(r["seed"]) for r in records)]
+        cells += [_rule_cell(records, rule) for rule in rules]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Differences in held-out dev F1 points, b - a, pooled over seeds (paired bootstrap 95 %"
+              " intervals over the dev docs; **bold**: the interval excludes 0):", "",
+              "| b - a | pooled |", "|---|---|"]
+    for c in data["comparisons"]:
+        a, b = (HELD_OUT_RULES.get(k.split("/")[1], k) for k in (c["a"], c["b"]))
+        lines.append(f"| {c['b'].split('/')[0]}: {b} - {a} | {_interval_cell(c['pooled'])} |")
+    lines += ["", "Commands (training, then the held-out rules):", ""]
+    lines += [f"    {c}" for c in meta.get("train_rerun", []) + meta.get("commands", [])]
+    return "\n".join(lines) + "\n"
+
+
+for _stem in ("uner_recall", "uner_spans_rules"):
+    generator(f"rules_{_stem}")(lambda results_dir, _s=_stem: rules_table(results_dir, _s))
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="only report stale blocks; exit 1 if any")

@@ -152,3 +152,29 @@ def test_recall_rules_are_compared_with_the_model_as_trained_and_calibrated_for_
     assert ("ce/calibrated", "ce/recall_at_current") in pairs
     assert ("ce/calibrated", "dsc/calibrated") in pairs
     assert ("ce/recall_at_current", "dsc/recall_at_current") not in pairs  # losses compare on F1 rules
+
+
+def test_rules_are_scored_on_dev_docs_they_were_not_fitted_on(tmp_path):
+    """benchmarks/calibration_rules.py: every dev doc is counted once, by the rules fitted on the
+    other outer folds; with nothing fitted the pooled held-out counts are the whole dev set's."""
+    from spacy.tokens import DocBin
+
+    from benchmarks.calibrated_accuracy import model_labels, test_counts
+    from benchmarks.calibration_rules import held_out_counts
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("dice_spancat", name="spancat", config={
+        "model": SMALL_SPANCAT_MODEL, "suggester": {"@misc": "spacy.ngram_suggester.v1", "sizes": [1, 2, 3, 4]}})
+    _trained(nlp, span_examples(nlp, 40), steps=3)
+    nlp.to_disk(tmp_path / "model")
+    dev = span_examples(nlp, 30, seed=7)
+    DocBin(docs=[eg.reference for eg in dev]).to_disk(tmp_path / "dev.spacy")
+    found = held_out_counts(tmp_path / "model", "uner_spans", tmp_path / "dev.spacy", folds=3, trials=11)
+    assert set(found["counts"]) == {"as_trained", "find_threshold", "global_only", "calibrate"}
+    assert found["n_docs"] == 30 and found["labels"] == model_labels(nlp, "spancat", dev, "spans")
+    whole = test_counts(nlp, dev, "spans", found["labels"])
+    assert (found["counts"]["as_trained"] == whole).all()
+    assert len(found["chosen"]["find_threshold"]) == 3  # one choice per outer fold
+    gold = whole[..., 0] + whole[..., 2]
+    for counts in found["counts"].values():  # every rule sees every gold span once
+        assert ((counts[..., 0] + counts[..., 2]) == gold).all()

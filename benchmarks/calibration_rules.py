@@ -1,0 +1,141 @@
+"""Which decision rule to fit on a small dev set, judged on held-out dev docs only (never test).
+
+For every ``model-best`` of a ``run_accuracy`` results file (``benchmarks/results/STEM.json``), the
+dev docs are split into ``--folds`` outer folds (seeded, apart from ``calibrate``'s own inner
+folds). On each outer fold every rule is fitted on the other folds and scored on that fold; the
+held-out counts are pooled, so each rule gets the F1 it would have on dev docs it never saw:
+
+* ``as_trained``: nothing fitted;
+* ``find_threshold``: spaCy's ``find-threshold`` search (one global threshold, ``--trials`` values;
+  span tasks only);
+* ``global_only``: ``calibrate`` with ``--min-support`` above every label's dev support, so no
+  label departs from the one global value;
+* ``calibrate``: ``calibrate`` with its defaults (cross-fitted per-label departures).
+
+The paired bootstrap (:mod:`benchmarks.bootstrap`) over the held-out dev docs gives the
+intervals. Results: ``benchmarks/results/STEM_rules.json`` and ``STEM_rules_counts.npz``::
+
+    python -m benchmarks.calibration_rules --results uner_spans_rules
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy
+
+from benchmarks.bootstrap import RESAMPLES, compare
+from benchmarks.calibrated_accuracy import (
+    RESULTS,
+    find_global_threshold,
+    model_labels,
+    scored_component,
+    summarize,
+    test_counts,
+)
+from benchmarks.run_accuracy import TASKS, git_commit, machine
+from spacy_dice.calibration.search import make_folds
+from spacy_dice.experiments.executor import write_atomic
+
+OUTER_SEED = 1234
+NO_DEPARTURE = 10 ** 9
+
+
+def _to_file(examples: Sequence[Any], path: Path) -> Path:
+    from spacy.tokens import DocBin
+
+    DocBin(docs=[eg.reference for eg in examples]).to_disk(path)
+    return path
+
+
+def held_out_counts(model: Path, task: str, dev: Path, folds: int, trials: int) -> Dict[str, Any]:
+    """Per rule, the ``(n_dev_docs, n_labels, 3)`` counts of each dev doc when it was held out."""
+    import spacy
+
+    from spacy_dice.calibration import calibrate_pipeline, read_dev
+
+    pipe_name, what = scored_component(task)
+    nlp = spacy.load(model)
+    examples = read_dev(nlp, dev)
+    labels = model_labels(nlp, pipe_name, examples, what)
+    rules = ["as_trained"] + (["find_threshold"] if what == "spans" else []) + ["global_only", "calibrate"]
+    counts = {rule: numpy.zeros((len(examples), len(labels), 3), dtype="int32") for rule in rules}
+    chosen: Dict[str, List[Any]] = {rule: [] for rule in rules}
+    for held in make_folds(len(examples), folds, OUTER_SEED):
+        fit_on = [examples[i] for i in numpy.setdiff1d(numpy.arange(len(examples)), held)]
+        scored = [examples[i] for i in held]
+        for rule in rules:
+            nlp = spacy.load(model)
+            if rule == "find_threshold":
+                with tempfile.TemporaryDirectory() as tmp:
+                    found = find_global_threshold(nlp, _to_file(fit_on, Path(tmp) / "fit.spacy"), pipe_name, trials)
+                nlp.get_pipe(pipe_name).cfg["threshold"] = found["threshold"]
+                chosen[rule].append(found["threshold"])
+            elif rule != "as_trained":
+                min_support = NO_DEPARTURE if rule == "global_only" else 20
+                with contextlib.redirect_stdout(io.StringIO()):
+                    calibration = calibrate_pipeline(nlp, fit_on, min_support=min_support)
+                chosen[rule].append({r.name: r.config for r in calibration.results})
+            counts[rule][held] = test_counts(nlp, scored, what, labels)
+    return {"labels": labels, "counts": counts, "chosen": chosen, "n_docs": len(examples)}
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--results", required=True, help="stem of a run_accuracy results file")
+    p.add_argument("--folds", type=int, default=5, help="outer folds of the dev docs")
+    p.add_argument("--trials", type=int, default=21, help="spaCy find-threshold trials (values 0..1)")
+    p.add_argument("--resamples", type=int, default=RESAMPLES)
+    p.add_argument("--results-dir", default=str(RESULTS))
+    args = p.parse_args(argv)
+
+    out = Path(args.results_dir)
+    source = json.loads((out / f"{args.results}.json").read_text())
+    task = source["meta"]["task"]
+    dev = Path(source["meta"]["data"]["dev"])
+    records: List[Dict[str, Any]] = []
+    arrays: Dict[str, numpy.ndarray] = {}
+    for run in source["runs"]:
+        started = time.perf_counter()
+        found = held_out_counts(Path(run["paths"]["model_best"]), task, dev, args.folds, args.trials)
+        rules = {rule: summarize(c, found["labels"]) for rule, c in found["counts"].items()}
+        for rule, array in found["counts"].items():
+            arrays[f"{run['name']}/{rule}/s{run['seed']}"] = array
+        records.append({"name": run["name"], "seed": run["seed"], "labels": found["labels"],
+                        "dev_docs": found["n_docs"], "rules": rules, "chosen": found["chosen"],
+                        "seconds": round(time.perf_counter() - started, 1)})
+        line = ", ".join(f"{rule} {100 * r['f']:.2f}" for rule, r in rules.items())
+        print(f"=== {run['name']} seed {run['seed']} (held-out dev): {line}", flush=True)
+    comparisons = []
+    for row in dict.fromkeys(r["name"] for r in records):
+        seeds = [r["seed"] for r in records if r["name"] == row]
+        rules = list(records[0]["rules"])
+        for a, b in [("as_trained", rule) for rule in rules[1:]] + [
+                (rule, "calibrate") for rule in rules[1:-1]]:
+            found = compare(arrays, f"{row}/{a}", f"{row}/{b}", seeds, resamples=args.resamples)
+            comparisons.append({"a": f"{row}/{a}", "b": f"{row}/{b}", "seeds": seeds,
+                                **{k: v.to_json() for k, v in found.items()}})
+            pooled = found["pooled"]
+            print(f"{row}/{b} - {row}/{a}: {pooled.delta:+.2f} [{pooled.low:+.2f}, {pooled.high:+.2f}]")
+    command = "python -m benchmarks.calibration_rules " + " ".join(argv if argv is not None else sys.argv[1:])
+    data = {"meta": {"task": task, "source": args.results, "dev": str(dev), "folds": args.folds,
+                     "outer_seed": OUTER_SEED, "trials": args.trials, "resamples": args.resamples,
+                     "commands": [command], "train_rerun": source["meta"].get("commands", []),
+                     "machine": machine(), "git_commit": git_commit()},
+            "runs": records, "comparisons": comparisons}
+    npz = out / f"{args.results}_rules_counts.npz"
+    tmp = npz.with_name(f".{npz.stem}.tmp.npz")
+    numpy.savez_compressed(tmp, **arrays)
+    tmp.replace(npz)
+    write_atomic(out / f"{args.results}_rules.json", json.dumps(data, indent=1))
+
+
+if __name__ == "__main__":
+    main()
