@@ -298,12 +298,16 @@ def load(stem: str, out: Path) -> Tuple[Dict[str, Any], Dict[str, numpy.ndarray]
     return data, counts
 
 
-def save(stem: str, out: Path, data: Dict[str, Any], counts: Dict[str, numpy.ndarray]) -> None:
-    npz_path = out / f"{stem}_counts.npz"
+def save_results(json_path: Path, npz_path: Path, data: Dict[str, Any], counts: Dict[str, numpy.ndarray]) -> None:
+    """The counts (``.npz``) and the record (``.json``), each written atomically."""
     tmp = npz_path.with_name(f".{npz_path.stem}.tmp.npz")
     numpy.savez_compressed(tmp, **counts)
     tmp.replace(npz_path)
-    write_atomic(out / f"{stem}_decisions.json", json.dumps(data, indent=1))
+    write_atomic(json_path, json.dumps(data, indent=1))
+
+
+def save(stem: str, out: Path, data: Dict[str, Any], counts: Dict[str, numpy.ndarray]) -> None:
+    save_results(out / f"{stem}_decisions.json", out / f"{stem}_counts.npz", data, counts)
 
 
 def main(argv: Optional[List[str]] = None) -> None:

@@ -36,13 +36,13 @@ from benchmarks.calibrated_accuracy import (
     RESULTS,
     find_global_threshold,
     model_labels,
+    save_results,
     scored_component,
     summarize,
     test_counts,
 )
-from benchmarks.run_accuracy import TASKS, git_commit, machine
+from benchmarks.run_accuracy import git_commit, machine
 from spacy_dice.calibration.search import make_folds
-from spacy_dice.experiments.executor import write_atomic
 
 OUTER_SEED = 1234
 NO_DEPARTURE = 10 ** 9
@@ -62,9 +62,9 @@ def held_out_counts(model: Path, task: str, dev: Path, folds: int, trials: int) 
     from spacy_dice.calibration import calibrate_pipeline, read_dev
 
     pipe_name, what = scored_component(task)
-    nlp = spacy.load(model)
-    examples = read_dev(nlp, dev)
-    labels = model_labels(nlp, pipe_name, examples, what)
+    as_trained = spacy.load(model)
+    examples = read_dev(as_trained, dev)
+    labels = model_labels(as_trained, pipe_name, examples, what)
     rules = ["as_trained"] + (["find_threshold"] if what == "spans" else []) + ["global_only", "calibrate"]
     counts = {rule: numpy.zeros((len(examples), len(labels), 3), dtype="int32") for rule in rules}
     chosen: Dict[str, List[Any]] = {rule: [] for rule in rules}
@@ -72,16 +72,16 @@ def held_out_counts(model: Path, task: str, dev: Path, folds: int, trials: int) 
         fit_on = [examples[i] for i in numpy.setdiff1d(numpy.arange(len(examples)), held)]
         scored = [examples[i] for i in held]
         for rule in rules:
-            nlp = spacy.load(model)
+            nlp = as_trained if rule == "as_trained" else spacy.load(model)  # fitted rules change it
             if rule == "find_threshold":
                 with tempfile.TemporaryDirectory() as tmp:
                     found = find_global_threshold(nlp, _to_file(fit_on, Path(tmp) / "fit.spacy"), pipe_name, trials)
                 nlp.get_pipe(pipe_name).cfg["threshold"] = found["threshold"]
                 chosen[rule].append(found["threshold"])
             elif rule != "as_trained":
-                min_support = NO_DEPARTURE if rule == "global_only" else 20
+                options = {"min_support": NO_DEPARTURE} if rule == "global_only" else {}
                 with contextlib.redirect_stdout(io.StringIO()):
-                    calibration = calibrate_pipeline(nlp, fit_on, min_support=min_support)
+                    calibration = calibrate_pipeline(nlp, fit_on, **options)
                 chosen[rule].append({r.name: r.config for r in calibration.results})
             counts[rule][held] = test_counts(nlp, scored, what, labels)
     return {"labels": labels, "counts": counts, "chosen": chosen, "n_docs": len(examples)}
@@ -114,27 +114,22 @@ def main(argv: Optional[List[str]] = None) -> None:
         line = ", ".join(f"{rule} {100 * r['f']:.2f}" for rule, r in rules.items())
         print(f"=== {run['name']} seed {run['seed']} (held-out dev): {line}", flush=True)
     comparisons = []
+    rules = list(records[0]["rules"])
+    pairs = [("as_trained", rule) for rule in rules[1:]] + [(rule, "calibrate") for rule in rules[1:-1]]
     for row in dict.fromkeys(r["name"] for r in records):
         seeds = [r["seed"] for r in records if r["name"] == row]
-        rules = list(records[0]["rules"])
-        for a, b in [("as_trained", rule) for rule in rules[1:]] + [
-                (rule, "calibrate") for rule in rules[1:-1]]:
+        for a, b in pairs:
             found = compare(arrays, f"{row}/{a}", f"{row}/{b}", seeds, resamples=args.resamples)
             comparisons.append({"a": f"{row}/{a}", "b": f"{row}/{b}", "seeds": seeds,
                                 **{k: v.to_json() for k, v in found.items()}})
-            pooled = found["pooled"]
-            print(f"{row}/{b} - {row}/{a}: {pooled.delta:+.2f} [{pooled.low:+.2f}, {pooled.high:+.2f}]")
+            print(f"{row}/{b} - {row}/{a}: {found['pooled']}")
     command = "python -m benchmarks.calibration_rules " + " ".join(argv if argv is not None else sys.argv[1:])
     data = {"meta": {"task": task, "source": args.results, "dev": str(dev), "folds": args.folds,
                      "outer_seed": OUTER_SEED, "trials": args.trials, "resamples": args.resamples,
                      "commands": [command], "train_rerun": source["meta"].get("commands", []),
                      "machine": machine(), "git_commit": git_commit()},
             "runs": records, "comparisons": comparisons}
-    npz = out / f"{args.results}_rules_counts.npz"
-    tmp = npz.with_name(f".{npz.stem}.tmp.npz")
-    numpy.savez_compressed(tmp, **arrays)
-    tmp.replace(npz)
-    write_atomic(out / f"{args.results}_rules.json", json.dumps(data, indent=1))
+    save_results(out / f"{args.results}_rules.json", out / f"{args.results}_rules_counts.npz", data, arrays)
 
 
 if __name__ == "__main__":

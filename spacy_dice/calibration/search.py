@@ -79,12 +79,17 @@ class Objective:
     scored: Optional[Sequence[int]] = None
     label_floors: Optional[Tuple[float, ...]] = None
 
+    @property
+    def keeps_current(self) -> bool:
+        """``recall`` with ``min_precision="current"``: its floors come from the current counts."""
+        return self.kind == "recall" and self.min_precision == CURRENT
+
     def resolve(self, before: numpy.ndarray) -> "Objective":
         """With ``min_precision="current"``, the numeric floors of the current setting's summed
         counts ``before`` (``(n_labels, 3)``): its micro precision over the scored labels for the
         global value, and each label's own precision for its departure (a label the current
         setting never predicts keeps the micro floor). Any other objective is returned as it is."""
-        if self.kind != "recall" or self.min_precision != CURRENT:
+        if not self.keeps_current:
             return self
         micro = _precision(self._rows(before).sum(axis=0), default=0.0)
         floors = tuple(_precision(row, default=micro) for row in before)
@@ -237,11 +242,16 @@ def _best(problem: Problem, anchor: float, score_of: Callable[[float], float]) -
     return best
 
 
+def _on_docs(objective: Objective, problem: Problem, docs: Optional[numpy.ndarray]) -> Objective:
+    """``objective`` with a ``current`` floor taken from the current setting on ``docs``."""
+    return objective.resolve(problem.totals(problem.current, docs)) if objective.keeps_current else objective
+
+
 def fit_global(problem: Problem, objective: Objective, docs: Optional[numpy.ndarray] = None) -> float:
     """The one value for every label that scores best on ``docs`` (ties: nearest the neutral value).
     A ``current`` precision floor is the current setting's precision on those same ``docs``."""
     n = len(problem.labels)
-    objective = objective.resolve(problem.totals(problem.current, docs))
+    objective = _on_docs(objective, problem, docs)
     return _best(problem, problem.neutral, lambda v: objective.score(problem.totals((v,) * n, docs)))
 
 
@@ -251,7 +261,7 @@ def fit_label(
 ) -> float:
     """Label ``i``'s best value with the others at ``base`` (ties: stay at ``base[i]``); a
     ``current`` precision floor is the current setting's precision on those same ``docs``."""
-    objective = objective.resolve(problem.totals(problem.current, docs))
+    objective = _on_docs(objective, problem, docs)
 
     def score_of(value: float) -> float:
         values = list(base)
@@ -435,11 +445,12 @@ def fit_choice(
     adopted only when the cross-fitted score of the pair fitted per fold beats it.
     """
     base = options[current]
-    fitting, objective = objective, objective.resolve(base.totals(base.current))
-    score_before = objective.score(base.totals(base.current))
+    before = base.totals(base.current)
+    fitting, objective = objective, objective.resolve(before)
+    score_before = objective.score(before)
 
     def best(docs: Optional[numpy.ndarray]) -> Tuple[int, float, float]:
-        objective = fitting.resolve(base.totals(base.current, docs))  # floors of these docs
+        objective = _on_docs(fitting, base, docs)
         choice = (current, base.neutral, -numpy.inf)
         for j, problem in enumerate(options):
             n = len(problem.labels)
