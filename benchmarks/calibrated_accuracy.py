@@ -46,7 +46,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 from benchmarks.bootstrap import RESAMPLES, compare, label_recall
 from benchmarks.run_accuracy import TASKS, git_commit, machine
-from spacy_dice.experiments.executor import write_atomic
+from spacy_dice.training.executor import write_atomic
 
 RULES = ("as_trained", "find_threshold", "calibrated")
 RECALL_RULE = "recall_at_"
@@ -93,7 +93,7 @@ def test_counts(nlp: Any, examples: Sequence[Any], what: str, labels: List[str])
 
 def summarize(counts: numpy.ndarray, labels: List[str]) -> Dict[str, Any]:
     """Micro P / R / F1 and per-type P / R / F1 / support of ``(n_docs, n_labels, 3)`` counts."""
-    from spacy_dice.calibration.search import prf
+    from spacy_dice.decisions.search import prf
 
     per_type = {}
     for i, label in enumerate(labels):

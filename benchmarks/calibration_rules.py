@@ -42,7 +42,7 @@ from benchmarks.calibrated_accuracy import (
     test_counts,
 )
 from benchmarks.run_accuracy import git_commit, machine
-from spacy_dice.calibration.search import make_folds
+from spacy_dice.decisions.search import make_folds
 
 OUTER_SEED = 1234
 NO_DEPARTURE = 10 ** 9
@@ -59,7 +59,7 @@ def held_out_counts(model: Path, task: str, dev: Path, folds: int, trials: int) 
     """Per rule, the ``(n_dev_docs, n_labels, 3)`` counts of each dev doc when it was held out."""
     import spacy
 
-    from spacy_dice.calibration import calibrate_pipeline, read_dev
+    from spacy_dice.decisions import calibrate_pipeline, read_dev
 
     pipe_name, what = scored_component(task)
     as_trained = spacy.load(model)

@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 from run_accuracy import prepare_data  # noqa: E402
 
-from spacy_dice.experiments import LOSS_PRESETS, load_config, with_loss  # noqa: E402
+from spacy_dice.training import LOSS_PRESETS, load_config, with_loss  # noqa: E402
 
 # rows: name -> (preset, overrides)
 ROWS: Dict[str, Any] = {

@@ -7,7 +7,7 @@ set (spaCy keeps ``model-best`` by the dev score); the table reports the held-ou
 
     python benchmarks/run_accuracy.py --task uner --max-steps 600 --seeds 0,1 --workers 2
 
-Every (row, seed) is a trial of :class:`spacy_dice.experiments.executor.TrialExecutor`
+Every (row, seed) is a trial of :class:`spacy_dice.training.executor.TrialExecutor`
 (``--workers N`` at once on this machine, or ``--engine ray``); this process alone writes
 ``<out>/<task>.json`` (every run, with its dev curve and spaCy command) and ``<out>/<task>.md``,
 atomically, after every finished trial, so a partial benchmark leaves usable results.
@@ -35,13 +35,13 @@ from typing import Any, Dict, List, Optional, Tuple
 ROOT = Path(__file__).resolve().parents[1]
 
 from spacy_dice.corpus.convert import convert_file  # noqa: E402
-from spacy_dice.experiments import (  # noqa: E402
+from spacy_dice.training import (  # noqa: E402
     LOSS_PRESETS, load_config, spacy_baseline, with_loss,
 )
-from spacy_dice.experiments.presets import (  # noqa: E402
+from spacy_dice.training.config_rewrites import (  # noqa: E402
     PRESETS, SPAN_LOSS_PRESETS, spacy_span_baseline,
 )
-from spacy_dice.experiments.executor import (  # noqa: E402
+from spacy_dice.training.executor import (  # noqa: E402
     TrialExecutor, TrialOutcome, TrialSpec, write_atomic,
 )
 
@@ -303,7 +303,7 @@ def _dev_main(kind: str, record: Dict[str, Any]) -> Optional[float]:
     if not dev:
         log = Path(record.get("paths", {}).get("log", ""))
         if log.is_file():
-            from spacy_dice.experiments.runner import read_log, summarize
+            from spacy_dice.training.runner import read_log, summarize
 
             for rec in read_log(log):
                 if rec["step"] == record.get("best_step"):

@@ -37,7 +37,7 @@ from spacy.tokens import Doc, DocBin  # noqa: E402
 from spacy.training import Example  # noqa: E402
 from spacy.util import load_model_from_config, minibatch  # noqa: E402
 
-from spacy_dice.experiments import LOSS_PRESETS, spacy_baseline, with_loss  # noqa: E402
+from spacy_dice.training import LOSS_PRESETS, spacy_baseline, with_loss  # noqa: E402
 from run_accuracy import machine, prepare_data, task_config  # noqa: E402
 
 

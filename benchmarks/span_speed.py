@@ -29,7 +29,7 @@ from spacy.util import minibatch  # noqa: E402
 from run_accuracy import candidate_ratio, machine, prepare_data, task_config  # noqa: E402
 from run_speed import CLOCKS, build, interleaved, predict_wps, read_docs  # noqa: E402
 from make_tables import span_speed_tables  # noqa: E402
-from spacy_dice.experiments.presets import spacy_span_baseline, with_loss  # noqa: E402
+from spacy_dice.training.config_rewrites import spacy_span_baseline, with_loss  # noqa: E402
 
 
 def span_config(task: str, row: str):

@@ -48,7 +48,7 @@ def loss_config(loss: str, steps: int) -> Dict[str, Any]:
     """The loss block for ``loss``; ``ce_then_dsc`` is the preset with its ramp over steps/3..2*steps/3."""
     if loss != "ce_then_dsc":
         return dict(LOSSES[loss])
-    from spacy_dice.experiments.presets import loss_block
+    from spacy_dice.training.config_rewrites import loss_block
 
     block = loss_block("ce_then_dsc")
     for weight in block["weights"].values():

@@ -41,7 +41,7 @@ from typing import Any, Dict, List, Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 
-from spacy_dice.experiments import load_config, spacy_baseline, with_loss  # noqa: E402
+from spacy_dice.training import load_config, spacy_baseline, with_loss  # noqa: E402
 
 TASKS: Dict[str, Dict[str, Any]] = {
     "uner": {"config": "ner_trf.cfg", "cnn": "ner_cnn.cfg", "component": "ner",
@@ -105,7 +105,7 @@ def row_config(
         config = spacy_baseline(config, comp)
     elif row == "preset":
         if not preset:
-            raise SystemExit("--row preset needs --preset NAME (a spacy_dice.experiments loss preset)")
+            raise SystemExit("--row preset needs --preset NAME (a spacy_dice.training loss preset)")
         config = with_loss(config, comp, preset)
     else:
         raise SystemExit(f"unknown row {row!r}; use one of {ROWS}")

@@ -29,7 +29,7 @@ from synthetic import (
     tagger_examples,
     textcat_examples,
 )
-from spacy_dice.calibration import (
+from spacy_dice.decisions import (
     CURRENT,
     CalibrationError,
     Objective,
@@ -39,9 +39,9 @@ from spacy_dice.calibration import (
     parse_min_precision,
     read_dev,
 )
-from spacy_dice.calibration.search import fit_global
-from spacy_dice.calibration.targets import Candidates, threshold_problem
-from spacy_dice.calibration.write import check_output, write_pipeline
+from spacy_dice.decisions.search import fit_global
+from spacy_dice.decisions.targets import Candidates, threshold_problem
+from spacy_dice.decisions.write import check_output, write_pipeline
 from spacy_dice.cli import app
 
 runner = CliRunner()
@@ -497,9 +497,9 @@ def test_the_project_step_is_a_no_op_when_calibrate_is_false(tmp_path):
 
 @pytest.mark.slow
 def test_dice_ner_docs_that_no_bias_can_change_are_counted_once_and_right():
-    from spacy_dice.calibration.pipeline import _decoded_entities, _fixed_docs
-    from spacy_dice.calibration.search import BIAS_GRID
-    from spacy_dice.calibration.targets import annotation_problem, span_gold
+    from spacy_dice.decisions.calibrate import _decoded_entities, _fixed_docs
+    from spacy_dice.decisions.search import BIAS_GRID
+    from spacy_dice.decisions.targets import annotation_problem, span_gold
 
     nlp = spacy.blank("en")
     nlp.add_pipe("dice_ner", config={"model": SMALL_TAGGER_MODEL})

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from spacy_dice.cli import app
 from spacy_dice.cli.compare import _sweep_params
-from spacy_dice.experiments.plots import plot_dev_curves, plot_per_label_f1, plot_sweep
+from spacy_dice.evaluation.plots import plot_dev_curves, plot_per_label_f1, plot_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -109,7 +109,7 @@ def test_sweep_two_values(sample_run):
 def test_compare_without_matplotlib_writes_the_tables_and_says_how_to_get_the_plots(sample_run, monkeypatch):
     import sys
 
-    from spacy_dice.experiments import plots
+    from spacy_dice.training import plots
 
     tmp = sample_run
     out = tmp / "metrics" / "no_plots"

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from synthetic import ner_examples, tagger_examples, textcat_examples
 from spacy_dice.cli import app
-from spacy_dice.experiments.data_stats import component_stats
+from spacy_dice.evaluation.imbalance import component_stats
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "assets" / "sample"

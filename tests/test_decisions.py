@@ -23,7 +23,7 @@ from thinc.api import Adam
 
 from span_synthetic import SMALL_SINGLELABEL_MODEL, SMALL_SPAN_FINDER_MODEL, SMALL_SPANCAT_MODEL, span_examples
 from synthetic import SMALL_TAGGER_MODEL, SMALL_TEXTCAT_MODEL, ner_examples, tagger_examples, textcat_examples
-from spacy_dice.pipeline.decisions import LABEL_BIAS, THRESHOLDS, set_pipeline_decisions
+from spacy_dice.pipeline.decision_settings import LABEL_BIAS, THRESHOLDS, set_pipeline_decisions
 from spacy_dice.pipeline.decoder import decode_log_probs_batch
 
 SUGGESTER = {"@misc": "spacy.ngram_suggester.v1", "sizes": [1, 2, 3, 4]}

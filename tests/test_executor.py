@@ -1,4 +1,4 @@
-"""The trial executor (spacy_dice/experiments/executor.py) behind ``compare`` / ``sweep``:
+"""The trial executor (spacy_dice/training/executor.py) behind ``compare`` / ``sweep``:
 local pool and Ray give the same scores, a failing trial is recorded while the others finish,
 ``--resume`` skips finished trials, ``sweep --early-stop`` (Ray Tune's ASHA) stops a trial early.
 
@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from spacy_dice.cli import app
-from spacy_dice.experiments.executor import (
+from spacy_dice.training.executor import (
     RayUnavailable,
     TrialExecutor,
     parse_seeds,
@@ -67,7 +67,7 @@ def test_write_atomic_leaves_no_temporary_file(tmp_path):
 def ray_local():
     """One local Ray with 2 CPUs for the module (the executor reuses an initialised Ray)."""
     ray = pytest.importorskip("ray")
-    from spacy_dice.experiments.executor import init_ray
+    from spacy_dice.training.executor import init_ray
 
     assert init_ray("", 2)  # as --engine ray starts it: 2 CPUs, trials at normal priority
     yield ray
@@ -182,7 +182,7 @@ def test_batch_annotation_with_ray_data_matches_nlp_pipe(tmp_path, ray_local):
     the same annotations as ``nlp.pipe`` (a rule-based pipeline stands in for a trained one)."""
     import spacy
 
-    from spacy_dice.experiments.annotate import annotate_local, annotate_ray
+    from spacy_dice.annotate import annotate_local, annotate_ray
 
     nlp = spacy.blank("en")
     nlp.add_pipe("entity_ruler").add_patterns([{"label": "LOC", "pattern": "Paris"},

@@ -9,10 +9,10 @@ from spacy.util import load_model_from_config
 from thinc.api import Config, registry
 
 import spacy_dice  # noqa: F401  (registers losses and factories)
-from spacy_dice.experiments import (
+from spacy_dice.training import (
     LOSS_PRESETS, RunResult, load_config, loss_block, run_training, spacy_baseline, with_loss,
 )
-from spacy_dice.experiments.runner import summarize, train_speed
+from spacy_dice.training.runner import summarize, train_speed
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = {

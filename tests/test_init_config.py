@@ -13,7 +13,7 @@ from thinc.api import Config
 from typer.testing import CliRunner
 
 from spacy_dice.cli import app
-from spacy_dice.experiments import presets
+from spacy_dice.training import presets
 from spacy_dice.init_config import available, generate_config, parse_loss_spec
 from spacy_dice.init_config.backbones import TRF_HEAD_LEARN_RATE_SCALE, cnn
 from spacy_dice.init_config.build import fill

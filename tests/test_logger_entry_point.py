@@ -12,7 +12,7 @@ def test_logger_resolves_in_a_fresh_interpreter_without_import(tmp_path):
         f"cfg = Config({{'l': {{'@loggers': 'spacy-dice.JsonlLogger.v1', 'output_file': {str(out)!r}}}}})\n"
         "setup = spacy.registry.resolve(cfg)['l']\n"
         "assert callable(setup)\n"
-        "print('imported by resolve:', 'spacy_dice.experiments.logger' in sys.modules)\n"
+        "print('imported by resolve:', 'spacy_dice.training.logger' in sys.modules)\n"
     )
     # cwd = tmp_path: the checkout is not on sys.path, only the installed package's entry points
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)

@@ -3,7 +3,7 @@ matplotlib (the ``plots`` extra) the plots say how to get them."""
 import matplotlib.pyplot as plt
 import pytest
 
-from spacy_dice.experiments.plots import per_label_figure, plot_per_label_f1
+from spacy_dice.evaluation.plots import per_label_figure, plot_per_label_f1
 
 
 def test_bars_carry_their_values_zero_and_missing_distinct(tmp_path):
@@ -21,7 +21,7 @@ def test_without_matplotlib_the_plots_say_how_to_get_them(tmp_path, monkeypatch)
     raises an ImportError that names ``pip install "spacy-dice[plots]"``."""
     import sys
 
-    from spacy_dice.experiments import plots
+    from spacy_dice.training import plots
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
     plots._pyplot.cache_clear()

@@ -11,7 +11,7 @@ import pytest
 from thinc.api import Config, registry
 
 from spacy_dice.cli.project import build_config as project_build_config
-from spacy_dice.experiments.presets import (
+from spacy_dice.training.config_rewrites import (
     LOSS_PRESETS,
     SPAN_LOSS_PRESETS,
     factory_activation,

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from spacy_dice.cli import app
 from spacy_dice.cli.evaluate import summarize, summary_markdown
 from spacy_dice.cli.project import DATASETS, build_config
-from spacy_dice.experiments.presets import LOSS_PRESETS
+from spacy_dice.training.config_rewrites import LOSS_PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = ROOT / "project.yml"

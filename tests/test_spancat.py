@@ -19,7 +19,7 @@ from span_synthetic import (
     SPACY_SPANCAT_MODEL,
     span_examples,
 )
-from spacy_dice.experiments.presets import SPAN_LOSS_PRESETS, loss_block
+from spacy_dice.training.config_rewrites import SPAN_LOSS_PRESETS, loss_block
 from spacy_dice.pipeline.span_gold import candidate_gold_sigmoid, candidate_gold_softmax
 
 SIG = {"activation": "sigmoid"}

@@ -18,7 +18,7 @@ from spacy_dice.cli import app
 from spacy_dice.cli.evaluate import summarize
 from spacy_dice.cli.project import build_config
 from spacy_dice.corpus.spans import count_candidates, ents_as_spans
-from spacy_dice.experiments.presets import LOSS_PRESETS, SPAN_LOSS_PRESETS
+from spacy_dice.training.config_rewrites import LOSS_PRESETS, SPAN_LOSS_PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -108,7 +108,7 @@ def test_convert_command_writes_entities_as_spans(tmp_path):
 
 
 def test_spacy_span_baseline_swaps_factory_and_scorer_only():
-    from spacy_dice.experiments.presets import load_config, spacy_span_baseline, with_loss
+    from spacy_dice.training.config_rewrites import load_config, spacy_span_baseline, with_loss
 
     config = load_config(str(ROOT / "configs" / "spans_cnn.cfg"))
     config = with_loss(config, "spancat", "dl_set")

@@ -1,6 +1,6 @@
 """``python -m spacy_dice calibrate MODEL DEV.spacy --output OUT``: fit a trained pipeline's
 decision settings (per-label thresholds, label biases) on a dev set and save the calibrated
-pipeline (:mod:`spacy_dice.calibration`; docs/CALIBRATION.md).
+pipeline (:mod:`spacy_dice.decisions`; docs/CALIBRATION.md).
 
 ``project-calibrate`` is the project's ``calibrate`` step: the same, behind the ``calibrate``
 variable (``false``: nothing happens), followed by ``spacy evaluate`` of the calibrated pipeline
@@ -33,10 +33,10 @@ def run_calibration(
     report's data. Bad input ends the command with exit code 1 and the reason."""
     import spacy
 
-    from ..calibration import (
+    from ..decisions import (
         CalibrationError, calibrate_pipeline, parse_min_precision, read_dev, tables, to_json, to_markdown,
     )
-    from ..calibration.write import check_output, write_pipeline
+    from ..decisions.write import check_output, write_pipeline
 
     start = time.perf_counter()
     if metric not in ("f1", "recall"):

@@ -2,13 +2,13 @@
 and seed.
 
 Each run (a *trial*) is ``spacy train`` through
-:func:`spacy_dice.experiments.runner.run_training`, with the same step budget; the trials run on
-:class:`spacy_dice.experiments.executor.TrialExecutor` (one after another by default, spaCy's
+:func:`spacy_dice.training.runner.run_training`, with the same step budget; the trials run on
+:class:`spacy_dice.training.executor.TrialExecutor` (one after another by default, spaCy's
 table shown; ``--workers N`` at once, or on Ray). Only this process writes the results:
 ``<output>.md`` (a Markdown table, mean ± std over seeds), ``<output>.json`` (every run's result,
 the rows' statistics, failed trials with their errors), both rewritten atomically after each
 trial, and PNG plots next to them. ``sweep --early-stop`` runs the trials under Ray Tune's ASHA
-(:mod:`spacy_dice.experiments.early_stop`).
+(:mod:`spacy_dice.training.early_stop`).
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import typer
 from wasabi import msg
 
-from ..experiments.executor import (
+from ..training.executor import (
     RayUnavailable,
     TrialExecutor,
     TrialOutcome,
@@ -335,7 +335,7 @@ def _previous_outcomes(output: Path) -> Dict[str, TrialOutcome]:
 
 
 def _rows(names: Sequence[str], seeds: Sequence[int], outcomes: Sequence[TrialOutcome]) -> List[Row]:
-    from ..experiments.runner import RunResult
+    from ..training.runner import RunResult
 
     rows = {name: Row(name, list(seeds)) for name in names}
     for outcome in outcomes:
@@ -490,8 +490,8 @@ def compare(
     resume: bool = COMMON["resume"],
 ) -> None:
     """Train and evaluate one config once per loss preset and seed (same step budget)."""
-    from ..experiments.plots import PlotsUnavailable, plot_dev_curves, plot_per_label_f1
-    from ..experiments.presets import PRESETS, with_loss
+    from ..evaluation.plots import PlotsUnavailable, plot_dev_curves, plot_per_label_f1
+    from ..training.config_rewrites import PRESETS, with_loss
 
     names = _split_list(losses)
     unknown = [n for n in names if n not in PRESETS]
@@ -571,8 +571,8 @@ def _asha_rows(specs: Sequence[TrialSpec], names: Sequence[str], seeds: Sequence
                opts: GridOptions, *, max_steps: Optional[int], grace_steps: Optional[int],
                reduction_factor: float, runs_dir: Path, label: str) -> Tuple[List[Row], Dict[str, Any]]:
     """``sweep --early-stop``: the trials under Ray Tune's ASHA; rows and the compute saved."""
-    from ..experiments.early_stop import compute_saved, run_asha
-    from ..experiments.executor import RayUnavailable as _RayUnavailable
+    from ..training.early_stop import compute_saved, run_asha
+    from ..training.executor import RayUnavailable as _RayUnavailable
 
     if opts.resume:
         raise typer.BadParameter("--resume does not combine with --early-stop (ASHA's decisions"
@@ -628,8 +628,8 @@ def sweep(
     reduction_factor: float = typer.Option(3.0, "--reduction-factor", min=1.01, help="--early-stop: ASHA keeps the top 1/F of the trials at each rung (grace, grace*F, ...)."),
 ) -> None:
     """Train one config once per value of a loss parameter and seed (e.g. Tversky alpha, beta = 1 - alpha)."""
-    from ..experiments.plots import PlotsUnavailable, plot_dev_curves, plot_sweep
-    from ..experiments.presets import component_activation, loss_block, with_loss
+    from ..evaluation.plots import PlotsUnavailable, plot_dev_curves, plot_sweep
+    from ..training.config_rewrites import component_activation, loss_block, with_loss
 
     config = _load_config(config_path)
     comp = _component(config, component)

@@ -6,7 +6,7 @@ and dev corpora as ``spacy train`` would (spaCy-style overrides such as ``--path
 prints, per component (the dice ones and spaCy's own ``ner``, ``spancat``, ``span_finder``,
 ``textcat`` and ``tagger`` alike): label counts in train and dev, the negatives and their share,
 negatives per positive (the paper's Table 1 figure), the rarest labels, labels seen in dev but
-not in train, and where the which-loss advice is. The figures: :mod:`spacy_dice.experiments.data_stats`.
+not in train, and where the which-loss advice is. The figures: :mod:`spacy_dice.evaluation.imbalance`.
 """
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ def debug_data(
     from spacy.schemas import ConfigSchemaTraining
     from spacy.util import registry, resolve_dot_names
 
-    from ..experiments.data_stats import WHICH_LOSS_WHERE, component_stats
+    from ..evaluation.imbalance import WHICH_LOSS_WHERE, component_stats
 
     overrides = parse_config_overrides(ctx.args)
     import_code(code_path)

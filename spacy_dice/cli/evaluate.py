@@ -4,7 +4,7 @@ spaCy scores have no per-label part, pass ``--model`` and ``--data`` to compute 
 
 With ``--model`` and ``--data`` it also measures calibration: the expected calibration error (ECE,
 15 equal-width bins) of every component that has probabilities
-(:mod:`spacy_dice.experiments.confidences`), written to the Markdown, to
+(:mod:`spacy_dice.evaluation.confidences`), written to the Markdown, to
 ``METRICS.reliability.json`` and as a reliability diagram ``METRICS.reliability.png`` (matplotlib,
 the ``plots`` extra; skipped with a message without it). ``--compare-model OTHER`` puts a second
 pipeline's ECE on the same data next to it (e.g. ``model-best`` before and ``model-calibrated``
@@ -205,8 +205,8 @@ def read_examples(data_path: Path, nlp: Any) -> List[Any]:
 
 def calibration_run(name: str, nlp: Any, examples: List[Any], n_bins: int) -> CalibrationRun:
     """Predict ``examples`` with ``nlp`` (in place) and bin each component's confidences."""
-    from ..experiments.confidences import collect_confidences
-    from ..experiments.reliability import reliability_bins
+    from ..evaluation.confidences import collect_confidences
+    from ..evaluation.reliability import reliability_bins
 
     collected = collect_confidences(nlp, examples)
     bins, sets = {}, {}
@@ -300,8 +300,8 @@ def reliability_json(runs: Sequence[CalibrationRun], data: Path, n_bins: int) ->
 
 def write_reliability_png(runs: Sequence[CalibrationRun], path: Path, title: str) -> Optional[str]:
     """Draw the reliability diagram; ``None`` when written, else why not (no matplotlib, no data)."""
-    from ..experiments.plots import PlotsUnavailable
-    from ..experiments.reliability import plot_reliability
+    from ..evaluation.plots import PlotsUnavailable
+    from ..evaluation.reliability import plot_reliability
 
     panels: Dict[str, Dict[str, Any]] = {}
     for run in runs:

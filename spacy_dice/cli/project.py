@@ -372,7 +372,7 @@ def build_config(
     """
     from thinc.api import Config
 
-    from ..experiments.presets import with_loss
+    from ..training.config_rewrites import with_loss
 
     ds = get_dataset(dataset, custom_format)
     check_task(task, ds)
@@ -447,7 +447,7 @@ def project_config(
     output.parent.mkdir(parents=True, exist_ok=True)
     config.to_disk(output)
     stem = SPAN_TASKS[task][0] if task in SPAN_TASKS else get_dataset(dataset, custom_format).task
-    from ..experiments.presets import component_activation
+    from ..training.config_rewrites import component_activation
 
     form = component_activation(config, component)
     msg.good(

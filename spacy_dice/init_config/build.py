@@ -64,7 +64,7 @@ def loss_for(entry: ComponentEntry, preset: Optional[str]) -> Dict[str, Any]:
     """
     from spacy.language import Language
 
-    from ..experiments.presets import factory_activation
+    from ..training.config_rewrites import factory_activation
     from ..losses.presets import loss_block
 
     if preset is None:
@@ -272,7 +272,7 @@ _QUOTED_VARIABLE = re.compile(r'"(\$\{[A-Za-z0-9_.]+\})"')
 
 
 def _comments(entries: Sequence[ComponentEntry], bb: Backbone, presets: Dict[str, Optional[str]]) -> Dict[str, List[str]]:
-    from ..experiments.presets import factory_activation
+    from ..training.config_rewrites import factory_activation
     from ..losses.presets import preset_names
 
     comments: Dict[str, List[str]] = {k: list(v) for k, v in bb.comments.items()}

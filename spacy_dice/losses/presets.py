@@ -22,7 +22,7 @@ are the row names of the recorded span benchmarks (``benchmarks/results/``), and
 ``tversky_set`` also name recorded softmax runs of ``dice_ner`` and ``dice_textcat``.
 
 This module knows no spaCy component: which activation a component uses is read from its
-factory by :mod:`spacy_dice.experiments.presets`.
+factory by :mod:`spacy_dice.training.config_rewrites`.
 """
 from __future__ import annotations
 

@@ -36,7 +36,7 @@ from spacy.language import Language
 from spacy.training import Example, validate_examples
 from thinc.api import Optimizer, set_dropout_rate
 
-from .decisions import check_decision_labels, check_decision_values
+from .decision_settings import check_decision_labels, check_decision_values
 from .head_learn_rate import finish_update_with_head_scale
 from .model_checks import check_loss, describe_loss
 from .settings import GRAD_SCALE_LABELLED, SHARED_DEFAULTS, check_grad_scale, check_head_learn_rate_scale

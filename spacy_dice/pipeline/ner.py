@@ -28,7 +28,7 @@ from thinc.api import Model
 from ..layers.outputs import log_probs, output_normalizes
 from .base import dice_factory
 from .biluo import OUT, biluo_tags_for_example, make_tag_names, parse_tag, spans_from_tags
-from .decisions import LABEL_BIAS, bias_vector
+from .decision_settings import LABEL_BIAS, bias_vector
 from .decoder import NEG_FLOOR, decode_log_probs_batch
 from .default_losses import NER_DEFAULT_LOSS
 from .marginals import entity_marginals
@@ -197,7 +197,7 @@ def make_dice_ner(
 
     ``label_bias``: entity label -> number added to the log-probabilities of its ``B``, ``I``,
     ``L``, ``U`` tags before decoding (> 0: more entities of that type; ``{}``: the plain
-    decoder; :mod:`spacy_dice.pipeline.decisions`). ``scores_key``: ``doc.spans[scores_key]``
+    decoder; :mod:`spacy_dice.pipeline.decision_settings`). ``scores_key``: ``doc.spans[scores_key]``
     gets the entities with their marginal probabilities in ``attrs["scores"]``
     (:mod:`spacy_dice.pipeline.marginals`); ``null``: no confidences, no cost.
 

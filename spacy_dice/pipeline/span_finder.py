@@ -28,7 +28,7 @@ from thinc.api import Model
 from thinc.types import Floats2d
 
 from .base import DiceComponent, TrainingBatch, dice_factory
-from .decisions import THRESHOLDS, threshold_vector
+from .decision_settings import THRESHOLDS, threshold_vector
 from .default_losses import SPAN_FINDER_DEFAULT_LOSS
 from .model_checks import check_span_scorer, warn_unused_tok2vec
 from .span_gold import boundary_gold, reference_spans
@@ -215,7 +215,7 @@ def make_dice_span_finder(
     ``head_learn_rate_scale``, the settings of every dice component
     (:mod:`spacy_dice.pipeline.settings`). ``thresholds``: ``{"start": p, "end": q}``, each
     column's own threshold; columns not listed use ``threshold``
-    (:mod:`spacy_dice.pipeline.decisions`).
+    (:mod:`spacy_dice.pipeline.decision_settings`).
     """
     return DiceSpanFinder(
         nlp, model, name, spans_key=spans_key, threshold=threshold, max_length=max_length,

@@ -44,7 +44,7 @@ from thinc.types import Floats2d, Ragged
 
 from ..layers.outputs import log_probs, log_softmax, output_normalizes
 from .base import DiceComponent, TrainingBatch, dice_factory
-from .decisions import LABEL_BIAS, THRESHOLDS, bias_vector, threshold_vector
+from .decision_settings import LABEL_BIAS, THRESHOLDS, bias_vector, threshold_vector
 from .default_losses import SPANCAT_DEFAULT_LOSS, SPANCAT_SINGLELABEL_DEFAULT_LOSS
 from .model_checks import check_span_scorer, warn_unused_tok2vec
 from .span_gold import candidate_gold_sigmoid, candidate_gold_softmax, reference_spans
@@ -367,7 +367,7 @@ def make_dice_spancat(
     """Multi-label span categorizer (spaCy's ``spancat`` settings) trained with a sigmoid-mode ``loss``.
 
     ``thresholds``: label -> probability in [0, 1], that label's threshold; labels not listed use
-    ``threshold`` (:mod:`spacy_dice.pipeline.decisions`).
+    ``threshold`` (:mod:`spacy_dice.pipeline.decision_settings`).
 
     ``model``: ``spacy.SpanCategorizer.v1`` with ``scorer = spacy-dice.LinearLogits.v1`` (spaCy's
     ``spacy.LinearLogistic.v1`` is adapted); ``grad_scale``: ``"labelled"`` (times the number of
@@ -413,7 +413,7 @@ def make_dice_spancat_singlelabel(
 
     ``label_bias``: span label -> number added to its log-probability before the argmax, the
     stored scores are ``softmax(log p + b)`` (``__negative__`` gets none; a uniform bias on every
-    label is its opposite) (:mod:`spacy_dice.pipeline.decisions`).
+    label is its opposite) (:mod:`spacy_dice.pipeline.decision_settings`).
 
     The negative class is :data:`NEGATIVE_LABEL`; spaCy's ``negative_weight`` becomes the loss's
     ``class_weights = {"__negative__": w}`` (any loss that takes class weights).

@@ -12,7 +12,7 @@ from thinc.api import Config, Model
 
 from ..layers.outputs import log_probs, output_normalizes
 from .base import dice_factory
-from .decisions import LABEL_BIAS, bias_vector
+from .decision_settings import LABEL_BIAS, bias_vector
 from .default_losses import TAGGER_DEFAULT_LOSS
 from .token_classifier import TokenClassifier
 
@@ -157,7 +157,7 @@ def make_dice_tagger(
     """A tagger of ``token.tag_`` (``attr="tag"``) or ``token.pos_`` (``attr="pos"``) trained with ``loss``.
 
     ``label_bias``: tag -> number added to that tag's log-probabilities before the argmax
-    (:mod:`spacy_dice.pipeline.decisions`; ``{}``: the plain argmax).
+    (:mod:`spacy_dice.pipeline.decision_settings`; ``{}``: the plain argmax).
 
     ``shared``: ``loss``, ``grad_scale`` and ``head_learn_rate_scale``, the settings of every dice
     component (:mod:`spacy_dice.pipeline.settings`).

@@ -18,7 +18,7 @@ from thinc.api import Config, Model
 
 from ..layers.outputs import log_softmax, output_normalizes, probabilities
 from .base import DiceComponent, TrainingBatch, dice_factory
-from .decisions import LABEL_BIAS, bias_vector
+from .decision_settings import LABEL_BIAS, bias_vector
 from .default_losses import TEXTCAT_DEFAULT_LOSS
 from .model_checks import check_output_width, check_softmax_output, warn_unused_tok2vec
 
@@ -174,7 +174,7 @@ def make_dice_textcat(
     """Exclusive-class text classifier trained with ``loss``; ``positive_label`` for binary F1.
 
     ``label_bias``: label -> number added to its log-probability, ``doc.cats = softmax(log p + b)``
-    (:mod:`spacy_dice.pipeline.decisions`; ``{}``: the model's probabilities).
+    (:mod:`spacy_dice.pipeline.decision_settings`; ``{}``: the model's probabilities).
 
     ``shared``: ``loss``, ``grad_scale`` and ``head_learn_rate_scale``, the settings of every dice
     component (:mod:`spacy_dice.pipeline.settings`).

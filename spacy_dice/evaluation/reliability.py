@@ -9,12 +9,12 @@ accuracy and mean confidence, weighted by the bins' shares of the predictions::
 
 Bins are ``[i / n, (i + 1) / n)``; the last one also holds confidence 1.0, the first holds 0.0.
 The inputs are host arrays (numpy or anything ``numpy.asarray`` takes); what "confidence" and
-"correct" mean per component is :mod:`spacy_dice.experiments.confidences`' business: the
+"correct" mean per component is :mod:`spacy_dice.evaluation.confidences`' business: the
 probability of the predicted class and whether it is right (top-label), or the probability of a
 binary column and whether its gold is 1 (binary reliability).
 
 :func:`plot_reliability` draws the diagram (matplotlib, the ``plots`` extra; raises
-:class:`spacy_dice.experiments.plots.PlotsUnavailable` without it).
+:class:`spacy_dice.evaluation.plots.PlotsUnavailable` without it).
 """
 from __future__ import annotations
 

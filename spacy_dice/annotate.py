@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, Iterable, List, Sequence, Union
 
-from .executor import import_ray
+from .training.executor import import_ray
 
 
 def doc_record(doc: Any) -> Dict[str, Any]:

@@ -7,7 +7,7 @@
 
 ``spacy train`` runs as a subprocess so that spaCy's own table is shown live (and kept in
 ``train.log``); the dev curve and the training speed come from the JSONL log written by
-``spacy-dice.JsonlLogger.v1`` (see :mod:`spacy_dice.experiments.logger`).
+``spacy-dice.JsonlLogger.v1`` (see :mod:`spacy_dice.training.logger`).
 """
 from __future__ import annotations
 
@@ -67,9 +67,14 @@ class RunResult:
         return asdict(self)
 
 
+TOOLING = ("training/", "evaluation/", "decisions/", "cli/", "init_config/", "annotate.py")
+"""Sources left out of :func:`code_digest`: they run experiments, they do not train."""
+
+
 def code_digest() -> str:
-    """Short SHA-1 of the ``spacy_dice`` sources (``experiments`` excluded) that this process
-    imports: tells which version of the losses and components a result comes from."""
+    """Short SHA-1 of the ``spacy_dice`` sources that a trained model depends on (the tooling
+    around training, evaluation and decision tuning excluded): tells which version of the losses
+    and components a result comes from."""
     import hashlib
 
     import spacy_dice
@@ -78,7 +83,7 @@ def code_digest() -> str:
     digest = hashlib.sha1()
     for path in sorted(root.rglob("*.py")):
         rel = path.relative_to(root).as_posix()
-        if rel.startswith("experiments/"):
+        if rel.startswith(TOOLING):
             continue
         digest.update(rel.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:12]
@@ -97,7 +102,7 @@ def _trainable_component(config: Config) -> str:
 
 
 def _default_name(loss: Optional[Dict[str, Any]], factory: str) -> str:
-    from .presets import LOSS_PRESETS
+    from .config_rewrites import LOSS_PRESETS
 
     if loss is None:
         return f"spacy:{factory}"

@@ -14,7 +14,7 @@ from thinc.api import Config
 
 def check_output(model: Path, output: Path, overwrite: bool) -> None:
     """Refuse to write over ``model`` or over an existing ``output`` without ``overwrite``."""
-    from .pipeline import CalibrationError
+    from .calibrate import CalibrationError
 
     model, output = Path(model), Path(output)
     if output.exists() and output.resolve() == model.resolve() and not overwrite:

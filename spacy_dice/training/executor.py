@@ -1,6 +1,6 @@
 """The trial executor: a grid of ``spacy train`` runs on this machine's cores or on a Ray cluster.
 
-A *trial* is one :func:`spacy_dice.experiments.runner.run_training` call (one ``spacy train``
+A *trial* is one :func:`spacy_dice.training.runner.run_training` call (one ``spacy train``
 subprocess, then the evaluation) described by a :class:`TrialSpec`, a plain picklable record.
 Whichever engine runs it, a trial is the same process with the same config, seed, data and
 thread settings, so its scores do not depend on the engine:
