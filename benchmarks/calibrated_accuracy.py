@@ -28,10 +28,8 @@ A finished (row, seed) is kept from the JSON and not scored again unless ``--red
 from __future__ import annotations
 
 import argparse
-import contextlib
 import io
 import json
-import re
 import shlex
 import statistics
 import sys
@@ -46,7 +44,8 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 from benchmarks.bootstrap import RESAMPLES, compare, label_recall
 from benchmarks.run_accuracy import TASKS, git_commit, machine
-from spacy_dice.training.executor import write_atomic
+from spacy_dice.files import read_examples, write_atomic
+from spacy_dice.formatting import percent
 
 RULES = ("as_trained", "find_threshold", "calibrated")
 RECALL_RULE = "recall_at_"
@@ -124,10 +123,10 @@ def find_global_threshold(nlp: Any, dev: Path, pipe_name: str, trials: int) -> D
     of it once per value; here the components before ``pipe_name`` run once, ``pipe_name`` predicts
     once and only its ``set_annotations`` runs per value (tests/test_bootstrap.py checks that both
     choose the same threshold). ``nlp`` is left with its threshold unchanged."""
-    from spacy.training import Corpus, Example
+    from spacy.training import Example
 
     start = time.perf_counter()
-    examples = list(Corpus(str(dev))(nlp))
+    examples = read_examples(dev, nlp)
     docs = [eg.predicted for eg in examples]
     for name, proc in nlp.pipeline:
         if name == pipe_name:
@@ -152,20 +151,17 @@ def find_global_threshold(nlp: Any, dev: Path, pipe_name: str, trials: int) -> D
 
 
 def our_calibration(model: Path, dev: Path, output: Path, **options: Any) -> Dict[str, Any]:
-    """``python -m spacy_dice calibrate`` with its defaults (or ``options``, e.g. ``metric``,
-    ``min_precision``); when the command refuses (e.g. a pipeline with nothing to calibrate)
-    ``{"refused": its message}``."""
-    from spacy_dice.cli.calibrate import run_calibration
+    """:func:`spacy_dice.decisions.calibrate_model` (what ``python -m spacy_dice calibrate`` runs)
+    with its defaults (or ``options``, e.g. ``metric``, ``min_precision``); when it refuses (e.g. a
+    pipeline with nothing to calibrate) ``{"refused": its message}``."""
+    from spacy_dice.decisions import calibrate_model
 
     start = time.perf_counter()
-    printed = io.StringIO()
     try:
-        with contextlib.redirect_stdout(printed):
-            data = run_calibration(model, dev, output, overwrite=True,
-                                   report=output.parent / f"{output.name}-calibration", **options)
-    except SystemExit:
-        text = re.sub(r"\x1b\[[0-9;]*m", "", printed.getvalue())  # wasabi's colours
-        return {"refused": " ".join(text.split())[-600:]}
+        data = calibrate_model(model, dev, output, overwrite=True,
+                               report=output.parent / f"{output.name}-calibration", **options).data
+    except ValueError as err:  # CalibrationError, NoGoldError
+        return {"refused": " ".join(str(err).split())[-600:]}
     keep = ("name", "factory", "setting", "summary", "config", "labels")
     components = [{k: v for k, v in c.items() if k in keep} for c in data.get("components", [])]
     return {"seconds": round(time.perf_counter() - start, 1), "components": components,
@@ -300,9 +296,9 @@ def load(stem: str, out: Path) -> Tuple[Dict[str, Any], Dict[str, numpy.ndarray]
 
 def save_results(json_path: Path, npz_path: Path, data: Dict[str, Any], counts: Dict[str, numpy.ndarray]) -> None:
     """The counts (``.npz``) and the record (``.json``), each written atomically."""
-    tmp = npz_path.with_name(f".{npz_path.stem}.tmp.npz")
-    numpy.savez_compressed(tmp, **counts)
-    tmp.replace(npz_path)
+    buffer = io.BytesIO()
+    numpy.savez_compressed(buffer, **counts)
+    write_atomic(npz_path, buffer.getvalue())
     write_atomic(json_path, json.dumps(data, indent=1))
 
 
@@ -356,7 +352,7 @@ def main(argv: Optional[List[str]] = None) -> None:
             records.append(record)
             for rule, array in by_rule.items():
                 counts[f"{run['name']}/{rule}/s{run['seed']}"] = array
-            line = ", ".join(f"{rule} {100 * rec['f']:.2f}" for rule, rec in record["rules"].items())
+            line = ", ".join(f"{rule} {percent(rec['f'])}" for rule, rec in record["rules"].items())
             print(f"=== {run['name']} seed {run['seed']}: {line} ({time.perf_counter() - started:.0f} s)", flush=True)
             data["meta"] = {"task": task, "source": args.results, "dev": str(dev), "test": str(test),
                             "reference": reference, "trials": args.trials, "commands": commands,

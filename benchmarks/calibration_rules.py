@@ -43,6 +43,7 @@ from benchmarks.calibrated_accuracy import (
 )
 from benchmarks.run_accuracy import git_commit, machine
 from spacy_dice.decisions.search import make_folds
+from spacy_dice.formatting import percent
 
 OUTER_SEED = 1234
 NO_DEPARTURE = 10 ** 9
@@ -59,7 +60,7 @@ def held_out_counts(model: Path, task: str, dev: Path, folds: int, trials: int) 
     """Per rule, the ``(n_dev_docs, n_labels, 3)`` counts of each dev doc when it was held out."""
     import spacy
 
-    from spacy_dice.decisions import calibrate_pipeline, read_dev
+    from spacy_dice.decisions import calibrate, read_dev
 
     pipe_name, what = scored_component(task)
     as_trained = spacy.load(model)
@@ -81,7 +82,7 @@ def held_out_counts(model: Path, task: str, dev: Path, folds: int, trials: int) 
             elif rule != "as_trained":
                 options = {"min_support": NO_DEPARTURE} if rule == "global_only" else {}
                 with contextlib.redirect_stdout(io.StringIO()):
-                    calibration = calibrate_pipeline(nlp, fit_on, **options)
+                    calibration = calibrate(nlp, fit_on, **options)
                 chosen[rule].append({r.name: r.config for r in calibration.results})
             counts[rule][held] = test_counts(nlp, scored, what, labels)
     return {"labels": labels, "counts": counts, "chosen": chosen, "n_docs": len(examples)}
@@ -111,7 +112,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         records.append({"name": run["name"], "seed": run["seed"], "labels": found["labels"],
                         "dev_docs": found["n_docs"], "rules": rules, "chosen": found["chosen"],
                         "seconds": round(time.perf_counter() - started, 1)})
-        line = ", ".join(f"{rule} {100 * r['f']:.2f}" for rule, r in rules.items())
+        line = ", ".join(f"{rule} {percent(r['f'])}" for rule, r in rules.items())
         print(f"=== {run['name']} seed {run['seed']} (held-out dev): {line}", flush=True)
     comparisons = []
     rules = list(records[0]["rules"])

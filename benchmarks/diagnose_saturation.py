@@ -35,7 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 from run_accuracy import prepare_data  # noqa: E402
 
-from spacy_dice.training import LOSS_PRESETS, load_config, with_loss  # noqa: E402
+from spacy_dice.formatting import percent  # noqa: E402
+from spacy_dice.training import load_config, with_loss  # noqa: E402
 
 # rows: name -> (preset, overrides)
 ROWS: Dict[str, Any] = {
@@ -110,8 +111,6 @@ def dev_f1(nlp, dev_examples) -> Dict[str, float]:
 
 def run_row(name: str, paths: Dict[str, Path], steps: int, every: int, eval_every: int,
             seed: int) -> Dict[str, Any]:
-    import spacy
-    from spacy.training import Corpus
     from spacy.util import fix_random_seed, load_model_from_config, registry, resolve_dot_names
 
     preset, overrides = ROWS[name]
@@ -183,7 +182,7 @@ def markdown(data: Dict[str, Any]) -> str:
             cells += [f"{m('O', 'p_gold'):.3f}", f"{m('entity', 'p_gold'):.3f}",
                       f"{m('entity', 'share_p_below_0.01'):.2f}",
                       f"{m('O', 'grad_norm'):.2e}", f"{m('entity', 'grad_norm'):.2e}"]
-        cells.append(", ".join(f"{e['step']}: {100 * e['f']:.1f}" for e in row["dev"]))
+        cells.append(", ".join(f"{e['step']}: {percent(e['f'], 1)}" for e in row["dev"]))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -33,7 +33,8 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from spacy_dice.training.executor import write_atomic
+from spacy_dice.files import write_atomic
+from spacy_dice.formatting import percent
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -175,7 +176,7 @@ def markdown(data: Dict[str, Any]) -> str:
         lines += ["", f"ASHA: {asha['sweep']}; full sweep's best {f['best']}.", "", f"    {f['command']}"]
         for a in asha["runs"]:
             lines += ["", f"grace {a['grace_steps']}: {a['steps_run']:,} of {a['steps_full']:,} steps"
-                      f" ({100 * a['saved_fraction']:.0f}% saved); picked {a['picked']} (same:"
+                      f" ({percent(a['saved_fraction'], 0)}% saved); picked {a['picked']} (same:"
                       f" {a['same_pick']}, within seed spread: {a['within_seed_spread']}).", "",
                       f"    {a['command']}"]
     return "\n".join(lines) + "\n"

@@ -20,6 +20,7 @@ block is stale or names a generator that does not exist.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import re
 import statistics
@@ -27,6 +28,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+from spacy_dice.files import write_atomic
+from spacy_dice.formatting import percent
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "benchmarks" / "results"
@@ -107,9 +111,10 @@ ROW_NAMES = {
 
 
 def _mean_std(values: Sequence[float]) -> str:
+    """The value (one) or ``mean +- std`` (several), in %."""
     if len(values) == 1:
-        return f"{100 * values[0]:.2f}"
-    return f"{100 * statistics.mean(values):.2f} +- {100 * statistics.stdev(values):.2f}"
+        return percent(values[0])
+    return f"{percent(statistics.mean(values))} +- {percent(statistics.stdev(values))}"
 
 
 def _group(runs: Iterable[Dict[str, Any]]) -> Dict[str, List[Dict[str, Any]]]:
@@ -210,9 +215,9 @@ def diagnosis_table(results_dir: Path) -> str:
             cells.append(f"{mean('entity', 'p_gold'):.3f} / {mean('entity', 'grad_gold_logit'):.0e}"
                          f" / {mean('O', 'grad_norm'):.0e}")
         dev = {e["step"]: e["f"] for e in row["dev"]}
-        curve = ", ".join(f"{100 * dev[s]:.1f}" for s in (100, 200, 300, 400) if s in dev)
+        curve = ", ".join(percent(dev[s], 1) for s in (100, 200, 300, 400) if s in dev)
         best = max(dev.values()) if dev else 0.0
-        cells.append(f"{curve} ({100 * best:.1f})")
+        cells.append(f"{curve} ({percent(best, 1)})")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -423,14 +428,14 @@ def main_job(results_dir: Path) -> str:
     data = load_results(results_dir, "main_job")
     scores = data["test_scores"]
     per_type = ", ".join(
-        f"{label} {100 * values['f']:.2f}"
+        f"{label} {percent(values['f'])}"
         for label, values in sorted(scores.get("ents_per_type", {}).items(), key=lambda kv: -kv[1]["f"])
     )
     steps = data["vars"]["max_steps"]
     return (
         f"Measured (`{data['rerun'].strip()}`, which runs `{data['command']}` on a fresh copy;"
         f" seed {data['vars']['seed']}, {steps:,} steps, loss `{data['vars']['loss']}`): entity F1"
-        f" {100 * scores['ents_f']:.2f} (P {100 * scores['ents_p']:.2f}, R {100 * scores['ents_r']:.2f};"
+        f" {percent(scores['ents_f'])} (P {percent(scores['ents_p'])}, R {percent(scores['ents_r'])};"
         f" {per_type}) on the test sentences, in {data['wall_seconds']:.0f} s of wall time on"
         f" {data['machine']} (`benchmarks/results/main_job.json`).\n"
     )
@@ -452,10 +457,6 @@ TRF_ROWS = {  # trf_curves.json row -> label (in table order)
 OTHER_ROWS = {"ce": "CE, MiniLM", "dsc": "DSC, MiniLM", "cnn": "CE, CNN (`*_cnn.cfg`)"}
 
 
-def _pct(value: Optional[float]) -> str:
-    return "-" if value is None else f"{100 * value:.1f}"
-
-
 @generator("trf-curves")
 def trf_curves_table(results_dir: Path) -> str:
     """docs/BENCHMARKS.md "Transformers": MiniLM dev F1 every 50 steps and test P/R/F1 on UNER
@@ -473,16 +474,16 @@ def trf_curves_table(results_dir: Path) -> str:
     for name, run in uner:
         curve = {p["step"]: p.get("ents_f") for p in run["dev_curve"]}
         last, best = run["test_last"], run["test_best"]
-        cells = [labels[name]] + [_pct(curve.get(s)) for s in steps] + [
-            _pct(last["ents_p"]), _pct(last["ents_r"]), f"**{_pct(last['ents_f'])}**",
-            f"{_pct(best['ents_f'])} (step {run['best_dev_step']})",
+        cells = [labels[name]] + [percent(curve.get(s), 1) for s in steps] + [
+            percent(last["ents_p"], 1), percent(last["ents_r"], 1), f"**{percent(last['ents_f'], 1)}**",
+            f"{percent(best['ents_f'], 1)} (step {run['best_dev_step']})",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append("Per-type test F1 (model-last): " + "; ".join(
         f"{labels[name].split(' (')[0]}{', seed ' + name.rsplit('_s', 1)[1] if name not in TRF_ROWS else ''}: "
         + ", ".join(
-            f"{t} {_pct(v)}" for t, v in sorted(run["test_last"].get("ents_per_type", {}).items()))
+            f"{t} {percent(v, 1)}" for t, v in sorted(run["test_last"].get("ents_per_type", {}).items()))
         for name, run in uner) + ".")
     rank = {name: i for i, name in enumerate(OTHER_ROWS)}
     other = sorted(((k, v) for k, v in data.items() if not k.startswith("uner/")),
@@ -492,10 +493,11 @@ def trf_curves_table(results_dir: Path) -> str:
                   "|---|---|---:|---|---:|---:|"]
         for key, run in other:
             main = "pos_acc" if run["task"] == "ud_upos" else "cats_score"
-            curve = ", ".join(_pct(p.get(main)) for p in run["dev_curve"] if p["step"] > 0)
+            curve = ", ".join(percent(p.get(main), 1) for p in run["dev_curve"] if p["step"] > 0)
             lines.append(
                 f"| {run['task']} ({main}) | {OTHER_ROWS.get(run['row'], run['row'])} | {run['steps']} | {curve} |"
-                f" **{_pct(run['test_last'][main])}** | {_pct(run['test_best'][main])} (step {run['best_dev_step']}) |"
+                f" **{percent(run['test_last'][main], 1)}** | {percent(run['test_best'][main], 1)}"
+                f" (step {run['best_dev_step']}) |"
             )
     return "\n".join(lines) + "\n"
 
@@ -507,19 +509,19 @@ def trf_summary(results_dir: Path) -> str:
     ce = data["uner/ce"]
     seeds = [data[k] for k in sorted(data) if k.startswith("uner/ce_s") and k[len("uner/ce_s"):].isdigit()]
     more = "".join(
-        f" and {_pct(run['test_last']['ents_f'])} with seed {run['seed']}" for run in seeds
+        f" and {percent(run['test_last']['ents_f'], 1)} with seed {run['seed']}" for run in seeds
     )
     parts = [
         f"`configs/ner_trf.cfg` with CE (`head_learn_rate_scale = 200`) on all-MiniLM-L6-v2 reaches"
-        f" entity F1 {_pct(ce['test_last']['ents_f'])} (seed {ce['seed']}; P {_pct(ce['test_last']['ents_p'])},"
-        f" R {_pct(ce['test_last']['ents_r'])}){more} on the UNER English-EWT test set after {ce['steps']}"
+        f" entity F1 {percent(ce['test_last']['ents_f'], 1)} (seed {ce['seed']}; P {percent(ce['test_last']['ents_p'], 1)},"
+        f" R {percent(ce['test_last']['ents_r'], 1)}){more} on the UNER English-EWT test set after {ce['steps']}"
         f" updates on CPU"
     ]
     for name, label in (("dsc", "DSC"), ("ce_then_dsc", "CE then DSC"), ("spacy", "spaCy's `ner`"),
                         ("cnn", "the CNN")):
         run = data.get(f"uner/{name}")
         if run:
-            parts.append(f"{label} {_pct(run['test_last']['ents_f'])}")
+            parts.append(f"{label} {percent(run['test_last']['ents_f'], 1)}")
     return (parts[0] + " (same data and steps, seed 0: " + ", ".join(parts[1:]) + "; docs/BENCHMARKS.md,"
             " \"Transformers\", `benchmarks/results/trf_curves.json`).\n")
 
@@ -530,7 +532,7 @@ def main_job_f1(results_dir: Path) -> str:
     data = load_results(results_dir, "main_job")
     return (
         f"With seed {data['vars']['seed']} it gives an entity F1 of"
-        f" {100 * data['test_scores']['ents_f']:.2f} on this tiny sample (measured, with the command"
+        f" {percent(data['test_scores']['ents_f'])} on this tiny sample (measured, with the command"
         " and commit, in `benchmarks/results/main_job.json`; details in docs/PROJECT.md).\n"
     )
 
@@ -565,21 +567,21 @@ def grid_speed_table(results_dir: Path) -> str:
         lines += [
             f"ASHA (`sweep --early-stop`, seed 0, 2 trials at a time, reduction factor 3): {asha['sweep']},"
             f" against the full sweep with seeds 0 and 1, whose best value on dev is `{f['best']}`"
-            f" (dev F1 {100 * best['mean']:.2f} ± {100 * (best['std'] or 0):.2f}). Steps are counted up to"
+            f" (dev F1 {percent(best['mean'])} ± {percent(best['std'] or 0)}). Steps are counted up to"
             " each trial's last evaluation.", "",
             "| run | training steps | saved | stopped early | picked (full sweep's dev F1) | same or within the seed spread | command |",
             "|---|---:|---:|---:|---|---|---|",
             f"| full sweep, 2 seeds | {2 * asha['runs'][0]['steps_full']:,} | – | – | `{f['best']}`"
-            f" ({100 * best['mean']:.2f} ± {100 * (best['std'] or 0):.2f}) | – | `{f['command']}` |",
+            f" ({percent(best['mean'])} ± {percent(best['std'] or 0)}) | – | `{f['command']}` |",
         ]
         for a in asha["runs"]:
             picked = f["dev"][a["picked"]]
             verdict = ("same" if a["same_pick"] else "within" if a["within_seed_spread"]
-                       else f"**no** (gap {100 * a['gap']:.2f} > spread {100 * a['spread']:.2f})")
+                       else f"**no** (gap {percent(a['gap'])} > spread {percent(a['spread'])})")
             lines.append(
                 f"| ASHA, grace {a['grace_steps']} steps | {a['steps_run']:,} of {a['steps_full']:,} |"
-                f" {100 * a['saved_fraction']:.0f}% | {len(a['stopped'])} of 6 | `{a['picked']}`"
-                f" ({100 * picked['mean']:.2f} ± {100 * (picked['std'] or 0):.2f}) | {verdict} | `{a['command']}` |")
+                f" {percent(a['saved_fraction'], 0)}% | {len(a['stopped'])} of 6 | `{a['picked']}`"
+                f" ({percent(picked['mean'])} ± {percent(picked['std'] or 0)}) | {verdict} | `{a['command']}` |")
     return "\n".join(lines) + "\n"
 
 
@@ -629,7 +631,7 @@ def update(paths: Iterable[Path], results_dir: Path, write: bool) -> List[str]:
         new, changed = render(text, results_dir, where=str(path))
         stale += [f"{path}: {name}" for name in changed]
         if write and new != text:
-            path.write_text(new, encoding="utf8")
+            write_atomic(path, new)
     return stale
 
 
@@ -669,42 +671,17 @@ def span_table(results_dir: Path, stem: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-@generator("spans_uner")
-def spans_uner_table(results_dir: Path) -> str:
-    """docs/BENCHMARKS.md, "Spans": UNER English-EWT as spans (``uner_spans.json``)."""
-    return span_table(results_dir, "uner_spans")
-
-
-@generator("spans_conll03")
-def spans_conll03_table(results_dir: Path) -> str:
-    """docs/BENCHMARKS.md, "Spans": CoNLL-2003 as spans (``conll03_spans.json``)."""
-    return span_table(results_dir, "conll03_spans")
-
-
-@generator("spans_finder_uner")
-def spans_finder_uner_table(results_dir: Path) -> str:
-    """docs/BENCHMARKS.md, "Spans": span finder + spancat on UNER (``uner_spanfinder.json``)."""
-    return span_table(results_dir, "uner_spanfinder")
-
-
-@generator("spans_uner_converged")
-def spans_uner_converged_table(results_dir: Path) -> str:
-    """docs/BENCHMARKS.md, "Spans": UNER as spans with early stopping (``uner_spans_converged.json``)."""
-    return span_table(results_dir, "uner_spans_converged")
-
-
-@generator("spans_conll03_converged")
-def spans_conll03_converged_table(results_dir: Path) -> str:
-    """docs/BENCHMARKS.md, "Spans": CoNLL-2003 as spans with early stopping
-    (``conll03_spans_converged.json``)."""
-    return span_table(results_dir, "conll03_spans_converged")
-
-
-@generator("spans_finder_uner_converged")
-def spans_finder_uner_converged_table(results_dir: Path) -> str:
-    """docs/BENCHMARKS.md, "Spans": span finder + spancat on UNER with early stopping
-    (``uner_spanfinder_converged.json``)."""
-    return span_table(results_dir, "uner_spanfinder_converged")
+# docs/BENCHMARKS.md, "Spans": block name -> the results file (``STEM.json``) its span_table reads
+SPAN_TABLES = {
+    "spans_uner": "uner_spans",  # UNER English-EWT as spans
+    "spans_conll03": "conll03_spans",  # CoNLL-2003 as spans
+    "spans_finder_uner": "uner_spanfinder",  # span finder + spancat on UNER
+    "spans_uner_converged": "uner_spans_converged",  # the same three with early stopping
+    "spans_conll03_converged": "conll03_spans_converged",
+    "spans_finder_uner_converged": "uner_spanfinder_converged",
+}
+for _block, _stem in SPAN_TABLES.items():
+    generator(_block)(functools.partial(span_table, stem=_stem))
 
 
 @generator("spans_speed")
@@ -760,8 +737,8 @@ def _rule_cell(records: List[Dict[str, Any]], rule: str) -> str:
     got = [r["rules"][rule] for r in records if rule in r["rules"]]
     if not got:
         return "-"
-    return (f"{_mean_std([g['f'] for g in got])} ({100 * statistics.mean(g['p'] for g in got):.1f} /"
-            f" {100 * statistics.mean(g['r'] for g in got):.1f})")
+    return (f"{_mean_std([g['f'] for g in got])} ({percent(statistics.mean(g['p'] for g in got), 1)} /"
+            f" {percent(statistics.mean(g['r'] for g in got), 1)})")
 
 
 def _interval_cell(found: Dict[str, Any]) -> str:
@@ -820,8 +797,8 @@ def decisions_table(results_dir: Path, stem: str) -> str:
             cells = [name]
             for rule in rules:
                 got = rarest["rows"].get(f"{name}/{rule}")
-                cells.append("-" if got is None else f"{100 * got['mean']:.1f} (" + ", ".join(
-                    f"{100 * v:.1f}" for k, v in got.items() if k != "mean") + ")")
+                cells.append("-" if got is None else f"{percent(got['mean'], 1)} (" + ", ".join(
+                    percent(v, 1) for k, v in got.items() if k != "mean") + ")")
             lines.append("| " + " | ".join(cells) + " |")
     seeds = sorted({s for c in data["comparisons"] for s in c["seeds"]})
     lines += ["", f"Differences in test F1 points, b - a: paired bootstrap 95 % intervals"

@@ -35,15 +35,15 @@ from typing import Any, Dict, List, Optional, Tuple
 ROOT = Path(__file__).resolve().parents[1]
 
 from spacy_dice.corpus.convert import convert_file  # noqa: E402
+from spacy_dice.files import write_atomic  # noqa: E402
+from spacy_dice.formatting import percent  # noqa: E402
 from spacy_dice.training import (  # noqa: E402
     LOSS_PRESETS, load_config, spacy_baseline, with_loss,
 )
 from spacy_dice.training.config_rewrites import (  # noqa: E402
     PRESETS, SPAN_LOSS_PRESETS, spacy_span_baseline,
 )
-from spacy_dice.training.executor import (  # noqa: E402
-    TrialExecutor, TrialOutcome, TrialSpec, write_atomic,
-)
+from spacy_dice.training.executor import TrialExecutor, TrialOutcome, TrialSpec  # noqa: E402
 
 TASKS: Dict[str, Dict[str, Any]] = {
     "conll03": {"config": "configs/ner_cnn.cfg", "component": "ner", "kind": "ner",
@@ -230,10 +230,6 @@ def candidate_ratio(path: Path) -> Dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- tables
-def _pct(x: Optional[float]) -> str:
-    return "" if x is None else f"{100 * x:.2f}"
-
-
 def _num(x: Optional[float]) -> str:
     return "" if x is None else f"{x:,.0f}"
 
@@ -267,19 +263,19 @@ def markdown(task: str, runs: List[Dict[str, Any]], meta: Dict[str, Any]) -> str
         common = [r["name"], str(r["seed"])]
         if meta.get("patience"):
             common.append(f"{r.get('best_step')}/{r.get('last_step')}")
-        common.append(_pct(_dev_main(kind, r)))
+        common.append(percent(_dev_main(kind, r), 2, ""))
         speeds = [_num(r.get("train_words_per_s")), _num(r.get("predict_words_per_s"))]
         if kind == "ner":
             prf = r.get("per_type_prf") or {}
             per = ", ".join(
-                f"{k} {_pct(v)}" + (f" (R {_pct(prf[k]['r'])})" if k in prf else "")
+                f"{k} {percent(v, 2, '')}" + (f" (R {percent(prf[k]['r'], 2, '')})" if k in prf else "")
                 for k, v in sorted(r["per_type"].items()))
-            cells = common + [_pct(s.get("p")), _pct(s.get("r")), _pct(s.get("f")), per] + speeds
+            cells = common + [percent(s.get(k), 2, "") for k in ("p", "r", "f")] + [per] + speeds
         elif kind in ("pos", "tag"):
-            cells = common + [_pct(s.get(f"{kind}_acc"))] + speeds
+            cells = common + [percent(s.get(f"{kind}_acc"), 2, "")] + speeds
         else:
-            cells = common + [_pct(s.get("accuracy")), _pct(s.get(f"f_{meta.get('positive')}")),
-                              _pct(s.get("macro_f"))] + speeds
+            cells = common + [percent(s.get("accuracy"), 2, ""), percent(s.get(f"f_{meta.get('positive')}"), 2, ""),
+                              percent(s.get("macro_f"), 2, "")] + speeds
         lines.append("| " + " | ".join(cells) + " |")
     lines += _seed_summary(kind, runs, meta)
     lines += ["", "Rows (loss blocks):", ""]
@@ -303,11 +299,11 @@ def _dev_main(kind: str, record: Dict[str, Any]) -> Optional[float]:
     if not dev:
         log = Path(record.get("paths", {}).get("log", ""))
         if log.is_file():
-            from spacy_dice.training.runner import read_log, summarize
+            from spacy_dice.training.runner import headline_scores, read_log
 
             for rec in read_log(log):
                 if rec["step"] == record.get("best_step"):
-                    dev = summarize(rec["scores"])[0]
+                    dev = headline_scores(rec["scores"])[0]
     value = _main_score(kind, dev or {})
     return value if value is not None else record.get("best_dev_score")
 
@@ -333,8 +329,8 @@ def _seed_summary(kind: str, runs: List[Dict[str, Any]], meta: Dict[str, Any]) -
 
     def fmt(values: List[float]) -> str:
         if len(values) == 1:
-            return f"{100 * values[0]:.2f}"
-        return f"{100 * statistics.mean(values):.2f} ± {100 * statistics.stdev(values):.2f}"
+            return percent(values[0])
+        return f"{percent(statistics.mean(values))} ± {percent(statistics.stdev(values))}"
 
     for name, rs in by_row.items():
         if len(rs) < 2:
@@ -423,7 +419,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     stem = args.results_name or args.task
     if args.report_only:
         data = json.loads((Path(args.out) / f"{stem}.json").read_text())
-        (Path(args.out) / f"{stem}.md").write_text(markdown(args.task, data["runs"], data["meta"]))
+        write_atomic(Path(args.out) / f"{stem}.md", markdown(args.task, data["runs"], data["meta"]))
         return
     work = Path(args.work_dir)
     paths = prepare_data(args.task, Path(args.data_dir), work, args.sst2_train)

@@ -37,6 +37,7 @@ from spacy.tokens import Doc, DocBin  # noqa: E402
 from spacy.training import Example  # noqa: E402
 from spacy.util import load_model_from_config, minibatch  # noqa: E402
 
+from spacy_dice.formatting import percent  # noqa: E402
 from spacy_dice.training import LOSS_PRESETS, spacy_baseline, with_loss  # noqa: E402
 from run_accuracy import machine, prepare_data, task_config  # noqa: E402
 
@@ -93,6 +94,14 @@ def interleaved(funcs: Dict[str, Callable[[], float]], rounds: int) -> Dict[str,
             for name, v in values.items()}
 
 
+def _short_path(file: str) -> str:
+    """``file`` as the profile shows it: relative to ``site-packages`` or to this repository's
+    root (:data:`ROOT`), else as it is."""
+    file = file.split("site-packages/")[-1]
+    root = str(ROOT) + "/"
+    return file[len(root):] if file.startswith(root) else file
+
+
 def profile_share(func: Callable[[], Any], path: Path, top: int = 25) -> Dict[str, Any]:
     prof = cProfile.Profile()
     prof.enable()
@@ -106,7 +115,7 @@ def profile_share(func: Callable[[], Any], path: Path, top: int = 25) -> Dict[st
     for (file, line, fn), (cc, nc, tt, ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
         if "spacy_dice" in file:
             ours_tottime += tt
-        rows.append((ct, tt, f"{file.split('site-packages/')[-1].split('/work/main/')[-1]}:{line}({fn})"))
+        rows.append((ct, tt, f"{_short_path(file)}:{line}({fn})"))
     rows.sort(reverse=True)
     out = io.StringIO()
     pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(top)
@@ -249,7 +258,7 @@ def markdown(report: Dict[str, Any]) -> str:
         if key in report:
             share = report[key]["spacy_dice_self_time_share"]
             lines.append(f"{key}: {report[key]['total_s']:.2f} s profiled, self time in spacy_dice:"
-                         f" {100 * share:.1f}%")
+                         f" {percent(share, 1)}%")
     return "\n".join(lines) + "\n"
 
 

@@ -84,9 +84,10 @@ def run(
 ) -> Dict[str, Any]:
     """Train for ``steps`` updates and evaluate; return the measurements (see module doc)."""
     import spacy
-    from spacy.training import Corpus
     from spacy.training.batchers import minibatch_by_padded_size
     from thinc.api import fix_random_seed, set_gpu_allocator
+
+    from spacy_dice.files import read_examples
 
     log = log or (lambda text: print(text, flush=True))
     if gpu_id >= 0:
@@ -110,8 +111,8 @@ def run(
     config = spacy.util.load_config(config_path, overrides=overrides, interpolate=False)
     config["components"]["ner"]["loss"] = loss_config(loss, steps)
     nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
-    train = list(Corpus(str(train_path))(nlp))
-    test = list(Corpus(str(test_path))(nlp))
+    train = read_examples(train_path, nlp)
+    test = read_examples(test_path, nlp)
     t0 = time.perf_counter()
     optimizer = nlp.initialize(lambda: train)
     init_s = time.perf_counter() - t0

@@ -145,10 +145,11 @@ def parse_curve(log: str, keys: List[str]) -> List[Dict[str, Any]]:
 
 def evaluate(model: Path, test: Path, keys: List[str]) -> Dict[str, Any]:
     import spacy
-    from spacy.training import Corpus
+
+    from spacy_dice.files import read_examples
 
     nlp = spacy.load(model)
-    examples = list(Corpus(str(test))(nlp))
+    examples = read_examples(test, nlp)
     t0 = time.perf_counter()
     scores = nlp.evaluate(sorted(examples, key=lambda eg: len(eg.reference)), batch_size=64)
     result = {k: round(float(scores.get(k) or 0.0), 4) for k in keys}

@@ -4,10 +4,9 @@ import numpy
 import pytest
 import spacy
 from spacy.scorer import PRFScore
-from spacy.util import fix_random_seed
-from thinc.api import Adam
 
 from benchmarks.bootstrap import compare, doc_draws, label_recall, micro_f1, paired_interval
+from conftest import train
 from span_synthetic import SMALL_SPANCAT_MODEL, span_examples
 from synthetic import SMALL_TAGGER_MODEL, ner_examples
 
@@ -80,15 +79,6 @@ def test_bad_inputs_are_refused():
         doc_draws(0)
 
 
-def _trained(nlp, examples, steps=6):
-    fix_random_seed(0)
-    nlp.initialize(lambda: examples)
-    optimizer = Adam(0.01)
-    for _ in range(steps):
-        nlp.update(examples, sgd=optimizer)
-    return nlp
-
-
 @pytest.mark.parametrize("what", ["spans", "ents"])
 def test_per_doc_counts_sum_to_spacys_scores(what):
     """What the bootstrap resamples adds up to spaCy's own P / R / F1 of the same pipeline."""
@@ -98,13 +88,13 @@ def test_per_doc_counts_sum_to_spacys_scores(what):
     if what == "spans":
         nlp.add_pipe("dice_spancat", name="spancat", config={
             "model": SMALL_SPANCAT_MODEL, "suggester": {"@misc": "spacy.ngram_suggester.v1", "sizes": [1, 2, 3, 4]}})
-        train, test = span_examples(nlp, 40), span_examples(nlp, 30, seed=5)
+        examples, test = span_examples(nlp, 40), span_examples(nlp, 30, seed=5)
         name, prefix = "spancat", "spans_sc"
     else:
         nlp.add_pipe("dice_ner", name="ner", config={"model": SMALL_TAGGER_MODEL})
-        train, test = ner_examples(nlp, 40), ner_examples(nlp, 30, seed=5)
+        examples, test = ner_examples(nlp, 40), ner_examples(nlp, 30, seed=5)
         name, prefix = "ner", "ents"
-    _trained(nlp, train, steps=3)  # half-trained: some right, some wrong, some missed
+    train(nlp, examples, steps=3)  # half-trained: some right, some wrong, some missed
     labels = model_labels(nlp, name, test, what)
     counts = test_counts(nlp, test, what, labels)
     ours = summarize(counts, labels)
@@ -128,7 +118,7 @@ def test_find_global_threshold_chooses_what_spacys_find_threshold_chooses(tmp_pa
     nlp = spacy.blank("en")
     nlp.add_pipe("dice_spancat", name="spancat", config={
         "model": SMALL_SPANCAT_MODEL, "suggester": {"@misc": "spacy.ngram_suggester.v1", "sizes": [1, 2, 3, 4]}})
-    _trained(nlp, span_examples(nlp, 40), steps=3)
+    train(nlp, span_examples(nlp, 40), steps=3)
     nlp.to_disk(tmp_path / "model")
     DocBin(docs=[eg.reference for eg in span_examples(nlp, 30, seed=7)]).to_disk(tmp_path / "dev.spacy")
     theirs, their_f, _ = find_threshold(str(tmp_path / "model"), tmp_path / "dev.spacy", "spancat",
@@ -165,7 +155,7 @@ def test_rules_are_scored_on_dev_docs_they_were_not_fitted_on(tmp_path):
     nlp = spacy.blank("en")
     nlp.add_pipe("dice_spancat", name="spancat", config={
         "model": SMALL_SPANCAT_MODEL, "suggester": {"@misc": "spacy.ngram_suggester.v1", "sizes": [1, 2, 3, 4]}})
-    _trained(nlp, span_examples(nlp, 40), steps=3)
+    train(nlp, span_examples(nlp, 40), steps=3)
     nlp.to_disk(tmp_path / "model")
     dev = span_examples(nlp, 30, seed=7)
     DocBin(docs=[eg.reference for eg in dev]).to_disk(tmp_path / "dev.spacy")

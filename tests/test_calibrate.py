@@ -33,7 +33,7 @@ from spacy_dice.decisions import (
     CURRENT,
     CalibrationError,
     Objective,
-    calibrate_pipeline,
+    calibrate,
     fit_problem,
     make_folds,
     parse_min_precision,
@@ -179,7 +179,7 @@ def test_min_precision_values(value, expected):
 
 @pytest.mark.parametrize("value", ["1.5", "-0.1", "high", "nan"])
 def test_min_precision_refuses_what_is_not_a_precision(value):
-    with pytest.raises(CalibrationError, match=r"--min-precision .*use a number in \[0, 1\], or 'current'"):
+    with pytest.raises(CalibrationError, match=r"min_precision=.*use a number in \[0, 1\], or 'current'"):
         parse_min_precision(value)
 
 
@@ -222,7 +222,7 @@ def test_overwrite_rules(tmp_path):
     out = tmp_path / "out"
     check_output(model, out, overwrite=False)
     out.mkdir()
-    with pytest.raises(CalibrationError, match="--overwrite"):
+    with pytest.raises(CalibrationError, match="overwrite=True"):
         check_output(model, out, overwrite=False)
     check_output(model, out, overwrite=True)
 
@@ -327,7 +327,7 @@ def _calibrate(nlp, dev_examples, tmp_path, **kwargs):
     tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "dev.spacy"
     DocBin(docs=[eg.reference for eg in dev_examples]).to_disk(path)
-    return calibrate_pipeline(nlp, read_dev(nlp, path), min_support=5, **kwargs)
+    return calibrate(nlp, read_dev(nlp, path), min_support=5, **kwargs)
 
 
 @pytest.mark.slow
@@ -453,8 +453,7 @@ def test_overwrite_replaces_the_model_in_place(tmp_path):
 def test_recall_at_min_precision_through_the_pipeline(dice_spancat_model):
     model, dev = dice_spancat_model
     nlp = spacy.load(model)
-    calibration = calibrate_pipeline(nlp, read_dev(nlp, dev), metric="recall", min_precision=0.9,
-                                     min_support=5)
+    calibration = calibrate(nlp, read_dev(nlp, dev), metric="recall", min_precision=0.9, min_support=5)
     (result,) = calibration.results
     assert result.objective == "recall with precision >= 0.9"
     fit = result.fit
@@ -497,7 +496,7 @@ def test_the_project_step_is_a_no_op_when_calibrate_is_false(tmp_path):
 
 @pytest.mark.slow
 def test_dice_ner_docs_that_no_bias_can_change_are_counted_once_and_right():
-    from spacy_dice.decisions.calibrate import _decoded_entities, _fixed_docs
+    from spacy_dice.decisions.calibration import _decoded_entities, _fixed_docs
     from spacy_dice.decisions.search import BIAS_GRID
     from spacy_dice.decisions.targets import annotation_problem, span_gold
 

@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from spacy_dice.cli import app
-from spacy_dice.cli.compare import _sweep_params
 from spacy_dice.evaluation.plots import plot_dev_curves, plot_per_label_f1, plot_sweep
+from spacy_dice.training.compare import sweep_params
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -33,9 +33,9 @@ def test_plots_are_valid_pngs(tmp_path):
 
 
 def test_sweep_ties_tversky_beta():
-    assert _sweep_params("tversky", "alpha", 0.3, True) == ("alpha=0.3,beta=0.7", {"alpha": 0.3, "beta": 0.7})
-    assert _sweep_params("tversky", "alpha", 0.3, False) == ("alpha=0.3", {"alpha": 0.3})
-    assert _sweep_params("dsc", "alpha", 0.1, True) == ("alpha=0.1", {"alpha": 0.1})
+    assert sweep_params("tversky", "alpha", 0.3, True) == ("alpha=0.3,beta=0.7", {"alpha": 0.3, "beta": 0.7})
+    assert sweep_params("tversky", "alpha", 0.3, False) == ("alpha=0.3", {"alpha": 0.3})
+    assert sweep_params("dsc", "alpha", 0.1, True) == ("alpha=0.1", {"alpha": 0.1})
 
 
 def test_compare_rejects_unknown_loss(tmp_path):
@@ -109,7 +109,7 @@ def test_sweep_two_values(sample_run):
 def test_compare_without_matplotlib_writes_the_tables_and_says_how_to_get_the_plots(sample_run, monkeypatch):
     import sys
 
-    from spacy_dice.training import plots
+    from spacy_dice.evaluation import plots
 
     tmp = sample_run
     out = tmp / "metrics" / "no_plots"

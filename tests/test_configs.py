@@ -1,11 +1,17 @@
-"""The shipped CPU configs pass `spacy debug config` and train a few steps with `spacy train`."""
-import subprocess
-import sys
+"""The shipped CPU configs pass `spacy debug config` and train a few steps with `spacy train`.
+
+The commands run in this process through spaCy's own typer app (typer's ``CliRunner``): the same
+argument parsing and config overrides as ``python -m spacy``, without an interpreter start each.
+(That a fresh process finds the components through the entry points alone is checked in
+tests/test_losses_config.py and the ``spacy.load`` tests.)"""
 from pathlib import Path
 
 import pytest
 import spacy
+from click.testing import Result
+from spacy.cli import app as spacy_app
 from spacy.tokens import DocBin
+from typer.testing import CliRunner
 
 from span_synthetic import span_examples
 from synthetic import ner_examples, tagger_examples, textcat_examples
@@ -21,6 +27,11 @@ EXAMPLES = {
 POSITIVE = {"textcat_cnn.cfg": ["--components.textcat.positive_label", "POS"]}
 
 
+def spacy_cli(*args: object) -> Result:
+    """``python -m spacy ARGS``, run in this process; returns click's ``Result``."""
+    return CliRunner().invoke(spacy_app, [str(arg) for arg in args])
+
+
 def write_corpus(tmp_path: Path, config: str) -> Path:
     path = tmp_path / "train.spacy"
     DocBin(docs=[eg.reference for eg in EXAMPLES[config](spacy.blank("en"))]).to_disk(path)
@@ -30,13 +41,9 @@ def write_corpus(tmp_path: Path, config: str) -> Path:
 @pytest.mark.parametrize("config", sorted(EXAMPLES))
 def test_config_is_valid(config, tmp_path):
     corpus = write_corpus(tmp_path, config)
-    result = subprocess.run(
-        [sys.executable, "-m", "spacy", "debug", "config", str(CONFIGS / config),
-         "--paths.train", str(corpus), "--paths.dev", str(corpus)],
-        capture_output=True, text=True,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "Config is valid" in result.stdout
+    result = spacy_cli("debug", "config", CONFIGS / config, "--paths.train", corpus, "--paths.dev", corpus)
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert "Config is valid" in result.output
 
 
 @pytest.mark.slow
@@ -44,13 +51,10 @@ def test_config_is_valid(config, tmp_path):
 def test_config_trains_a_few_steps(config, tmp_path):
     corpus = write_corpus(tmp_path, config)
     output = tmp_path / "out"
-    result = subprocess.run(
-        [sys.executable, "-m", "spacy", "train", str(CONFIGS / config), "--output", str(output),
-         "--paths.train", str(corpus), "--paths.dev", str(corpus),
-         "--training.max_steps", "4", "--training.eval_frequency", "2", *POSITIVE.get(config, [])],
-        capture_output=True, text=True,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = spacy_cli("train", CONFIGS / config, "--output", output, "--paths.train", corpus,
+                       "--paths.dev", corpus, "--training.max_steps", 4, "--training.eval_frequency", 2,
+                       *POSITIVE.get(config, []))
+    assert result.exit_code == 0, (result.output, result.exception)
     nlp = spacy.load(output / "model-last")
     assert nlp.pipe_names[-1] in ("ner", "tagger", "textcat", "spancat")
     nlp("Alice went to Paris")
@@ -66,11 +70,8 @@ def test_switching_the_loss_is_one_block():
 
 def test_debug_config_shows_a_bad_loss_setting(tmp_path):
     corpus = write_corpus(tmp_path, "ner_cnn.cfg")
-    result = subprocess.run(
-        [sys.executable, "-m", "spacy", "debug", "config", str(CONFIGS / "ner_cnn.cfg"),
-         "--paths.train", str(corpus), "--paths.dev", str(corpus), "--components.ner.loss.label_smoothing", "1.5"],
-        capture_output=True, text=True,
-    )
-    output = result.stdout + result.stderr
-    assert result.returncode != 0
+    result = spacy_cli("debug", "config", CONFIGS / "ner_cnn.cfg", "--paths.train", corpus, "--paths.dev", corpus,
+                       "--components.ner.loss.label_smoothing", 1.5)
+    output = result.output + str(result.exception)  # the error a user sees under its traceback
+    assert result.exit_code != 0
     assert "label_smoothing=1.5" in output and "use 0 <= value < 1" in output

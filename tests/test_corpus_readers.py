@@ -509,7 +509,7 @@ def test_write_docbin_error_while_renaming_removes_temp_file(tmp_path, monkeypat
     def fail(*args):
         raise OSError("disk full")
 
-    monkeypatch.setattr("spacy_dice.corpus.docbin.os.replace", fail)
+    monkeypatch.setattr("spacy_dice.files.os.replace", fail)
     with pytest.raises(OSError, match="disk full"):
         write_docbin([Doc(vocab, words=["a"])], out)
     assert out.read_bytes() == b"old"

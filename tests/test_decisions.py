@@ -19,8 +19,8 @@ import spacy
 from spacy.pipeline import SpanCategorizer, SpanFinder, TextCategorizer
 from spacy.tokens import Span
 from spacy.util import fix_random_seed
-from thinc.api import Adam
 
+from conftest import blank_nlp, train
 from span_synthetic import SMALL_SINGLELABEL_MODEL, SMALL_SPAN_FINDER_MODEL, SMALL_SPANCAT_MODEL, span_examples
 from synthetic import SMALL_TAGGER_MODEL, SMALL_TEXTCAT_MODEL, ner_examples, tagger_examples, textcat_examples
 from spacy_dice.pipeline.decision_settings import LABEL_BIAS, THRESHOLDS, set_pipeline_decisions
@@ -49,10 +49,9 @@ TEXTS = [
 
 
 def make_nlp(factory: str, **settings: Any) -> spacy.Language:
+    """A blank pipeline with ``factory`` in its test configuration, updated with ``settings``."""
     config, _ = COMPONENTS[factory]
-    nlp = spacy.blank("en")
-    nlp.add_pipe(factory, config=dict(copy.deepcopy(config), **settings))
-    return nlp
+    return blank_nlp(factory, **dict(copy.deepcopy(config), **settings))
 
 
 @pytest.fixture(scope="module", params=sorted(COMPONENTS))
@@ -61,11 +60,7 @@ def trained(request):
     factory = request.param
     fix_random_seed(0)
     nlp = make_nlp(factory)
-    examples = COMPONENTS[factory][1](nlp)
-    nlp.initialize(lambda: examples)
-    optimizer = Adam(0.01)
-    for _ in range(4):
-        nlp.update(examples, sgd=optimizer)
+    train(nlp, COMPONENTS[factory][1](nlp), 4, seed=None)  # seeded before the pipeline was built
     return factory, nlp
 
 

@@ -398,3 +398,21 @@ def test_spans_from_tags():
         spans_from_tags([index["B-PER"]], names)
     with pytest.raises(ValueError):
         spans_from_tags([len(names)], names)
+
+
+def test_length_order_packs_rows_by_step_and_unsort_restores_item_order():
+    """The sort the decoder and the entity marginals share: longest first (stable), the rows of
+    step t packed together for the items longer than t; ``unsort`` undoes the sort."""
+    from spacy_dice.pipeline.decoder import LengthOrder, unsort
+
+    lengths = np.array([2, 3, 1, 3])
+    by_length = LengthOrder(lengths)
+    assert by_length.order.tolist() == [1, 3, 0, 2]
+    assert by_length.lengths.tolist() == [3, 3, 2, 1]
+    assert by_length.active.tolist() == [4, 3, 2] and by_length.offsets.tolist() == [0, 4, 7]
+    assert by_length.step.tolist() == [0, 0, 0, 0, 1, 1, 1, 2, 2]
+    assert by_length.sorted.tolist() == [0, 1, 2, 3, 0, 1, 2, 0, 1]
+    sorted_values = np.array([[10.0], [30.0], [0.0], [20.0]])  # by sorted position
+    restored = unsort(sorted_values, by_length.order)
+    assert restored[:, 0].tolist() == [0.0, 10.0, 20.0, 30.0]
+    assert restored is not sorted_values

@@ -14,11 +14,11 @@ import pytest
 from typer.testing import CliRunner
 
 from spacy_dice.cli import app
+from spacy_dice.files import write_atomic
 from spacy_dice.training.executor import (
     RayUnavailable,
     TrialExecutor,
     parse_seeds,
-    write_atomic,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -134,16 +134,16 @@ def test_local_pool_and_ray_give_the_same_scores_and_resume_skips_finished_trial
 
 @pytest.mark.slow
 def test_a_failing_trial_is_recorded_and_the_other_finishes(sample, monkeypatch):
-    from spacy_dice.cli import compare as compare_cli
+    from spacy_dice.training import compare as grid
 
-    make_specs = compare_cli._specs
+    make_specs = grid.trial_specs
 
     def one_broken(*args, **kwargs):
         specs = make_specs(*args, **kwargs)
         specs[1].train_path = str(sample / "missing" / "train.spacy")  # dsc: spacy train fails
         return specs
 
-    monkeypatch.setattr(compare_cli, "_specs", one_broken)
+    monkeypatch.setattr(grid, "trial_specs", one_broken)
     out = sample / "metrics" / "failing"
     result = runner.invoke(app, ["compare", *_data(sample), "--losses", "ce,dsc", "--max-steps", "3",
                                  "--eval-frequency", "3", "--workers", "2",

@@ -12,7 +12,7 @@ import spacy_dice  # noqa: F401  (registers losses and factories)
 from spacy_dice.training import (
     LOSS_PRESETS, RunResult, load_config, loss_block, run_training, spacy_baseline, with_loss,
 )
-from spacy_dice.training.runner import summarize, train_speed
+from spacy_dice.training.runner import headline_scores, train_speed
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = {
@@ -126,12 +126,12 @@ def test_train_speed_removes_eval_time():
     assert train_speed(records[:1], 1000) == (None, None)
 
 
-def test_summarize():
-    scores, per_type = summarize({"ents_p": 0.5, "ents_r": 0.25, "ents_f": 1 / 3,
+def test_headline_scores():
+    scores, per_type = headline_scores({"ents_p": 0.5, "ents_r": 0.25, "ents_f": 1 / 3,
                                   "ents_per_type": {"PER": {"p": 1, "r": 1, "f": 1.0}}})
     assert scores == {"p": 0.5, "r": 0.25, "f": pytest.approx(1 / 3)}
     assert per_type == {"PER": 1.0}
-    scores, _ = summarize({"pos_acc": 0.9, "tag_acc": None})
+    scores, _ = headline_scores({"pos_acc": 0.9, "tag_acc": None})
     assert scores == {"pos_acc": 0.9}
 
 
@@ -149,6 +149,7 @@ def _synthetic_ner(path: Path, n: int) -> None:
     DocBin(docs=docs).to_disk(path)
 
 
+@pytest.mark.slow
 def test_run_training_tiny(tmp_path):
     train, dev = tmp_path / "train.spacy", tmp_path / "dev.spacy"
     _synthetic_ner(train, 32)

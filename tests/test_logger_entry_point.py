@@ -3,7 +3,10 @@ import json
 import subprocess
 import sys
 
+import pytest
 
+
+@pytest.mark.slow
 def test_logger_resolves_in_a_fresh_interpreter_without_import(tmp_path):
     out = tmp_path / "log.jsonl"
     code = (

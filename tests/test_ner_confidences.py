@@ -14,9 +14,9 @@ import pytest
 import spacy
 from spacy.tokens import DocBin
 from spacy.util import fix_random_seed
-from thinc.api import Adam
 
 import spacy_dice.pipeline.ner as ner_module
+from conftest import blank_nlp, train
 from spacy_dice.pipeline.biluo import spans_from_tags
 from spacy_dice.pipeline.marginals import entity_marginals
 from synthetic import SMALL_TAGGER_MODEL, ner_examples
@@ -30,14 +30,8 @@ TEXTS = [
 @pytest.fixture(scope="module")
 def nlp():
     fix_random_seed(0)
-    nlp = spacy.blank("en")
-    nlp.add_pipe("dice_ner", config={"model": SMALL_TAGGER_MODEL})
-    examples = ner_examples(nlp)
-    nlp.initialize(lambda: examples)
-    optimizer = Adam(0.01)
-    for _ in range(8):
-        nlp.update(examples, sgd=optimizer)
-    return nlp
+    nlp = blank_nlp("dice_ner", model=SMALL_TAGGER_MODEL)
+    return train(nlp, ner_examples(nlp), 8, seed=None)  # seeded before the pipeline was built
 
 
 def confidences(doc, key="ents"):
@@ -118,6 +112,13 @@ def test_confidences_survive_docbin_bytes_and_disk(nlp, tmp_path):
     other.add_pipe("dice_ner", config={"model": SMALL_TAGGER_MODEL})
     other.from_bytes(nlp.to_bytes())
     assert [confidences(d) for d in other.pipe(TEXTS)] == want
+    nlp.to_disk(tmp_path / "model")
+    assert [confidences(d) for d in spacy.load(tmp_path / "model").pipe(TEXTS)] == want
+
+
+@pytest.mark.slow
+def test_confidences_survive_a_fresh_process_that_never_imports_spacy_dice(nlp, tmp_path):
+    want = [confidences(d) for d in nlp.pipe(TEXTS)]
     nlp.to_disk(tmp_path / "model")
     program = (
         "import json, sys, spacy\n"

@@ -5,7 +5,6 @@
 which these tests check against brute force on normalised and unnormalised outputs, random and from
 a trained model.
 """
-import itertools
 
 import numpy
 import pytest
@@ -20,19 +19,21 @@ from spacy_dice.pipeline.token_classifier import TokenClassifier
 from spacy_dice.layers.outputs import (
     log_probs, log_softmax, looks_normalized, output_normalizes, probabilities,
 )
+from conftest import blank_nlp, train
 from synthetic import SMALL_TAGGER_MODEL, SMALL_TEXTCAT_MODEL, ner_examples, tagger_examples, textcat_examples
 
 
 def brute_force(log_p: numpy.ndarray, tag_names) -> numpy.ndarray:
-    """The valid BILUO sequence with the highest sum of ``log_p`` (every sequence enumerated)."""
+    """The valid BILUO sequence with the highest sum of ``log_p`` (every sequence enumerated, in
+    ``itertools.product`` order as one array; the first best one on ties)."""
     allowed, start, end = biluo_constraints(tag_names)
-    best, best_score = None, -numpy.inf
-    for seq in itertools.product(range(len(tag_names)), repeat=log_p.shape[0]):
-        if is_valid_sequence(seq, allowed, start, end):
-            score = float(log_p[numpy.arange(len(seq)), list(seq)].sum())
-            if score > best_score:
-                best, best_score = seq, score
-    return numpy.asarray(best, dtype=numpy.int32)
+    n = log_p.shape[0]
+    seqs = numpy.indices((len(tag_names),) * n, dtype=numpy.int8).reshape(n, -1).T
+    valid = start[seqs[:, 0]] & end[seqs[:, -1]] & allowed[seqs[:, :-1], seqs[:, 1:]].all(axis=1)
+    seqs = seqs[valid]
+    assert all(is_valid_sequence(seq, allowed, start, end) for seq in seqs[:: max(1, len(seqs) // 50)])
+    scores = log_p[numpy.arange(n), seqs].sum(axis=1)
+    return seqs[int(numpy.argmax(scores))].astype(numpy.int32)
 
 
 def softmax(z: numpy.ndarray) -> numpy.ndarray:
@@ -111,12 +112,7 @@ def trained_ner():
     the per-token argmax is an invalid sequence for some docs, so the Viterbi DP runs."""
     fix_random_seed(0)
     nlp = ner_nlp(False)
-    examples = ner_examples(nlp, n_docs=30)
-    nlp.initialize(lambda: examples)
-    optimizer = Adam(0.01)
-    for _ in range(3):
-        nlp.update(examples, sgd=optimizer, drop=0.0)
-    return nlp
+    return train(nlp, ner_examples(nlp, n_docs=30), 3, seed=None)  # seeded before the pipeline was built
 
 
 def test_trained_model_decodes_brute_force_best_normalised_or_not(trained_ner):
@@ -175,13 +171,9 @@ def test_whitespace_rows_are_o_in_log_space(trained_ner):
 def test_tagger_and_textcat_read_scores_as_probabilities():
     """dice_tagger's argmax is the same for logits and probabilities; dice_textcat's cats are probabilities."""
     fix_random_seed(0)
-    nlp = spacy.blank("en")
-    nlp.add_pipe("dice_tagger", config={"model": dict(SMALL_TAGGER_MODEL, normalize=False)})
+    nlp = blank_nlp("dice_tagger", model=dict(SMALL_TAGGER_MODEL, normalize=False))
     examples = tagger_examples(nlp)
-    nlp.initialize(lambda: examples)
-    optimizer = Adam(0.01)
-    for _ in range(5):
-        nlp.update(examples, sgd=optimizer)
+    train(nlp, examples, 5, seed=None)
     tagger = nlp.get_pipe("dice_tagger")
     docs = [eg.x for eg in examples[:5]]
     assert output_normalizes(tagger.model) is False

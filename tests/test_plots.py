@@ -21,7 +21,7 @@ def test_without_matplotlib_the_plots_say_how_to_get_them(tmp_path, monkeypatch)
     raises an ImportError that names ``pip install "spacy-dice[plots]"``."""
     import sys
 
-    from spacy_dice.training import plots
+    from spacy_dice.evaluation import plots
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
     plots._pyplot.cache_clear()

@@ -10,7 +10,7 @@ from typing import Any, Dict
 import pytest
 from thinc.api import Config, registry
 
-from spacy_dice.cli.project import build_config as project_build_config
+from spacy_dice.project import project_config as project_build_config
 from spacy_dice.training.config_rewrites import (
     LOSS_PRESETS,
     SPAN_LOSS_PRESETS,

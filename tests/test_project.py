@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -17,8 +18,8 @@ import srsly
 from typer.testing import CliRunner
 
 from spacy_dice.cli import app
-from spacy_dice.cli.evaluate import summarize, summary_markdown
-from spacy_dice.cli.project import DATASETS, build_config
+from spacy_dice.evaluation.scores import summarize_scores, summary_markdown
+from spacy_dice.project import DATASETS, project_config
 from spacy_dice.training.config_rewrites import LOSS_PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,8 +71,8 @@ def test_sample_is_credited_and_not_conll():
 
 @pytest.mark.parametrize("dataset", sorted(DATASETS))
 def test_project_config_for_each_dataset(dataset):
-    config, component = build_config(dataset, "cnn", "tversky", configs_dir=ROOT / "configs",
-                                     seed=3, max_steps=7, loss_params={"alpha": 0.2})
+    config, component = project_config(dataset, "cnn", "tversky", configs_dir=ROOT / "configs",
+                                       seed=3, max_steps=7, loss_params={"alpha": 0.2})
     section = config["components"][component]
     assert section["loss"]["@losses"] == "spacy-dice.TverskyLoss.v1"
     assert section["loss"]["alpha"] == 0.2
@@ -106,11 +107,24 @@ def test_evaluate_table_formats(tmp_path):
     assert result.exit_code == 0, result.output
     text = path.with_suffix(".md").read_text()
     assert "| F1 | 33.33 |" in text and "| LOC | 50.00 | 50.00 | 50.00 |" in text
-    cats = summarize({"cats_score": 0.8, "cats_score_desc": "F (paraphrase)", "cats_micro_f": 0.7,
+    cats = summarize_scores({"cats_score": 0.8, "cats_score_desc": "F (paraphrase)", "cats_micro_f": 0.7,
                       "cats_f_per_type": {"paraphrase": {"p": 1, "r": 0.5, "f": 0.6}}})
     assert cats.task == "textcat" and cats.main == ("F (paraphrase)", 0.8)
-    pos = summarize({"pos_acc": 0.9}, {"NOUN": {"p": 1.0, "r": 0.5, "f": 2 / 3}})
+    pos = summarize_scores({"pos_acc": 0.9}, {"NOUN": {"p": 1.0, "r": 0.5, "f": 2 / 3}})
     assert pos.task == "tagger" and "| NOUN |" in summary_markdown(pos, "t")
+
+
+@pytest.mark.slow
+def test_python_m_spacy_dice_has_the_commands_project_yml_runs():
+    """The entry point project.yml relies on, in a fresh process: ``python -m spacy_dice``."""
+    scripts = " ".join(line for c in _project()["commands"] for line in c.get("script", []))
+    used = set(re.findall(r"python -m spacy_dice ([\w-]+)", scripts))
+    assert {"project-convert", "project-config"} <= used
+    proc = subprocess.run([sys.executable, "-m", "spacy_dice", "--help"], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    missing = [name for name in sorted(used) if name not in proc.stdout]
+    assert not missing, (missing, proc.stdout)
 
 
 @pytest.mark.slow

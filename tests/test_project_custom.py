@@ -12,7 +12,7 @@ import srsly
 from typer.testing import CliRunner
 
 from spacy_dice.cli import app
-from spacy_dice.cli.project import build_config
+from spacy_dice.project import project_config
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -80,12 +80,12 @@ def test_custom_dataset_errors(tmp_path):
     assert result.exit_code == 1 and "missing train file" in result.output
     result = runner.invoke(app, ["project-convert", "custom", "--output", str(tmp_path), "--train-file", "a",
                                  "--test-file", "b", "--custom-format", "csv"])
-    assert result.exit_code != 0 and "unknown format 'csv'" in flat(result.output)
+    assert result.exit_code == 2 and "--custom-format 'csv': unknown format" in flat(result.output)
 
 
 @pytest.mark.parametrize("fmt,task,attr", [("iob", "ner", None), ("conllu", "tagger", "pos"), ("sst2", "textcat", None)])
 def test_custom_dataset_config_follows_the_format(fmt, task, attr):
-    config, component = build_config("custom", "cnn", "ce", configs_dir=ROOT / "configs", custom_format=fmt)
+    config, component = project_config("custom", "cnn", "ce", configs_dir=ROOT / "configs", custom_format=fmt)
     assert component == task
     if attr:
         assert config["components"][task]["attr"] == attr

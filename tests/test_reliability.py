@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from span_synthetic import SMALL_SPAN_FINDER_MODEL, SMALL_SPANCAT_MODEL
 from synthetic import SMALL_TAGGER_MODEL, SMALL_TEXTCAT_MODEL, ner_examples
 from spacy_dice.cli import app
-from spacy_dice.training import plots
+from spacy_dice.evaluation import plots
 from spacy_dice.evaluation.confidences import BINARY, TOP_LABEL, collect_confidences
 from spacy_dice.evaluation.reliability import (
     N_BINS,

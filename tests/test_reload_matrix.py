@@ -19,11 +19,16 @@ from spacy.tokens import DocBin
 from spacy.training import Example
 from spacy.training.initialize import init_nlp
 from spacy.training.loop import train as train_nlp
-from spacy.util import fix_random_seed, load_model_from_config
+from spacy.util import fix_random_seed, load_model_from_config, registry
 from thinc.api import Adam, Config
 
 from span_synthetic import KEY, SMALL_SINGLELABEL_MODEL, SMALL_SPAN_FINDER_MODEL, SMALL_SPANCAT_MODEL, span_examples
 from synthetic import SMALL_TAGGER_MODEL, SMALL_TEXTCAT_MODEL, ner_examples, tagger_examples, textcat_examples
+
+from spacy_dice.pipeline.descriptions import (
+    ENTITIES, EXCLUSIVE_CATS, MULTILABEL_SPANS, SINGLELABEL_SPANS, SPAN_CANDIDATES, TOKEN_TAGS, descriptions,
+)
+from spacy_dice.training.config_rewrites import factory_activation
 
 pytestmark = pytest.mark.slow
 
@@ -50,23 +55,39 @@ def scheduled(activation: str) -> Dict[str, Any]:
     }
 
 
-# component -> (its config without the loss, the loss activation, the examples)
-COMPONENTS: Dict[str, Tuple[Dict[str, Any], str, Callable[[Language], List[Example]]]] = {
-    "dice_tagger": ({"model": SMALL_TAGGER_MODEL, "attr": "pos"}, "softmax", lambda nlp: tagger_examples(nlp, "pos", 20)),
-    "dice_ner": ({"model": SMALL_TAGGER_MODEL}, "softmax", lambda nlp: ner_examples(nlp, 20)),
-    "dice_textcat": (
-        {"model": SMALL_TEXTCAT_MODEL, "positive_label": "POS"}, "softmax", lambda nlp: textcat_examples(nlp, 24)
-    ),
-    "dice_spancat": (
+# task -> (a config without the loss, the examples): what a component of that task trains on here
+RECIPES: Dict[str, Tuple[Dict[str, Any], Callable[[Language], List[Example]]]] = {
+    TOKEN_TAGS: ({"model": SMALL_TAGGER_MODEL, "attr": "pos"}, lambda nlp: tagger_examples(nlp, "pos", 20)),
+    ENTITIES: ({"model": SMALL_TAGGER_MODEL}, lambda nlp: ner_examples(nlp, 20)),
+    EXCLUSIVE_CATS: ({"model": SMALL_TEXTCAT_MODEL, "positive_label": "POS"}, lambda nlp: textcat_examples(nlp, 24)),
+    MULTILABEL_SPANS: (
         {"model": SMALL_SPANCAT_MODEL, "suggester": {"@misc": "spacy.ngram_suggester.v1", "sizes": [1, 2, 3, 4]}},
-        "sigmoid", lambda nlp: span_examples(nlp, 20),
+        lambda nlp: span_examples(nlp, 20),
     ),
-    "dice_spancat_singlelabel": (
+    SINGLELABEL_SPANS: (
         {"model": SMALL_SINGLELABEL_MODEL, "suggester": {"@misc": "spacy.ngram_suggester.v1", "sizes": [1, 2, 3, 4]}},
-        "softmax", lambda nlp: span_examples(nlp, 20, multilabel=False),
+        lambda nlp: span_examples(nlp, 20, multilabel=False),
     ),
-    "dice_span_finder": ({"model": SMALL_SPAN_FINDER_MODEL}, "sigmoid", lambda nlp: span_examples(nlp, 20)),
+    SPAN_CANDIDATES: ({"model": SMALL_SPAN_FINDER_MODEL}, lambda nlp: span_examples(nlp, 20)),
 }
+
+
+def packaged_components() -> Dict[str, Tuple[Dict[str, Any], str, Callable[[Language], List[Example]]]]:
+    """Every dice component of the package (its description registered by ``dice_factory`` in a
+    ``spacy_dice`` module) -> (its config without the loss, the loss activation, the examples),
+    by its task: a new component is in the matrix without an edit here."""
+    found = {}
+    for factory, description in descriptions().items():
+        if not description.dice or not registry.factories.get(factory).__module__.startswith("spacy_dice."):
+            continue
+        assert description.task in RECIPES, f"{factory}: add a recipe for {description.task!r} components to RECIPES"
+        config, examples = RECIPES[description.task]
+        found[factory] = (config, factory_activation(factory), examples)
+    return found
+
+
+# component -> (its config without the loss, the loss activation, the examples)
+COMPONENTS = packaged_components()
 LOSSES = {"weighted": weighted, "scheduled": scheduled}
 TEXTS = ["Alice met Bob in Paris", "the Acme Corp in Oslo was green", "", "box ran quickly to Lima", "a"]
 

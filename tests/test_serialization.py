@@ -68,6 +68,7 @@ def test_bytes_round_trip(saved_pipeline):
     assert restored.get_pipe("dice_tagger").loss.class_weights == nlp.get_pipe("dice_tagger").loss.class_weights
 
 
+@pytest.mark.slow
 def test_fresh_process_loads_without_importing_spacy_dice(saved_pipeline):
     nlp, path = saved_pipeline
     program = (
@@ -100,24 +101,24 @@ def test_loaded_pipeline_keeps_training_with_its_loss(saved_pipeline):
 
 @pytest.mark.slow
 def test_spacy_evaluate_and_package(saved_pipeline, tmp_path):
+    from spacy.cli import app as spacy_app
+    from typer.testing import CliRunner
+
     nlp, path = saved_pipeline
     dev = tmp_path / "dev.spacy"
     DocBin(docs=[eg.reference for eg in ner_examples(nlp, n_docs=10, seed=1)]).to_disk(dev)
     metrics = tmp_path / "metrics.json"
-    subprocess.run(
-        [sys.executable, "-m", "spacy", "evaluate", str(path), str(dev), "--output", str(metrics)],
-        check=True, capture_output=True, text=True,
-    )
+    # `python -m spacy evaluate` and `package`, run in this process by spaCy's own typer app
+    result = CliRunner().invoke(spacy_app, ["evaluate", str(path), str(dev), "--output", str(metrics)])
+    assert result.exit_code == 0, (result.output, result.exception)
     scores = json.loads(metrics.read_text())
     assert 0.0 <= scores["ents_f"] <= 1.0 and "ents_per_type" in scores
 
     packages = tmp_path / "packages"
     packages.mkdir()
-    subprocess.run(
-        [sys.executable, "-m", "spacy", "package", str(path), str(packages), "--name", "dice_test",
-         "--version", "0.0.1", "--force"],
-        check=True, capture_output=True, text=True,
-    )
+    result = CliRunner().invoke(spacy_app, ["package", str(path), str(packages), "--name", "dice_test",
+                                            "--version", "0.0.1", "--force"])
+    assert result.exit_code == 0, (result.output, result.exception)
     meta = json.loads(next(packages.glob("*/meta.json")).read_text())
     assert any(req.startswith("spacy-dice") for req in meta["requirements"]), meta["requirements"]
 

@@ -10,9 +10,9 @@ import pytest
 import spacy
 from spacy.tokens import Doc, DocBin, Span
 from spacy.training import Example
-from spacy.util import fix_random_seed
 from thinc.api import Adam
 
+from conftest import train, train_until
 from span_synthetic import (
     KEY,
     SMALL_SPAN_FINDER_MODEL,
@@ -42,35 +42,20 @@ def pipeline_nlp(loss=BCE):
     return nlp
 
 
-def train(nlp, examples, steps, annotates=(), target=None, key="spans_sc_f"):
-    fix_random_seed(0)
-    nlp.initialize(lambda: examples)
-    optimizer = Adam(0.01)
-    score = 0.0
-    for step in range(1, steps + 1):
-        losses = nlp.update(examples, sgd=optimizer, annotates=list(annotates))
-        assert all(math.isfinite(v) for v in losses.values())
-        if target is not None and step % 10 == 0:
-            score = nlp.evaluate(examples)[key]
-            if score >= target:
-                break
-    return score
-
-
 @pytest.mark.parametrize("loss", ["bce", "dsc_set"])
 def test_span_finder_learns_start_and_end_pointers(loss):
     nlp = finder_nlp(BCE if loss == "bce" else DSC_SET, max_length=4)
     examples = span_examples(nlp, 30)
     # recall of the finder's unlabelled spans against the gold: it suggests candidates. Its
     # precision is capped: every start pairs with every end (e.g. a PER start with an ORG end)
-    assert train(nlp, examples, 100, target=0.97, key="spans_sc_r") >= 0.97
+    assert train_until(nlp, examples, 100, key="spans_sc_r", target=0.97) >= 0.97
     assert nlp.evaluate(examples)["spans_sc_p"] > 0.75
 
 
 def test_span_finder_suggests_the_candidates_of_dice_spancat():
     nlp = pipeline_nlp()
     examples = span_examples(nlp, 30)
-    assert train(nlp, examples, 150, annotates=["span_finder"], target=0.9) >= 0.9
+    assert train_until(nlp, examples, 150, key="spans_sc_f", target=0.9, annotates=["span_finder"]) >= 0.9
     doc = nlp("the Acme Corp in Paris was")
     found = {(s.start, s.end, s.label_) for s in doc.spans[KEY]}
     assert {(1, 5, "BRANCH"), (1, 3, "ORG"), (4, 5, "LOC")} <= found
@@ -89,11 +74,7 @@ def test_preset_suggester_without_its_spans_names_the_fix():
 def test_span_finder_gradient_reaches_the_logits_exactly():
     nlp = finder_nlp(DSC_SET, grad_scale=1.0)
     examples = span_examples(nlp, 6, seed=2)
-    fix_random_seed(0)
-    nlp.initialize(lambda: examples)
-    optimizer = Adam(0.01)
-    for _ in range(5):
-        nlp.update(examples, sgd=optimizer)
+    train(nlp, examples, 5)
     component = nlp.get_pipe("span_finder")
     model = component.model
     docs = [eg.predicted for eg in examples]
@@ -175,9 +156,12 @@ def test_bad_settings_name_the_component():
 @pytest.mark.slow
 def test_pipeline_loads_in_a_fresh_process_and_evaluates(tmp_path):
     """spacy.load without importing spacy_dice (entry points), same predictions; spacy evaluate."""
+    from spacy.cli import app as spacy_app
+    from typer.testing import CliRunner
+
     nlp = pipeline_nlp(DSC_SET)
     examples = span_examples(nlp, 30)
-    train(nlp, examples, 60, annotates=["span_finder"])
+    train_until(nlp, examples, 60, annotates=["span_finder"])
     texts = ["the Acme Corp in Paris was", "Alice met Bob in Lima", ""]
     expected = [[(s.start, s.end, s.label_) for s in doc.spans[KEY]] for doc in nlp.pipe(texts)]
     nlp.to_disk(tmp_path / "model")
@@ -191,9 +175,9 @@ def test_pipeline_loads_in_a_fresh_process_and_evaluates(tmp_path):
                          cwd=tmp_path, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == [[list(s) for s in d] for d in expected]
     DocBin(docs=[eg.reference for eg in examples]).to_disk(tmp_path / "gold.spacy")
-    subprocess.run([sys.executable, "-m", "spacy", "evaluate", str(tmp_path / "model"),
-                    str(tmp_path / "gold.spacy"), "--output", str(tmp_path / "m.json")],
-                   capture_output=True, text=True, cwd=tmp_path, check=True)
+    result = CliRunner().invoke(spacy_app, ["evaluate", str(tmp_path / "model"), str(tmp_path / "gold.spacy"),
+                                            "--output", str(tmp_path / "m.json")])  # in this process
+    assert result.exit_code == 0, (result.output, result.exception)
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert metrics["spans_sc_f"] == pytest.approx(nlp.evaluate(examples)["spans_sc_f"], abs=1e-6)
     assert set(metrics["spans_sc_per_type"]) == {"PER", "ORG", "LOC", "GPE", "BRANCH"}

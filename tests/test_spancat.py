@@ -8,9 +8,9 @@ import pytest
 import spacy
 from spacy.tokens import Doc, Span
 from spacy.training import Example
-from spacy.util import fix_random_seed
 from thinc.api import Adam, Logistic
 
+from conftest import blank_nlp, train, train_until
 from span_synthetic import (
     KEY,
     SIZES,
@@ -44,35 +44,20 @@ SPAN_LOSSES = {
                          "begin_step": 2, "end_step": 6}}),
 }
 NGRAMS = {"@misc": "spacy.ngram_suggester.v1", "sizes": SIZES}
+F = "spans_sc_f"  # the score train_until trains to
 
 
 def make_nlp(factory="dice_spancat", model=SMALL_SPANCAT_MODEL, **config):
-    nlp = spacy.blank("en")
-    config = {"model": model, "suggester": NGRAMS, **config}
-    nlp.add_pipe(factory, name="spancat", config=config)
-    return nlp
+    """A blank pipeline with ``factory`` named "spancat", the n-gram suggester and ``config``."""
+    return blank_nlp(factory, name="spancat", **{"model": model, "suggester": NGRAMS, **config})
 
-
-def train_until(nlp, examples, target=0.95, steps=80, learn_rate=0.01):
-    fix_random_seed(0)
-    nlp.initialize(lambda: examples)
-    optimizer = Adam(learn_rate)
-    score = 0.0
-    for step in range(1, steps + 1):
-        losses = nlp.update(examples, sgd=optimizer)
-        assert all(math.isfinite(v) for v in losses.values())
-        if step % 10 == 0:
-            score = nlp.evaluate(examples)["spans_sc_f"]
-            if score >= target:
-                break
-    return score
 
 
 @pytest.mark.parametrize("loss", sorted(SPAN_LOSSES))
 def test_dice_spancat_learns_nested_and_overlapping_spans(loss):
     nlp = make_nlp(loss=SPAN_LOSSES[loss])
     examples = span_examples(nlp, 30)
-    assert train_until(nlp, examples) >= 0.95
+    assert train_until(nlp, examples, 80, key=F, target=0.95) >= 0.95
     # one doc with a BRANCH holding an ORG and a LOC that is also a GPE
     doc = nlp("the Acme Corp in Paris was")
     found = {(s.start, s.end, s.label_) for s in doc.spans[KEY]}
@@ -83,7 +68,7 @@ def test_dice_spancat_singlelabel_learns_nested_spans():
     nlp = make_nlp("dice_spancat_singlelabel", SMALL_SINGLELABEL_MODEL,
                    loss={"@losses": "spacy-dice.CrossEntropy.v1"})
     examples = span_examples(nlp, 30, multilabel=False)
-    assert train_until(nlp, examples) >= 0.95
+    assert train_until(nlp, examples, 80, key=F, target=0.95) >= 0.95
     doc = nlp("the Acme Corp in Paris was")
     found = {(s.start, s.end, s.label_) for s in doc.spans[KEY]}
     assert {(1, 5, "BRANCH"), (1, 3, "ORG"), (4, 5, "LOC")} <= found
@@ -92,7 +77,7 @@ def test_dice_spancat_singlelabel_learns_nested_spans():
 def test_spacy_linear_logistic_is_adapted_and_still_learns():
     nlp = make_nlp(model=SPACY_SPANCAT_MODEL, loss=BCE)
     assert nlp.get_pipe("spancat").adapted_layers == ["logistic -> sigmoid_logits"]
-    assert train_until(nlp, span_examples(nlp, 30)) >= 0.95
+    assert train_until(nlp, span_examples(nlp, 30), 80, key=F, target=0.95) >= 0.95
 
 
 # ------------------------------------------------------------------ gradient through the model
@@ -149,26 +134,16 @@ def test_gradient_reaches_the_logits_exactly(model, loss):
     nlp = make_nlp(model=SMALL_SPANCAT_MODEL if model == "linear_logits" else SPACY_SPANCAT_MODEL,
                    loss=SPAN_LOSSES[loss], grad_scale=1.0)
     examples = span_examples(nlp, 6, seed=3)
-    fix_random_seed(0)
-    nlp.initialize(lambda: examples)
-    component = nlp.get_pipe("spancat")
-    # a few updates so that probabilities are away from 0.5 and the sigmoid derivative matters
-    optimizer = Adam(0.01)
-    for _ in range(5):
-        nlp.update(examples, sgd=optimizer)
-    _check_gradients(component, examples)
+    train(nlp, examples, 5)  # a few updates: probabilities away from 0.5, the sigmoid derivative matters
+    _check_gradients(nlp.get_pipe("spancat"), examples)
 
 
 def test_gradient_check_fails_with_spacy_logistic_backprop():
     """The check can fail: put spaCy's Logistic (backprop times P(1-P)) back in."""
     nlp = make_nlp(model=SPACY_SPANCAT_MODEL, loss=BCE, grad_scale=1.0)
     examples = span_examples(nlp, 6, seed=3)
-    fix_random_seed(0)
-    nlp.initialize(lambda: examples)
+    train(nlp, examples, 5)
     component = nlp.get_pipe("spancat")
-    optimizer = Adam(0.01)
-    for _ in range(5):
-        nlp.update(examples, sgd=optimizer)
     component.model.get_ref("scorer").layers[-1] = Logistic()
     _check_gradients(component, examples, expect_match=False)
 
@@ -177,11 +152,7 @@ def test_singlelabel_gradient_reaches_the_logits_exactly():
     nlp = make_nlp("dice_spancat_singlelabel", SMALL_SINGLELABEL_MODEL,
                    loss={"@losses": "spacy-dice.DiceLoss.v1", "alpha": 0.01}, grad_scale=1.0)
     examples = span_examples(nlp, 6, seed=3, multilabel=False)
-    fix_random_seed(0)
-    nlp.initialize(lambda: examples)
-    optimizer = Adam(0.01)
-    for _ in range(5):
-        nlp.update(examples, sgd=optimizer)
+    train(nlp, examples, 5)
     _check_gradients(nlp.get_pipe("spancat"), examples)
 
 
@@ -285,7 +256,7 @@ def test_label_counts_reach_the_loss():
 def test_bytes_round_trip_keeps_predictions_and_weights():
     nlp = make_nlp(loss=SPAN_LOSSES["wbce"])
     examples = span_examples(nlp, 20)
-    train_until(nlp, examples, steps=20)
+    train_until(nlp, examples, 20, key=F, target=0.95)
     data = nlp.to_bytes()
     other = make_nlp(loss=SPAN_LOSSES["wbce"])
     other.from_bytes(data)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,9 +12,10 @@ import srsly
 from spacy.tokens import Doc, DocBin, Span
 from typer.testing import CliRunner
 
+from conftest import run_workflow_in_process
 from spacy_dice.cli import app
-from spacy_dice.cli.evaluate import summarize
-from spacy_dice.cli.project import build_config
+from spacy_dice.evaluation.scores import summarize_scores
+from spacy_dice.project import project_config
 from spacy_dice.corpus.spans import count_candidates, ents_as_spans
 from spacy_dice.training.config_rewrites import LOSS_PRESETS, SPAN_LOSS_PRESETS
 
@@ -55,7 +54,7 @@ def test_project_convert_and_config_for_span_tasks(tmp_path):
                [(s.start, s.end, s.label_) for s in d.spans["sc"]] for d in docs)
     assert sum(len(d.spans["sc"]) for d in docs) > 100
     for task, components in (("spans", ["spancat"]), ("spans_finder", ["span_finder", "spancat"])):
-        config, component = build_config("sample", "cnn", "dsc", configs_dir=ROOT / "configs", task=task)
+        config, component = project_config("sample", "cnn", "dsc", configs_dir=ROOT / "configs", task=task)
         assert component == "spancat"
         for name in components:
             assert config["components"][name]["loss"] == SPAN_LOSS_PRESETS["dsc_set"]
@@ -64,14 +63,14 @@ def test_project_convert_and_config_for_span_tasks(tmp_path):
     # every template loss name has its sigmoid form, the span names themselves too; other names
     # are refused (tests/test_presets.py checks every name and component)
     for name, span_name in (("ce_then_dsc", "bce_then_dsc"), ("dl_set", "dl_set")):
-        config, _ = build_config("sample", "cnn", name, configs_dir=ROOT / "configs", task="spans")
+        config, _ = project_config("sample", "cnn", name, configs_dir=ROOT / "configs", task="spans")
         assert config["components"]["spancat"]["loss"] == SPAN_LOSS_PRESETS[span_name]
     with pytest.raises(ValueError, match="unknown loss preset 'softmax_only'"):
-        build_config("sample", "cnn", "softmax_only", configs_dir=ROOT / "configs", task="spans")
+        project_config("sample", "cnn", "softmax_only", configs_dir=ROOT / "configs", task="spans")
 
 
 def test_evaluation_table_reads_span_scores():
-    summary = summarize({"spans_sc_p": 0.5, "spans_sc_r": 0.25, "spans_sc_f": 1 / 3,
+    summary = summarize_scores({"spans_sc_p": 0.5, "spans_sc_r": 0.25, "spans_sc_f": 1 / 3,
                          "spans_sc_per_type": {"PER": {"p": 0.5, "r": 0.25, "f": 1 / 3}}})
     assert summary.task == "spans" and summary.main == ("F1", 1 / 3)
     assert summary.per_label["PER"]["r"] == 0.25
@@ -79,14 +78,15 @@ def test_evaluation_table_reads_span_scores():
 
 @pytest.mark.slow
 def test_project_run_all_trains_the_span_task(tmp_path):
+    """The workflow ``all`` of project.yml with ``--vars.task spans``, each of its commands run in
+    this process (the real ``spacy project run all`` is tests/test_project.py's)."""
     shutil.copy(ROOT / "project.yml", tmp_path / "project.yml")
     shutil.copytree(ROOT / "configs", tmp_path / "configs")
     shutil.copytree(ROOT / "assets", tmp_path / "assets", ignore=shutil.ignore_patterns("downloads"))
     assert srsly.read_yaml(tmp_path / "project.yml")["vars"]["task"] == "auto"
-    cmd = [sys.executable, "-m", "spacy", "project", "run", "all", str(tmp_path), "--vars.task", "spans",
-           "--vars.max_steps", "20", "--vars.eval_frequency", "10", "--vars.name", "sample-spans"]
-    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, (proc.stdout[-4000:], proc.stderr[-4000:])
+    ran = run_workflow_in_process(tmp_path, "all", task="spans", max_steps=20, eval_frequency=10,
+                                  name="sample-spans")
+    assert any(" train " in line for line in ran) and any("project-calibrate" in line for line in ran)
     metrics = json.loads((tmp_path / "metrics" / "sample-spans.json").read_text())
     assert 0.0 <= metrics["spans_sc_f"] <= 1.0
     config = (tmp_path / "training" / "sample-spans" / "config.cfg").read_text()

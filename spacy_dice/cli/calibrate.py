@@ -1,68 +1,50 @@
 """``python -m spacy_dice calibrate MODEL DEV.spacy --output OUT``: fit a trained pipeline's
 decision settings (per-label thresholds, label biases) on a dev set and save the calibrated
-pipeline (:mod:`spacy_dice.decisions`; docs/CALIBRATION.md).
+pipeline (:func:`spacy_dice.decisions.calibrate_model`; docs/CALIBRATION.md).
 
 ``project-calibrate`` is the project's ``calibrate`` step: the same, behind the ``calibrate``
 variable (``false``: nothing happens), followed by ``spacy evaluate`` of the calibrated pipeline
-on the test set and the test scores before and after in the report.
+on the test set and the test scores before and after in the report
+(:func:`spacy_dice.decisions.calibrate_and_evaluate`).
+
+This module parses the options, calls those functions and prints their tables; the library's
+errors name parameters (``min_precision=``), shown here as the flags (``--min-precision``).
 """
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
+from typing import Any, Callable, Optional, TypeVar
 
 import typer
 from wasabi import msg
 
 from .app import app
+from .flags import flag_message
 
 FALSE = ("false", "0", "no", "off", "")
+FLAGS = {
+    "min_precision": "--min-precision", "metric": "--metric", "components": "--components",
+    "output": "--output", "overwrite": "--overwrite", "model": "MODEL",
+}
+T = TypeVar("T")
 
 
-def run_calibration(
-    model: Path, dev: Path, output: Path, *, overwrite: bool = False, metric: str = "f1",
-    min_precision: Union[float, str] = 0.0, folds: int = 5, min_support: int = 20, seed: int = 0,
-    components: str = "", report: Optional[Path] = None, gpu_id: int = -1,
-) -> Dict[str, Any]:
-    """Calibrate, print the tables, write the pipeline (atomically) and the report; returns the
-    report's data. Bad input ends the command with exit code 1 and the reason."""
-    import spacy
-
-    from ..decisions import (
-        CalibrationError, calibrate_pipeline, parse_min_precision, read_dev, tables, to_json, to_markdown,
-    )
-    from ..decisions.write import check_output, write_pipeline
-
-    start = time.perf_counter()
-    if metric not in ("f1", "recall"):
-        msg.fail(f"--metric {metric!r}: use f1 or recall", exits=1)
+def _call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``function(*args, **kwargs)``; a refusal (bad input, no gold) ends the command with exit
+    code 1 and the reason, in flags."""
     try:
-        min_precision = parse_min_precision(min_precision)
-    except CalibrationError as err:
-        msg.fail(str(err), exits=1)
-    if not Path(model).is_dir():
-        msg.fail(f"MODEL {model} is not a pipeline folder", exits=1)
-    try:
-        check_output(model, output, overwrite)
-    except CalibrationError as err:
-        msg.fail(str(err), exits=1)
-    if gpu_id >= 0:
-        spacy.require_gpu(gpu_id)
-    nlp = spacy.load(model)
-    names = [c.strip() for c in components.split(",") if c.strip()] or None
-    try:
-        examples = read_dev(nlp, dev)
-        calibration = calibrate_pipeline(
-            nlp, examples, metric=metric, min_precision=min_precision, folds=folds, seed=seed,
-            min_support=min_support, components=names,
-        )
+        return function(*args, **kwargs)
     except ValueError as err:  # CalibrationError, or no gold for a component (NoGoldError)
-        msg.fail(str(err), exits=1)
+        msg.fail(flag_message(str(err), FLAGS), exits=1)
+        raise  # not reached
+
+
+def print_calibration(done: Any) -> None:
+    """The tables of a :class:`~spacy_dice.decisions.CalibratedModel`, what was not calibrated
+    and where it was written."""
+    from ..decisions import tables
+
+    calibration = done.calibration
     for title, header, rows, notes in tables(calibration):
         msg.divider(title)
         msg.table(rows, header=header, divider=True)
@@ -70,28 +52,11 @@ def run_calibration(
             msg.text(f"- {note}")
     for name, why in calibration.skipped.items():
         msg.info(f"not calibrated: {name}: {why}")
-    changes = {r.name: r.config for r in calibration.results if r.config}
-    write_pipeline(nlp, output, changes, overwrite=overwrite)
-    seconds = round(time.perf_counter() - start, 1)
-    stem = report_stem(output, report)
-    data = to_json(calibration, model=str(model), dev=str(dev), output=str(output), seconds=seconds)
-    write_report(stem, data, to_markdown(calibration, model=str(model), output=str(output)))
+    stem = done.report
     msg.good(
-        f"Calibrated pipeline: {output} ({seconds:g} s); report: {stem}.json, {stem}.md"
-        + ("" if changes else " (no decision changed)")
+        f"Calibrated pipeline: {done.output} ({done.seconds:g} s); report: {stem}.json, {stem}.md"
+        + ("" if done.changes else " (no decision changed)")
     )
-    return data
-
-
-def report_stem(output: Path, report: Optional[Path]) -> Path:
-    stem = Path(report) if report is not None else Path(output).parent / f"{Path(output).name}-calibration"
-    return stem.with_suffix("") if stem.suffix in (".json", ".md") else stem
-
-
-def write_report(stem: Path, data: Dict[str, Any], markdown: str) -> None:
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    _write_text(stem.with_name(stem.name + ".json"), json.dumps(data, indent=2) + "\n")
-    _write_text(stem.with_name(stem.name + ".md"), markdown)
 
 
 @app.command("calibrate")
@@ -114,9 +79,12 @@ def calibrate_command(
     One global threshold / bias per component first; a label departs from it only when its
     cross-fitted gain on dev is positive and it has --min-support dev positives.
     """
-    run_calibration(model, dev, output, overwrite=overwrite, metric=metric, min_precision=min_precision,
-                    folds=folds, min_support=min_support, seed=seed, components=components,
-                    report=report, gpu_id=gpu_id)
+    from ..decisions import calibrate_model
+
+    done = _call(calibrate_model, model, dev, output, overwrite=overwrite, metric=metric,
+                 min_precision=min_precision, folds=folds, min_support=min_support, seed=seed,
+                 components=components, report=report, gpu_id=gpu_id)
+    print_calibration(done)
 
 
 @app.command("project-calibrate")
@@ -135,58 +103,12 @@ def project_calibrate_command(
     if str(enabled).strip().lower() in FALSE:
         msg.info(f"calibrate = {enabled}: calibration is off, nothing to do")
         return
-    from spacy.cli.evaluate import evaluate
+    from ..decisions import calibrate_and_evaluate
 
-    data = run_calibration(model, dev, output, overwrite=True, report=report, gpu_id=gpu_id)
-    metrics = metrics.with_suffix("") if metrics.suffix in (".json", ".md") else metrics
-    metrics.parent.mkdir(parents=True, exist_ok=True)
-    json_path = metrics.with_name(metrics.name + ".json")
-    after = evaluate(str(output), test, output=json_path, use_gpu=gpu_id, silent=True)
-    command = [sys.executable, "-m", "spacy_dice", "evaluate-table", str(json_path),
-               "--output", str(metrics.with_name(metrics.name + ".md")), "--model", str(output),
-               "--data", str(test), "--gpu-id", str(gpu_id)]
-    if _takes_option("evaluate-table", "--compare-model"):  # the ECE of model-best next to it
-        command += ["--compare-model", str(model)]
-    table = subprocess.run(command, capture_output=True, text=True)
-    if table.returncode != 0:
-        msg.warn(f"evaluate-table failed: {(table.stderr or table.stdout)[-500:]}")
-    test_scores = {"after": _headline(after)}
-    if before is not None and Path(before).exists():
-        test_scores["before"] = _headline(json.loads(Path(before).read_text(encoding="utf8")))
-    data["test"] = {"data": str(test), "metrics": str(json_path), **test_scores}
-    stem = report_stem(output, report)
-    md = stem.with_name(stem.name + ".md").read_text(encoding="utf8")
-    lines = ["", "## Test set", ""]
-    for key in sorted(test_scores["after"]):
-        b = test_scores.get("before", {}).get(key)
-        a = test_scores["after"][key]
-        lines.append(f"- {key}: " + (f"{_pc(b)} before, " if b is not None else "") + f"{_pc(a)} after calibration")
-    write_report(stem, data, md + "\n".join(lines) + "\n")
-    for line in lines[3:]:
+    done = _call(calibrate_and_evaluate, model, dev, test, output, metrics, before=before,
+                 report=report, gpu_id=gpu_id)
+    print_calibration(done.calibrated)
+    if done.table_error:
+        msg.warn(f"evaluate-table failed: {done.table_error}")
+    for line in done.lines:
         msg.text(line)
-
-
-def _takes_option(command: str, option: str) -> bool:
-    import typer.main
-
-    group = typer.main.get_command(app)
-    sub = group.commands.get(command) if hasattr(group, "commands") else None  # type: ignore[attr-defined]
-    return sub is not None and any(option in p.opts for p in sub.params)
-
-
-def _headline(scores: Dict[str, Any]) -> Dict[str, float]:
-    keys = ("ents_p", "ents_r", "ents_f", "cats_score", "tag_acc", "pos_acc")
-    out = {k: float(v) for k, v in scores.items()
-           if v is not None and isinstance(v, (int, float))
-           and (k in keys or (k.startswith("spans_") and k[-2:] in ("_p", "_r", "_f")))}
-    return out
-
-
-def _pc(value: Optional[float]) -> str:
-    return "-" if value is None else f"{100 * value:.2f}"
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf8")
-    os.replace(tmp, path)

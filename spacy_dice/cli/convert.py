@@ -1,4 +1,8 @@
-"""``python -m spacy_dice convert FORMAT INPUT OUTPUT``: a corpus file to a ``.spacy`` file."""
+"""``python -m spacy_dice convert FORMAT INPUT OUTPUT``: a corpus file to a ``.spacy`` file.
+
+The conversion is :func:`spacy_dice.corpus.convert.convert_file`; this module checks which options
+go with which format and prints the counts.
+"""
 from __future__ import annotations
 
 from enum import Enum
@@ -11,7 +15,9 @@ from wasabi import msg
 from ..corpus.convert import FORMATS, convert_file
 from ..corpus.errors import CorpusFormatError
 from ..corpus.iob import SCHEMES
+from ..formatting import percent
 from .app import app
+from .flags import flag_message
 
 FormatName = Enum("FormatName", {name: name for name in FORMATS}, type=str)  # type: ignore[misc]
 SchemeName = Enum("SchemeName", {name: name for name in SCHEMES}, type=str)  # type: ignore[misc]
@@ -24,13 +30,13 @@ def _print_counts(counts: Dict[str, int], total: Optional[int] = None) -> None:
     for label, count in counts.items():
         row = [label, f"{count:,}"]
         if total:
-            row.append(f"{100 * count / total:.1f}%")
+            row.append(f"{percent(count / total, 1)}%")
         rows.append(row)
     header = ("label", "count", "share") if total else ("label", "count")
     msg.table(rows, header=header, divider=True, aligns=("l", "r", "r")[: len(header)])
 
 
-def print_stats(stats: Dict[str, Any]) -> None:
+def print_conversion(stats: Dict[str, Any]) -> None:
     """Print what :func:`convert_file` read, to compare with the published counts."""
     msg.good(f"Wrote {stats['documents']:,} documents to {stats['output']}")
     task = stats["task"]
@@ -40,7 +46,7 @@ def print_stats(stats: Dict[str, Any]) -> None:
             f"{stats['tokens']:,} tokens"
         )
         msg.text(
-            f"Positive share ({stats['positive_label']}): {100 * stats['positive_share']:.1f}%"
+            f"Positive share ({stats['positive_label']}): {percent(stats['positive_share'], 1)}%"
         )
         _print_counts(stats["cats"], total=stats["documents"])
         return
@@ -68,7 +74,7 @@ def print_stats(stats: Dict[str, Any]) -> None:
 
 
 @app.command("convert")
-def convert(
+def convert_cli(
     format: FormatName = typer.Argument(  # type: ignore[valid-type]
         ..., help="Input format: " + ", ".join(f"{k} ({v.description})" for k, v in FORMATS.items())
     ),
@@ -119,10 +125,7 @@ def convert(
     try:
         stats = convert_file(name, input_path, output_path, n_sents=n_sents, limit=limit,
                              spans_key=spans_key, **options)
-    except CorpusFormatError as err:
-        msg.fail(f"Cannot convert {input_path}", str(err))
+    except (CorpusFormatError, ValueError) as err:  # malformed input; --spans-key for a format without entities
+        msg.fail(f"Cannot convert {input_path}", flag_message(str(err), {"spans_key": "--spans-key"}))
         raise typer.Exit(code=1)
-    except ValueError as err:  # --spans-key for a format without entities
-        msg.fail(f"Cannot convert {input_path}", str(err))
-        raise typer.Exit(code=1)
-    print_stats(stats)
+    print_conversion(stats)

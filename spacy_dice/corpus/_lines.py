@@ -1,13 +1,30 @@
-"""Line-level helpers shared by the readers: strict UTF-8 decoding, column splitting."""
+"""Line-level helpers shared by the readers: strict UTF-8 decoding, column splitting, the
+``limit`` on the number of docs."""
 from __future__ import annotations
 
 import codecs
+import itertools
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional, Tuple
+from typing import Callable, Iterable, Iterator, List, Optional, Tuple, TypeVar
 
 from .errors import CorpusFormatError, PathLike
 
 _PREVIEW_CHARS = 80
+
+
+T = TypeVar("T")
+
+
+def check_limit(limit: Optional[int]) -> None:
+    """Raise a ValueError if ``limit`` (how many docs a reader keeps; ``None``: all) is negative."""
+    if limit is not None and limit < 0:
+        raise ValueError(f"limit must not be negative, got {limit}")
+
+
+def take(items: Iterable[T], limit: Optional[int]) -> Iterator[T]:
+    """The first ``limit`` of ``items`` (all of them for ``None``). No item past them is asked
+    for, so a lazy reader stops there and never sees the lines that follow."""
+    return iter(items) if limit is None else itertools.islice(items, limit)
 
 
 def preview(text: str) -> str:
@@ -101,17 +118,12 @@ def iter_tsv_rows(
     path: PathLike,
     columns: List[str],
     check_header: Callable[[int, str, List[str]], None],
-    limit: Optional[int],
 ) -> Iterator[Tuple[int, List[str]]]:
-    """``(line number, columns)`` of each data row of a tab-separated file.
+    """``(line number, columns)`` of each data row of a tab-separated file, lazily.
 
     Blank lines are skipped; a first row whose first column is ``columns[0]`` is a header, checked
-    by ``check_header(lineno, line, cols)`` (which raises :class:`CorpusFormatError`) and skipped;
-    at most ``limit`` rows are yielded (``None``: all).
+    by ``check_header(lineno, line, cols)`` (which raises :class:`CorpusFormatError`) and skipped.
     """
-    if limit == 0:
-        return
-    n_read = 0
     first_row = True
     for lineno, line in iter_lines(path):
         if is_blank(line):
@@ -123,6 +135,3 @@ def iter_tsv_rows(
             check_header(lineno, line, cols)
             continue
         yield lineno, cols
-        n_read += 1
-        if limit is not None and n_read >= limit:
-            return

@@ -13,7 +13,7 @@ from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
 from ._docs import build_doc, default_vocab, sentence_starts
-from ._lines import is_blank, iter_lines, split_columns
+from ._lines import check_limit, is_blank, iter_lines, split_columns
 from .errors import CorpusFormatError, PathLike
 from .tags import EntitySpan, SpanBuilder
 
@@ -112,8 +112,7 @@ def read_conll2003(
     """
     if n_sents < 1:
         raise ValueError(f"n_sents must be at least 1, got {n_sents}")
-    if limit is not None and limit < 0:
-        raise ValueError(f"limit must not be negative, got {limit}")
+    check_limit(limit)
     return _read(path, n_sents, limit, default_vocab(vocab))
 
 

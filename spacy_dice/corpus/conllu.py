@@ -17,7 +17,7 @@ from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
 from ._docs import build_doc, default_vocab
-from ._lines import is_blank, iter_lines, preview, split_columns
+from ._lines import check_limit, take, is_blank, iter_lines, preview, split_columns
 from .errors import CorpusFormatError, PathLike
 
 COLUMNS = ["ID", "FORM", "LEMMA", "UPOS", "XPOS", "FEATS", "HEAD", "DEPREL", "DEPS", "MISC"]
@@ -50,15 +50,11 @@ def read_conllu(
         CorpusFormatError: malformed input (raised while iterating): column count,
             separator, word ids out of sequence, unknown UPOS, empty FORM, encoding.
     """
-    if limit is not None and limit < 0:
-        raise ValueError(f"limit must not be negative, got {limit}")
-    return _read(path, limit, default_vocab(vocab))
+    check_limit(limit)
+    return take(_read(path, default_vocab(vocab)), limit)
 
 
-def _read(path: PathLike, limit: Optional[int], vocab: Vocab) -> Iterator[Doc]:
-    if limit == 0:
-        return
-    n_read = 0
+def _read(path: PathLike, vocab: Vocab) -> Iterator[Doc]:
     words: List[str] = []
     spaces: List[bool] = []
     upos: List[Optional[str]] = []
@@ -85,9 +81,6 @@ def _read(path: PathLike, limit: Optional[int], vocab: Vocab) -> Iterator[Doc]:
                         f"of the range ending at {range_end}, found a blank line",
                     )
                 yield make()
-                n_read += 1
-                if limit is not None and n_read >= limit:
-                    return
             reset()
             continue
         if line.startswith("#"):

@@ -1,13 +1,12 @@
 """Writing docs to a ``.spacy`` file (spaCy ``DocBin``) atomically."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Iterable
 
 from spacy.tokens import Doc, DocBin
 
+from ..files import write_atomic
 from .errors import PathLike
 
 
@@ -16,9 +15,10 @@ def write_docbin(docs: Iterable[Doc], path: PathLike) -> int:
 
     All docs are read first (a reader raising on malformed input stops here, before
     anything is written); the bytes then go to a temporary file in the output's
-    folder, which is renamed onto ``path`` only once complete. So an error never
-    leaves a partial file or a temporary file behind, and an existing ``path`` is
-    either replaced whole or left as it was. Missing parent folders are created.
+    folder, which is renamed onto ``path`` only once complete
+    (:func:`spacy_dice.files.write_atomic`). So an error never leaves a partial file or
+    a temporary file behind, and an existing ``path`` is either replaced whole or left
+    as it was. Missing parent folders are created; the file gets mode 0o644.
     """
     path = Path(path)
     doc_bin = DocBin(store_user_data=False)
@@ -26,20 +26,5 @@ def write_docbin(docs: Iterable[Doc], path: PathLike) -> int:
     for doc in docs:
         doc_bin.add(doc)
         n_docs += 1
-    data = doc_bin.to_bytes()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        raise
+    write_atomic(path, doc_bin.to_bytes(), mode=0o644)
     return n_docs

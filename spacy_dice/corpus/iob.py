@@ -23,7 +23,7 @@ from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
 from ._docs import build_doc, default_vocab
-from ._lines import is_blank, iter_lines, preview
+from ._lines import check_limit, take, is_blank, iter_lines, preview
 from .errors import CorpusFormatError, PathLike
 from .tags import EntitySpan, SpanBuilder
 from .uner import align_spaces
@@ -98,8 +98,7 @@ class IobDocs:
     ) -> None:
         if scheme not in SCHEMES:
             raise ValueError(f"unknown tag scheme {scheme!r}: expected one of {', '.join(SCHEMES)}")
-        if limit is not None and limit < 0:
-            raise ValueError(f"limit must not be negative, got {limit}")
+        check_limit(limit)
         self.path = path
         self.given = scheme
         self.comments = comments
@@ -110,7 +109,7 @@ class IobDocs:
         self._biluo_line: Optional[int] = None
 
     def __iter__(self) -> Iterator[Doc]:
-        return self._read()
+        return take(self._read(), self.limit)
 
     # --- one sentence ------------------------------------------------------------------------
     def _spans(self, tags: List[str], lines: List[int]) -> List[EntitySpan]:
@@ -193,9 +192,6 @@ class IobDocs:
         return columns
 
     def _read(self) -> Iterator[Doc]:
-        if self.limit == 0:
-            return
-        n_read = 0
         layout: Optional[Tuple[str, int, int, str]] = None  # sep, columns, line number, line
         words: List[str] = []
         tags: List[str] = []
@@ -212,9 +208,6 @@ class IobDocs:
             if is_blank(line) or is_docstart:
                 if words:
                     yield self._doc(words, tags, lines, text)
-                    n_read += 1
-                    if self.limit is not None and n_read >= self.limit:
-                        return
                 words, tags, lines, text = [], [], [], None
                 continue
             columns = self._columns(line, lineno, layout)

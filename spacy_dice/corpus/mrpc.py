@@ -8,13 +8,13 @@ two strings, tokenized by ``spacy.blank("en")``, with cats
 """
 from __future__ import annotations
 
-from typing import Dict, Iterator, List, Optional
+from typing import Iterator, List, Optional
 
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from ._docs import blank_english
-from ._lines import iter_tsv_rows, preview
+from ._docs import binary_cats, blank_english
+from ._lines import check_limit, take, iter_tsv_rows, preview
 from .errors import CorpusFormatError, PathLike
 from .pairs import make_pair_text
 
@@ -22,11 +22,6 @@ COLUMNS = ["Quality", "#1 ID", "#2 ID", "#1 String", "#2 String"]
 POSITIVE_LABEL = "paraphrase"
 NEGATIVE_LABEL = "not_paraphrase"
 LABELS = (POSITIVE_LABEL, NEGATIVE_LABEL)
-
-
-def mrpc_cats(quality: int) -> Dict[str, float]:
-    """The ``doc.cats`` for a quality of 1 (paraphrase) or 0 (not a paraphrase)."""
-    return {POSITIVE_LABEL: float(quality), NEGATIVE_LABEL: 1.0 - float(quality)}
 
 
 def read_mrpc(
@@ -44,12 +39,11 @@ def read_mrpc(
             separator, a Quality other than 0 or 1, an empty string, a wrong header,
             encoding.
     """
-    if limit is not None and limit < 0:
-        raise ValueError(f"limit must not be negative, got {limit}")
-    return _read(path, limit, nlp if nlp is not None else blank_english())
+    check_limit(limit)
+    return take(_read(path, nlp if nlp is not None else blank_english()), limit)
 
 
-def _read(path: PathLike, limit: Optional[int], nlp: Language) -> Iterator[Doc]:
+def _read(path: PathLike, nlp: Language) -> Iterator[Doc]:
     def check_header(lineno: int, line: str, cols: List[str]) -> None:
         if [c.strip() for c in cols] != COLUMNS:
             raise CorpusFormatError(
@@ -57,7 +51,7 @@ def _read(path: PathLike, limit: Optional[int], nlp: Language) -> Iterator[Doc]:
                 f"expected the header {chr(9).join(COLUMNS)!r}, found {preview(line)}",
             )
 
-    for lineno, cols in iter_tsv_rows(path, COLUMNS, check_header, limit):
+    for lineno, cols in iter_tsv_rows(path, COLUMNS, check_header):
         quality, _id1, _id2, first, second = cols
         if quality.strip() not in ("0", "1"):
             raise CorpusFormatError(
@@ -71,5 +65,5 @@ def _read(path: PathLike, limit: Optional[int], nlp: Language) -> Iterator[Doc]:
                     f"expected a sentence in column {column} ({COLUMNS[column - 1]}), found an empty string",
                 )
         doc = nlp.make_doc(make_pair_text(first, second))
-        doc.cats = mrpc_cats(int(quality))
+        doc.cats = binary_cats(LABELS, int(quality))
         yield doc

@@ -7,13 +7,13 @@ cats ``{"positive": y, "negative": 1 - y}``.
 """
 from __future__ import annotations
 
-from typing import Dict, Iterator, List, Optional
+from typing import Iterator, List, Optional
 
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from ._docs import blank_english
-from ._lines import iter_tsv_rows, preview
+from ._docs import binary_cats, blank_english
+from ._lines import check_limit, take, iter_tsv_rows, preview
 from .errors import CorpusFormatError, PathLike
 
 COLUMNS = ["label", "sentence"]
@@ -21,11 +21,6 @@ HEADER_TEXT_COLUMNS = ("sentence", "content")
 POSITIVE_LABEL = "positive"
 NEGATIVE_LABEL = "negative"
 LABELS = (POSITIVE_LABEL, NEGATIVE_LABEL)
-
-
-def sst2_cats(label: int) -> Dict[str, float]:
-    """The ``doc.cats`` for a label of 1 (positive) or 0 (negative)."""
-    return {POSITIVE_LABEL: float(label), NEGATIVE_LABEL: 1.0 - float(label)}
 
 
 def read_sst2(
@@ -43,12 +38,11 @@ def read_sst2(
             separator, a label other than 0 or 1, an empty sentence, a wrong header,
             encoding.
     """
-    if limit is not None and limit < 0:
-        raise ValueError(f"limit must not be negative, got {limit}")
-    return _read(path, limit, nlp if nlp is not None else blank_english())
+    check_limit(limit)
+    return take(_read(path, nlp if nlp is not None else blank_english()), limit)
 
 
-def _read(path: PathLike, limit: Optional[int], nlp: Language) -> Iterator[Doc]:
+def _read(path: PathLike, nlp: Language) -> Iterator[Doc]:
     def check_header(lineno: int, line: str, cols: List[str]) -> None:
         if cols[1].strip() not in HEADER_TEXT_COLUMNS:
             raise CorpusFormatError(
@@ -57,7 +51,7 @@ def _read(path: PathLike, limit: Optional[int], nlp: Language) -> Iterator[Doc]:
                 f"found {preview(line)}",
             )
 
-    for lineno, (label, sentence) in iter_tsv_rows(path, COLUMNS, check_header, limit):
+    for lineno, (label, sentence) in iter_tsv_rows(path, COLUMNS, check_header):
         if label.strip() not in ("0", "1"):
             raise CorpusFormatError(
                 path, lineno, f"expected label 0 or 1 in column 1, found {preview(label)}"
@@ -67,5 +61,5 @@ def _read(path: PathLike, limit: Optional[int], nlp: Language) -> Iterator[Doc]:
                 path, lineno, "expected a sentence in column 2, found an empty string"
             )
         doc = nlp.make_doc(sentence.strip())
-        doc.cats = sst2_cats(int(label))
+        doc.cats = binary_cats(LABELS, int(label))
         yield doc

@@ -15,7 +15,7 @@ from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
 from ._docs import build_doc, default_vocab
-from ._lines import is_blank, iter_lines, preview, split_columns
+from ._lines import check_limit, take, is_blank, iter_lines, preview, split_columns
 from .errors import CorpusFormatError, PathLike
 from .tags import SpanBuilder
 
@@ -64,15 +64,11 @@ def read_uner(
             separator, token ids out of sequence, empty token, invalid tag, ``I-X``
             not continuing an ``X`` entity, encoding.
     """
-    if limit is not None and limit < 0:
-        raise ValueError(f"limit must not be negative, got {limit}")
-    return _read(path, limit, default_vocab(vocab))
+    check_limit(limit)
+    return take(_read(path, default_vocab(vocab)), limit)
 
 
-def _read(path: PathLike, limit: Optional[int], vocab: Vocab) -> Iterator[Doc]:
-    if limit == 0:
-        return
-    n_read = 0
+def _read(path: PathLike, vocab: Vocab) -> Iterator[Doc]:
     words: List[str] = []
     text: Optional[str] = None
     builder = SpanBuilder("iob2")
@@ -84,9 +80,6 @@ def _read(path: PathLike, limit: Optional[int], vocab: Vocab) -> Iterator[Doc]:
         if is_blank(line):
             if words:
                 yield make()
-                n_read += 1
-                if limit is not None and n_read >= limit:
-                    return
             words, text, builder = [], None, SpanBuilder("iob2")
             continue
         if line.startswith("#"):

@@ -1,17 +1,19 @@
 """The report of a calibration: per-label rows, the summary, JSON, terminal tables and Markdown.
 
-Computing is :mod:`.calibrate`; this module only lays out its :class:`~.calibrate.Calibration`.
+Computing is :mod:`.calibration`; this module only lays out its :class:`~.calibration.Calibration`.
 """
 from __future__ import annotations
 
 import math
 from typing import Any, Dict, List, Optional, Tuple
 
-from .calibrate import Calibration, Result
+from ..formatting import percent
+from .calibration import Calibration, Result
 from .search import prf
 
 
 def _pct(value: Optional[float]) -> Optional[float]:
+    """A fraction as a number of percent rounded to 2 decimals (for the JSON); None for None, NaN."""
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else round(100 * value, 2)
 
 
@@ -38,6 +40,7 @@ def label_rows(result: Result) -> List[Dict[str, Any]]:
 
 
 def summary(result: Result) -> Dict[str, Any]:
+    """One component's scores before, after (in-sample) and cross-fitted, in %."""
     if result.fit is not None:
         fit = result.fit
         return {
@@ -57,6 +60,8 @@ def summary(result: Result) -> Dict[str, Any]:
 
 def to_json(calibration: Calibration, *, model: str = "", dev: str = "", output: str = "",
             seconds: Optional[float] = None) -> Dict[str, Any]:
+    """The report's data (``STEM.json``): the options, what was skipped and why, and per
+    component its summary, per-label rows, finder rows and the settings stored."""
     return {
         "model": model, "dev": dev, "output": output, "n_docs": calibration.n_docs,
         "options": calibration.options, "seconds": seconds,
@@ -105,7 +110,7 @@ def tables(calibration: Calibration) -> List[Tuple[str, List[str], List[List[str
             header = ["finder threshold", "candidates", "candidate recall", "best F1 (global threshold)"]
             rows = [
                 [_fmt(row["finder_threshold"]) + (" (current)" if row["current"] else ""),
-                 str(row["candidates"]), _fmt(_pct(row["candidate_recall"])), _fmt(_pct(row["best_global_f"]))]
+                 str(row["candidates"]), percent(row["candidate_recall"]), percent(row["best_global_f"])]
                 for row in r.finder_rows
             ]
             chosen = r.config.get("threshold")
@@ -128,6 +133,7 @@ def tables(calibration: Calibration) -> List[Tuple[str, List[str], List[List[str
 
 
 def to_markdown(calibration: Calibration, *, model: str = "", output: str = "") -> str:
+    """The report as Markdown (``STEM.md``): the options, then :func:`tables` as Markdown tables."""
     lines = [f"# Calibration of {model or 'the pipeline'}", ""]
     o = calibration.options
     lines.append(

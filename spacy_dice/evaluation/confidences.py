@@ -18,33 +18,24 @@ one confidence per decision and whether that decision is correct:
   whose ``attrs["scores"]`` hold one value per entity), each predicted entity's confidence,
   correct when an entity of the same label has exactly its characters in the gold.
 
-Gold that is missing (unannotated docs, tokens the tokenizations do not share) counts nowhere.
-spaCy's transition-based ``ner`` has no probabilities: it is listed in ``skipped`` with the reason.
-Everything is returned as host (numpy) arrays.
+Which of these a component gives is its description's ``confidences``
+(:class:`spacy_dice.pipeline.descriptions.ComponentDescription`), collected by its task. A
+component whose description says it has none (spaCy's transition-based ``ner``: no
+probabilities) is listed in ``skipped`` with the description's reason, and so is a component whose
+factory has no description (with how to declare one). Gold that is missing (unannotated docs,
+tokens the tokenizations do not share) counts nowhere. Everything is returned as host (numpy)
+arrays.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy
 
-TOP_LABEL = "top-label"
-BINARY = "binary"
-
-TAGGERS = ("dice_tagger", "tagger")
-TOKEN_NER = ("dice_ner",)
-EXCLUSIVE_TEXTCAT = ("dice_textcat", "textcat")
-MULTILABEL_TEXTCAT = ("textcat_multilabel",)
-MULTILABEL_SPANCAT = ("dice_spancat", "spancat")
-SINGLELABEL_SPANCAT = ("dice_spancat_singlelabel", "spancat_singlelabel")
-SPAN_FINDERS = ("dice_span_finder", "span_finder")
-NO_PROBABILITIES = {
-    "ner": "spaCy's transition-based ner gives no probabilities",
-    "beam_ner": "beam search scores are not collected",
-}
-SUPPORTED = TAGGERS + TOKEN_NER + EXCLUSIVE_TEXTCAT + MULTILABEL_TEXTCAT + MULTILABEL_SPANCAT + \
-    SINGLELABEL_SPANCAT + SPAN_FINDERS
+from ..pipeline import descriptions as d
+from ..pipeline.decision_settings import LABEL_BIAS
+from ..pipeline.descriptions import BINARY, TOP_LABEL, ComponentDescription, UndescribedComponentError, describe
 
 
 @dataclass
@@ -158,8 +149,10 @@ def _scores_key(pipe: Any) -> Optional[str]:
 
 
 class _Collector:
-    def __init__(self, name: str, pipe: Any, factory: str) -> None:
-        self.name, self.pipe, self.factory = name, pipe, factory
+    def __init__(self, name: str, pipe: Any, description: ComponentDescription) -> None:
+        self.name, self.pipe, self.factory = name, pipe, description.factory
+        self.description = description
+        self.label_bias = description.decision == LABEL_BIAS  # its scores are biased by its cfg
         self.sets: List[ConfidenceSet] = []
 
     def new(self, what: str, kind: str) -> ConfidenceSet:
@@ -169,21 +162,22 @@ class _Collector:
 
 
 class _TokenClassifierCollector(_Collector):
-    """dice_tagger / tagger / dice_ner: top-label per token."""
+    """Token tags (dice_tagger / tagger) and entities as BILUO tags (dice_ner): top-label per token."""
 
-    def __init__(self, name: str, pipe: Any, factory: str) -> None:
-        super().__init__(name, pipe, factory)
-        if factory in TOKEN_NER:
+    def __init__(self, name: str, pipe: Any, description: ComponentDescription) -> None:
+        super().__init__(name, pipe, description)
+        self.biluo = description.task == d.ENTITIES
+        if self.biluo:
             self.tokens = self.new("token (BILUO tag)", TOP_LABEL)
             self.entities = self.new("entity", TOP_LABEL)
         else:
-            attr = (getattr(pipe, "cfg", {}).get("attr") or "tag") if factory == "dice_tagger" else "tag"
+            attr = description.attr_of(getattr(pipe, "cfg", {}) or {})
             self.attr = attr.upper()
             self.tokens = self.new(f"token ({attr})", TOP_LABEL)
 
     def collect(self, docs: List[Any], examples: Sequence[Any]) -> None:
         pipe = self.pipe
-        if self.factory in TOKEN_NER:
+        if self.biluo:
             scores = pipe.predict(docs)
             probs = self._ner_probs(docs, scores)
             index = {tag: i for i, tag in enumerate(pipe.class_names)}
@@ -196,7 +190,7 @@ class _TokenClassifierCollector(_Collector):
             if len(g) and p.shape[0] == len(g):
                 self.tokens.add(*_top_label(p, g))
         pipe.set_annotations(docs, scores)
-        if self.factory in TOKEN_NER:
+        if self.biluo:
             self._collect_entities(docs, examples)
 
     def _ner_probs(self, docs: List[Any], scores: Any) -> List[numpy.ndarray]:
@@ -206,7 +200,7 @@ class _TokenClassifierCollector(_Collector):
         first = next((s for s, d in zip(scores, docs) if len(d)), None)
         if first is not None and getattr(first, "ndim", 0) == 2 and numpy.issubdtype(_host(first).dtype, numpy.floating):
             # log-probabilities; with a label_bias, the decoder's distribution softmax(log p + b)
-            if hasattr(pipe, "biased_log_probs"):
+            if self.label_bias:
                 scores = pipe.biased_log_probs(scores)
             return [_softmax(_host(s).astype("float64")) for s in scores]
         if not any(len(d) for d in docs):
@@ -233,9 +227,9 @@ class _TokenClassifierCollector(_Collector):
 
 
 class _TextcatCollector(_Collector):
-    def __init__(self, name: str, pipe: Any, factory: str) -> None:
-        super().__init__(name, pipe, factory)
-        self.exclusive = factory in EXCLUSIVE_TEXTCAT
+    def __init__(self, name: str, pipe: Any, description: ComponentDescription) -> None:
+        super().__init__(name, pipe, description)
+        self.exclusive = description.task == d.EXCLUSIVE_CATS
         self.docs = self.new("document" if self.exclusive else "document x label",
                              TOP_LABEL if self.exclusive else BINARY)
 
@@ -243,7 +237,7 @@ class _TextcatCollector(_Collector):
         pipe = self.pipe
         scores = pipe.predict(docs)
         # with a label_bias, the probabilities doc.cats gets (softmax(log p + b))
-        biased = pipe.biased_scores(scores) if hasattr(pipe, "biased_scores") else scores
+        biased = pipe.biased_scores(scores) if self.label_bias else scores
         probs = _host(biased).astype("float64")
         labels = list(pipe.labels)
         if self.exclusive:
@@ -266,9 +260,9 @@ class _TextcatCollector(_Collector):
 
 
 class _SpancatCollector(_Collector):
-    def __init__(self, name: str, pipe: Any, factory: str) -> None:
-        super().__init__(name, pipe, factory)
-        self.single = factory in SINGLELABEL_SPANCAT
+    def __init__(self, name: str, pipe: Any, description: ComponentDescription) -> None:
+        super().__init__(name, pipe, description)
+        self.single = description.task == d.SINGLELABEL_SPANS
         self.cands = self.new("candidate span" if self.single else "candidate span x label",
                               TOP_LABEL if self.single else BINARY)
 
@@ -290,8 +284,8 @@ class _SpancatCollector(_Collector):
 
 
 class _SpanFinderCollector(_Collector):
-    def __init__(self, name: str, pipe: Any, factory: str) -> None:
-        super().__init__(name, pipe, factory)
+    def __init__(self, name: str, pipe: Any, description: ComponentDescription) -> None:
+        super().__init__(name, pipe, description)
         self.tokens = self.new("token x start/end", BINARY)
 
     def collect(self, docs: List[Any], examples: Sequence[Any]) -> None:
@@ -308,16 +302,20 @@ class _SpanFinderCollector(_Collector):
         pipe.set_annotations(docs, scores)
 
 
-def _collector(name: str, pipe: Any, factory: str) -> Optional[_Collector]:
-    if factory in TAGGERS or factory in TOKEN_NER:
-        return _TokenClassifierCollector(name, pipe, factory)
-    if factory in EXCLUSIVE_TEXTCAT or factory in MULTILABEL_TEXTCAT:
-        return _TextcatCollector(name, pipe, factory)
-    if factory in MULTILABEL_SPANCAT or factory in SINGLELABEL_SPANCAT:
-        return _SpancatCollector(name, pipe, factory)
-    if factory in SPAN_FINDERS:
-        return _SpanFinderCollector(name, pipe, factory)
-    return None
+_COLLECTORS = {
+    d.TOKEN_TAGS: _TokenClassifierCollector, d.ENTITIES: _TokenClassifierCollector,
+    d.EXCLUSIVE_CATS: _TextcatCollector, d.MULTILABEL_CATS: _TextcatCollector,
+    d.MULTILABEL_SPANS: _SpancatCollector, d.SINGLELABEL_SPANS: _SpancatCollector,
+    d.SPAN_CANDIDATES: _SpanFinderCollector,
+}
+"""The collector of each task whose components can give confidences."""
+
+
+def _collector(name: str, pipe: Any, description: ComponentDescription) -> Optional[_Collector]:
+    """The collector of the component's task; ``None`` when its description gives no confidences."""
+    if description.confidences is None:
+        return None
+    return _COLLECTORS[description.task](name, pipe, description)
 
 
 @dataclass
@@ -328,19 +326,27 @@ class CollectedConfidences:
 
 def collect_confidences(nlp: Any, examples: Sequence[Any], batch_size: int = 64) -> CollectedConfidences:
     """Run ``nlp`` over the examples' predicted docs (annotating them in place, component by
-    component, batch by batch) and collect each known component's confidences.
+    component, batch by batch) and collect the confidences of each component whose description
+    gives some.
 
-    Sets that got no decision (e.g. ``dice_ner`` writes no entity confidences) are dropped.
+    Returns the sets and, in ``skipped``, the components without confidences by name with the
+    reason: their description's ``confidences_note``, or how to describe a factory that has no
+    description (components that predict nothing, such as ``tok2vec``, are passed by). Sets that
+    got no decision (e.g. ``dice_ner`` writes no entity confidences) are dropped.
     """
     collectors: Dict[str, _Collector] = {}
     skipped: Dict[str, str] = {}
     for name in nlp.pipe_names:
-        factory = nlp.get_pipe_meta(name).factory
-        found = _collector(name, nlp.get_pipe(name), factory)
+        try:
+            description = describe(nlp.get_pipe_meta(name).factory)
+        except UndescribedComponentError as err:
+            skipped[name] = err.reason
+            continue
+        found = _collector(name, nlp.get_pipe(name), description)
         if found is not None:
             collectors[name] = found
-        elif factory in NO_PROBABILITIES:
-            skipped[name] = NO_PROBABILITIES[factory]
+        elif description.confidences_note:
+            skipped[name] = description.confidences_note
     examples = list(examples)
     for start in range(0, len(examples), batch_size):
         batch = examples[start: start + batch_size]

@@ -15,8 +15,10 @@ start / end pointers). What counts as a negative depends on the component:
   rarest class's) documents; ``textcat_multilabel``: per label;
 * ``dice_tagger`` / ``tagger``: tokens per tag; the majority tag against the rarest.
 
-:func:`component_stats` takes a pipeline (not initialized: only its components' settings and
-suggesters are read) and the gold examples of train and dev.
+Which of these a component gets is its description's ``statistics``
+(:class:`spacy_dice.pipeline.descriptions.ComponentDescription`). :func:`component_stats` takes a
+pipeline (not initialized: only its components' settings and suggesters are read) and the gold
+examples of train and dev.
 """
 from __future__ import annotations
 
@@ -25,21 +27,20 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-NER = ("dice_ner", "ner", "beam_ner")
-SPANCAT = ("dice_spancat", "spancat", "dice_spancat_singlelabel", "spancat_singlelabel")
-SPAN_FINDER = ("dice_span_finder", "span_finder")
-TEXTCAT = ("dice_textcat", "textcat", "textcat_multilabel")
-TAGGER = ("dice_tagger", "tagger", "morphologizer")
-KNOWN = NER + SPANCAT + SPAN_FINDER + TEXTCAT + TAGGER
+from ..pipeline.descriptions import (
+    BOUNDARY_STATISTICS, CATS_STATISTICS, ENTITY_STATISTICS, MULTILABEL_CATS, SPAN_STATISTICS, TAG_STATISTICS,
+    UndescribedComponentError, describe,
+)
 
 WHICH_LOSS = {
-    "ner": "entities: cross-entropy (the dice_ner default); `ce_then_dsc` for a dice term",
-    "spans": "spans: BCE (the dice_spancat default); with a span finder, set-level DSC (`dsc_set`) led",
-    "span_finder": "span finder: BCE, or set-level DSC (`dsc_set`), which led in the finder pipeline",
-    "textcat": "texts: DSC (the dice_textcat default) or set-level DSC for the positive class's F1;"
-               " CE for accuracy",
-    "tagger": "token tags: cross-entropy (the dice_tagger default)",
+    ENTITY_STATISTICS: "entities: cross-entropy (the dice_ner default); `ce_then_dsc` for a dice term",
+    SPAN_STATISTICS: "spans: BCE (the dice_spancat default); with a span finder, set-level DSC (`dsc_set`) led",
+    BOUNDARY_STATISTICS: "span finder: BCE, or set-level DSC (`dsc_set`), which led in the finder pipeline",
+    CATS_STATISTICS: "texts: DSC (the dice_textcat default) or set-level DSC for the positive class's F1;"
+                     " CE for accuracy",
+    TAG_STATISTICS: "token tags: cross-entropy (the dice_tagger default)",
 }
+"""The advice of the README's "Which loss to pick", by statistics kind (``ComponentStats.task``)."""
 WHICH_LOSS_WHERE = 'README.md, "Which loss to pick"; the runs behind it: docs/LOSSES.md'
 RAREST = 3
 MAX_SPAN_DOCS = 2000
@@ -303,7 +304,7 @@ def textcat_stats(name: str, factory: str, pipe: Any, train: Sequence[Any], dev:
         stats.notes.append(f"majority class {major!r}: {100 * n_major / n_docs:.1f} % of the train documents"
                            " (the accuracy of always answering it)")
         positive = (getattr(pipe, "cfg", {}) or {}).get("positive_label")
-        if factory == "textcat_multilabel" or not positive or positive not in counts:
+        if describe(factory).task == MULTILABEL_CATS or not positive or positive not in counts:
             positive = min(counts.items(), key=lambda kv: (kv[1], kv[0]))[0]
             how = "the rarest class"
         else:
@@ -319,11 +320,7 @@ def textcat_stats(name: str, factory: str, pipe: Any, train: Sequence[Any], dev:
 
 # --- token tags ----------------------------------------------------------------------------------
 def tagger_stats(name: str, factory: str, pipe: Any, train: Sequence[Any], dev: Sequence[Any]) -> ComponentStats:
-    attr = "tag"
-    if factory == "dice_tagger":
-        attr = (getattr(pipe, "cfg", {}) or {}).get("attr") or "tag"
-    elif factory == "morphologizer":
-        attr = "pos"
+    attr = describe(factory).attr_of(getattr(pipe, "cfg", {}) or {})
 
     def count(examples: Sequence[Any]) -> Counter:
         found: Counter = Counter()
@@ -347,23 +344,163 @@ def tagger_stats(name: str, factory: str, pipe: Any, train: Sequence[Any], dev: 
 
 def component_stats(nlp: Any, train: Sequence[Any], dev: Sequence[Any],
                     max_span_docs: int = MAX_SPAN_DOCS) -> Tuple[List[ComponentStats], List[str]]:
-    """The statistics of every component of ``nlp`` this module knows; and the names of those it
-    does not (e.g. ``tok2vec``, ``parser``)."""
+    """The statistics of every component of ``nlp`` whose description has some (its
+    ``statistics``); and the names of the others (e.g. ``tok2vec``, and a factory without a
+    description, such as ``parser``): :func:`not_covered_reason` says why."""
     out: List[ComponentStats] = []
     other: List[str] = []
     for name in nlp.pipe_names:
         factory = nlp.get_pipe_meta(name).factory
         pipe = nlp.get_pipe(name)
-        if factory in NER:
+        try:
+            kind = describe(factory).statistics
+        except UndescribedComponentError:
+            kind = None
+        if kind == ENTITY_STATISTICS:
             out.append(ner_stats(name, factory, train, dev))
-        elif factory in SPANCAT:
+        elif kind == SPAN_STATISTICS:
             out.append(spancat_stats(name, factory, pipe, train, dev, max_span_docs))
-        elif factory in SPAN_FINDER:
+        elif kind == BOUNDARY_STATISTICS:
             out.append(span_finder_stats(name, factory, pipe, train, dev))
-        elif factory in TEXTCAT:
+        elif kind == CATS_STATISTICS:
             out.append(textcat_stats(name, factory, pipe, train, dev))
-        elif factory in TAGGER:
+        elif kind == TAG_STATISTICS:
             out.append(tagger_stats(name, factory, pipe, train, dev))
         else:
             other.append(name)
     return out, other
+
+
+def not_covered_reason(nlp: Any, name: str) -> str:
+    """Why :func:`component_stats` has no statistics for the component ``name`` of ``nlp``: its
+    description's ``statistics_note``, that it predicts nothing of its own, or (a factory without a
+    description) how to describe it; ``""`` for a component that has statistics."""
+    factory = nlp.get_pipe_meta(name).factory
+    try:
+        description = describe(factory)
+    except UndescribedComponentError as err:
+        return err.reason
+    if description.statistics is not None:
+        return ""
+    return description.statistics_note or f"{factory} predicts no labels of its own"
+
+
+# ---------------------------------------------------------------------------------------------
+# debug_data: a training config's corpora, read as ``spacy train`` reads them
+
+
+class CorpusError(ValueError):
+    """:func:`debug_data` cannot use the ``split`` corpus (``"train"`` or ``"dev"``); ``path`` is
+    the config's ``paths.<split>`` after the overrides (None or ``""`` when it names no file)."""
+
+    def __init__(self, message: str, split: str, path: Any) -> None:
+        super().__init__(message)
+        self.split, self.path = split, path
+
+
+class NoCorpusPath(CorpusError):
+    """The config's ``paths.<split>`` is empty and no file was given for the split."""
+
+
+class UnreadableCorpus(CorpusError):
+    """Reading the split's corpus failed; ``reason`` is the reader's error."""
+
+    def __init__(self, split: str, path: Any, reason: str) -> None:
+        super().__init__(f"cannot read the {split} corpus (paths.{split} = {path}): {reason}", split, path)
+        self.reason = reason
+
+
+class EmptyCorpus(CorpusError):
+    """The train corpus has no documents."""
+
+
+@dataclass
+class DataReport:
+    """What :func:`debug_data` read and found."""
+
+    config_path: str
+    train_path: str  # the config's paths.train after the overrides
+    dev_path: str
+    pipe_names: List[str]
+    n_train_docs: int
+    n_dev_docs: int
+    n_train_tokens: int
+    n_dev_tokens: int
+    components: List[ComponentStats]  # one per component this module knows, in pipeline order
+    not_covered: List[str]  # the other components (tok2vec, parser, ...)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The JSON form (``debug-data --output``): the files, document counts and components."""
+        return {
+            "config": self.config_path, "train": self.train_path, "dev": self.dev_path,
+            "n_train_docs": self.n_train_docs, "n_dev_docs": self.n_dev_docs,
+            "components": [s.to_dict() for s in self.components], "not_covered": list(self.not_covered),
+        }
+
+
+def _read_corpus(split: str, corpus: Any, nlp: Any, path: Any) -> List[Any]:
+    try:
+        return list(corpus(nlp))
+    except (FileNotFoundError, ValueError, OSError) as err:
+        raise UnreadableCorpus(split, path, str(err)) from err
+
+
+def debug_data(
+    config_path: Any,
+    *,
+    train_path: Any = None,
+    dev_path: Any = None,
+    overrides: Optional[Dict[str, Any]] = None,
+    max_span_docs: int = MAX_SPAN_DOCS,
+) -> DataReport:
+    """The label statistics (:func:`component_stats`) of every component of the training config
+    ``config_path`` on its train and dev corpora, read as ``spacy train`` reads them.
+
+    ``overrides``: spaCy config overrides by dotted name (``{"paths.train": "train.spacy"}``);
+    ``train_path`` / ``dev_path``, when given, set ``paths.train`` / ``paths.dev``.
+    ``max_span_docs``: the train docs the span suggesters run on (a random sample when there
+    are more). Registered functions the config needs must be imported first.
+
+    Returns:
+        A :class:`DataReport`: the files, document and token counts, the statistics per component
+        and the components without statistics.
+
+    Raises:
+        NoCorpusPath: ``paths.train`` or ``paths.dev`` is empty (give ``train_path`` / ``dev_path``).
+        UnreadableCorpus: a corpus cannot be read (a missing or malformed file).
+        EmptyCorpus: the train corpus has no documents.
+        ConfigValidationError: the config is not valid.
+    """
+    from spacy import util
+    from spacy.schemas import ConfigSchemaTraining
+    from spacy.util import registry, resolve_dot_names
+
+    overrides = dict(overrides or {})
+    for split, path in (("train", train_path), ("dev", dev_path)):
+        if path is not None:
+            overrides[f"paths.{split}"] = str(path)
+    cfg = util.load_config(config_path, overrides=overrides)
+    nlp = util.load_model_from_config(cfg)
+    config = nlp.config.interpolate()
+    T = registry.resolve(config["training"], schema=ConfigSchemaTraining)
+    paths = config.get("paths", {})
+    for split in ("train", "dev"):
+        if paths.get(split) in (None, ""):
+            raise NoCorpusPath(
+                f"no {split} data: the config's paths.{split} is empty; give {split}_path (a .spacy"
+                f" file) or the override paths.{split}", split, paths.get(split),
+            )
+    train_corpus, dev_corpus = resolve_dot_names(config, [T["train_corpus"], T["dev_corpus"]])
+    train = _read_corpus("train", train_corpus, nlp, paths.get("train"))
+    dev = _read_corpus("dev", dev_corpus, nlp, paths.get("dev"))
+    if not train:
+        raise EmptyCorpus(f"the train corpus has no documents (paths.train = {paths.get('train')})",
+                          "train", paths.get("train"))
+    found, other = component_stats(nlp, train, dev, max_span_docs=max_span_docs)
+    return DataReport(
+        config_path=str(config_path), train_path=str(paths.get("train")), dev_path=str(paths.get("dev")),
+        pipe_names=list(nlp.pipe_names), n_train_docs=len(train), n_dev_docs=len(dev),
+        n_train_tokens=sum(len(eg.reference) for eg in train),
+        n_dev_tokens=sum(len(eg.reference) for eg in dev),
+        components=found, not_covered=other,
+    )

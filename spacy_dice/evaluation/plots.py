@@ -15,6 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, List, Mapping, Optional, Sequence, Tuple, Union
 
+from ..formatting import percent
+
 PathLike = Union[str, Path]
 INSTALL_HINT = 'pip install "spacy-dice[plots]"'
 
@@ -94,7 +96,7 @@ def per_label_figure(
         bars = ax.bar(xs, ys, width=width, label=run, color=cmap(i % 10), yerr=yerr,
                       capsize=2 if yerr else 0)
         ax.bar_label(
-            bars, labels=["n/a" if v is None else f"{100 * v:.1f}" for v in values],
+            bars, labels=[percent(v, 1, "n/a") for v in values],
             fontsize=6 if n_runs * len(labels) > 24 else 7, rotation=90 if n_runs > 3 else 0,
             padding=2,
         )

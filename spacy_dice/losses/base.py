@@ -323,6 +323,44 @@ class DiceFamilyLoss(Loss):
         )
 
 
+class OverlapLoss(DiceFamilyLoss):
+    """Base class of the overlap losses (dice, Tversky): one term per class (one-vs-rest), taken
+    per row (``level="instance"``) or over the whole batch (``level="set"``), then averaged or
+    summed over the classes (``class_reduction``).
+
+    Subclasses call :meth:`_set_level` in their constructor and implement ``_softmax(batch,
+    with_grad)`` (one-hot gold) and ``_dense(batch, with_grad)`` (sigmoid: 0/1 gold and a per-cell
+    mask); a batch with no labelled row gives loss 0 and a zero gradient.
+    """
+
+    name = "OverlapLoss"
+
+    def _set_level(self, level: str, class_reduction: str) -> None:
+        """Check and keep ``level`` (one of :data:`LEVELS`) and ``class_reduction`` (one of
+        :data:`CLASS_REDUCTIONS`); raise a ValueError naming the parameter otherwise."""
+        self.level = validate_choice(self.name, "level", level, LEVELS)
+        self.class_reduction = validate_choice(
+            self.name, "class_reduction", class_reduction, CLASS_REDUCTIONS
+        )
+
+    def per_class(self, n_classes: int) -> float:
+        """The factor of each class's term: ``1 / n_classes`` (mean) or 1 (sum)."""
+        return 1.0 / n_classes if self.class_reduction == "mean" else 1.0
+
+    def _compute(self, batch: Batch, with_grad: bool) -> Tuple[Any, float]:
+        if batch.n == 0:
+            return batch.xp.zeros_like(batch.P), 0.0
+        if batch.cell_mask is None:
+            return self._softmax(batch, with_grad)
+        return self._dense(batch, with_grad)
+
+    def _softmax(self, batch: Batch, with_grad: bool) -> Tuple[Any, float]:
+        raise NotImplementedError
+
+    def _dense(self, batch: Batch, with_grad: bool) -> Tuple[Any, float]:
+        raise NotImplementedError
+
+
 def tiny_for(P: Any) -> float:
     """A positive floor for denominators and logs in P's dtype (the smallest normal number)."""
     import numpy

@@ -12,23 +12,13 @@ import numpy
 from thinc.api import registry
 
 from .base import (
-    CLASS_REDUCTIONS,
-    LEVELS,
-    Batch,
-    DiceFamilyLoss,
-    logits_grad,
-    gold_cells,
-    masked_column_sum,
-    masked_dot,
-    scale_labelled_rows,
-    tiny_for,
-    validate_choice,
-    validate_non_negative,
+    Batch, OverlapLoss, gold_cells, logits_grad, masked_column_sum, masked_dot, scale_labelled_rows,
+    tiny_for, validate_non_negative,
 )
 
 
 @registry.losses("spacy-dice.DiceLoss.v1")
-class DiceLoss(DiceFamilyLoss):
+class DiceLoss(OverlapLoss):
     """Smoothed (self-adjusting) dice loss, one-vs-rest per class.
 
     With ``Q = (1 - P)^alpha * P``, ``k = 2`` if ``square_denominator`` else 1, ``s = smooth`` and
@@ -64,17 +54,7 @@ class DiceLoss(DiceFamilyLoss):
                 f"{self.name}: square_denominator={square_denominator!r} is not allowed; use true or false"
             )
         self.square_denominator = square_denominator
-        self.level = validate_choice(self.name, "level", level, LEVELS)
-        self.class_reduction = validate_choice(
-            self.name, "class_reduction", class_reduction, CLASS_REDUCTIONS
-        )
-
-    def _compute(self, batch: Batch, with_grad: bool) -> Tuple[Any, float]:
-        if batch.n == 0:
-            return batch.xp.zeros_like(batch.P), 0.0
-        if batch.cell_mask is None:
-            return self._softmax(batch, with_grad)
-        return self._dense(batch, with_grad)
+        self._set_level(level, class_reduction)
 
     def _self_adjusted(self, xp: Any, P: Any, with_grad: bool) -> Tuple[Any, Any]:
         """``(Q, dQ/dP)`` with ``Q = (1-P)^alpha P`` and
@@ -112,7 +92,7 @@ class DiceLoss(DiceFamilyLoss):
         s = self.smooth
         squared = self.square_denominator
         k = 2.0 if squared else 1.0
-        per_class = 1.0 / C if self.class_reduction == "mean" else 1.0
+        per_class = self.per_class(C)
         Q, chain = self._self_adjusted(xp, P, with_grad)
         q = gold_cells(batch, Q)
         qk = q * q if squared else q
@@ -188,7 +168,7 @@ class DiceLoss(DiceFamilyLoss):
         Q, chain = self._self_adjusted(xp, P, with_grad)
         Qk = Q * Q if self.square_denominator else Q
         mask = batch.cell_mask
-        per_class = 1.0 / P.shape[1] if self.class_reduction == "mean" else 1.0
+        per_class = self.per_class(P.shape[1])
         QY = Q * Y
         if self.level == "instance":
             # Y is 0/1 so Y^k = Y.

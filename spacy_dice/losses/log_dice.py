@@ -70,7 +70,7 @@ class LogDiceLoss(DiceLoss):
         s = self.smooth
         squared = self.square_denominator
         k = 2.0 if squared else 1.0
-        per_class = 1.0 / P.shape[1] if self.class_reduction == "mean" else 1.0
+        per_class = self.per_class(P.shape[1])
         Q, chain = self._self_adjusted(xp, P, with_grad)
         Qk = Q * Q if squared else Q
         if self.level == "instance":

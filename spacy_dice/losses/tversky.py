@@ -8,23 +8,13 @@ from typing import Any, Tuple
 from thinc.api import registry
 
 from .base import (
-    CLASS_REDUCTIONS,
-    LEVELS,
-    Batch,
-    DiceFamilyLoss,
-    logits_grad,
-    gold_cells,
-    masked_column_sum,
-    masked_dot,
-    scale_labelled_rows,
-    tiny_for,
-    validate_choice,
-    validate_non_negative,
+    Batch, OverlapLoss, gold_cells, logits_grad, masked_column_sum, masked_dot, scale_labelled_rows,
+    tiny_for, validate_non_negative,
 )
 
 
 @registry.losses("spacy-dice.TverskyLoss.v1")
-class TverskyLoss(DiceFamilyLoss):
+class TverskyLoss(OverlapLoss):
     """Smoothed Tversky loss, one-vs-rest per class.
 
     With ``TP = P Y``, ``FP = P (1 - Y)``, ``FN = (1 - P) Y`` on labelled rows, ``a = alpha`` (weight
@@ -58,17 +48,7 @@ class TverskyLoss(DiceFamilyLoss):
                 f"{self.name}: alpha=0, beta=0 and smooth=0 together make every term 0/0;"
                 " set alpha + beta > 0 (the paper uses beta = 1 - alpha) or smooth > 0"
             )
-        self.level = validate_choice(self.name, "level", level, LEVELS)
-        self.class_reduction = validate_choice(
-            self.name, "class_reduction", class_reduction, CLASS_REDUCTIONS
-        )
-
-    def _compute(self, batch: Batch, with_grad: bool) -> Tuple[Any, float]:
-        if batch.n == 0:
-            return batch.xp.zeros_like(batch.P), 0.0
-        if batch.cell_mask is None:
-            return self._softmax(batch, with_grad)
-        return self._dense(batch, with_grad)
+        self._set_level(level, class_reduction)
 
     def _softmax(self, batch: Batch, with_grad: bool) -> Tuple[Any, float]:
         """Softmax batches: ``Y`` is one-hot, so the dense work is done as if every cell had
@@ -77,7 +57,7 @@ class TverskyLoss(DiceFamilyLoss):
         n, C = batch.n, P.shape[1]
         a, b, s = self.alpha, self.beta, self.smooth
         tiny = tiny_for(P)
-        per_class = 1.0 / C if self.class_reduction == "mean" else 1.0
+        per_class = self.per_class(C)
         p = gold_cells(batch, P)
         if self.level == "instance":
             # gold cells: T1 = (p + s) / ((1 - b) p + b + s); other cells: T0 = s / (a P + s)
@@ -134,7 +114,7 @@ class TverskyLoss(DiceFamilyLoss):
         xp, P, Y = batch.xp, batch.P, batch.Y
         a, b, s = self.alpha, self.beta, self.smooth
         mask = batch.cell_mask
-        per_class = 1.0 / P.shape[1] if self.class_reduction == "mean" else 1.0
+        per_class = self.per_class(P.shape[1])
         TP = P * Y
         if self.level == "instance":
             # TP + a FP + b FN = TP (1 - a - b) + a P + b Y

@@ -1,5 +1,6 @@
 """spaCy components whose loss is a config block: dice_tagger, dice_ner, dice_textcat,
-dice_spancat, dice_spancat_singlelabel, dice_span_finder."""
+dice_spancat, dice_spancat_singlelabel, dice_span_finder. Importing a component's module registers
+its factory and its description (:mod:`.descriptions`, what the tools read about it)."""
 from .ner import DiceEntityRecognizer, make_dice_ner
 from .span_finder import DiceSpanFinder, make_dice_span_finder
 from .spancat import DiceSpanCategorizer, make_dice_spancat, make_dice_spancat_singlelabel

@@ -24,11 +24,13 @@ spaCy's own trainable components are the model (``update`` -> ``get_loss`` -> lo
   and takes new ones with :meth:`DiceComponent.set_decisions`.
 
 A component supplies ``loss_labels``, ``training_batch`` and ``get_loss`` (its gold); its factory,
-decorated with :func:`dice_factory`, declares only its own settings. What a component refuses is
-in :mod:`.model_checks`.
+decorated with :func:`dice_factory`, declares only its own settings and the component's
+:class:`.descriptions.ComponentDescription` (what calibrate, debug-data, evaluate-table,
+init-config and the spaCy baselines read). What a component refuses is in :mod:`.model_checks`.
 """
 import inspect
 import math
+from dataclasses import replace
 from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from spacy.errors import Errors
@@ -37,6 +39,7 @@ from spacy.training import Example, validate_examples
 from thinc.api import Optimizer, set_dropout_rate
 
 from .decision_settings import check_decision_labels, check_decision_values
+from .descriptions import ComponentDescription, register_description
 from .head_learn_rate import finish_update_with_head_scale
 from .model_checks import check_loss, describe_loss
 from .settings import GRAD_SCALE_LABELLED, SHARED_DEFAULTS, check_grad_scale, check_head_learn_rate_scale
@@ -232,6 +235,7 @@ def dice_factory(
     *,
     default_loss: Dict[str, Any],
     default_config: Dict[str, Any],
+    description: ComponentDescription,
     assigns: Sequence[str] = (),
     default_score_weights: Optional[Dict[str, Optional[float]]] = None,
 ) -> Callable[[Callable], Callable]:
@@ -241,7 +245,8 @@ def dice_factory(
     as ``**shared`` (``loss``, ``grad_scale``, ``head_learn_rate_scale``), which it passes on to
     the component. The registered factory's signature (what spaCy's config validation reads)
     and default config get the shared settings added: ``loss = default_loss`` and
-    :data:`.settings.SHARED_DEFAULTS`.
+    :data:`.settings.SHARED_DEFAULTS`. ``description`` is registered as the factory's
+    :class:`.descriptions.ComponentDescription` (with ``dice = True``).
     """
 
     def register(make: Callable) -> Callable:
@@ -260,11 +265,13 @@ def dice_factory(
             **{k: v for k, v in make.__annotations__.items() if k != "shared"},
             **{p.name: p.annotation for p in _SHARED_PARAMETERS},
         }
-        return Language.factory(
+        registered = Language.factory(
             name,
             assigns=list(assigns),
             default_config={**default_config, "loss": default_loss, **SHARED_DEFAULTS},
             default_score_weights=default_score_weights or {},
         )(factory)
+        register_description(name, replace(description, dice=True))
+        return registered
 
     return register

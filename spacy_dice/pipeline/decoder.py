@@ -43,7 +43,7 @@ other docs of the batch. Scores that are ``-inf`` (log 0) or NaN count as ``NEG_
 is always returned.
 """
 from functools import lru_cache
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 from thinc.api import get_array_module, to_numpy
@@ -87,6 +87,28 @@ def _sanitize(scores: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # BILUO decoder
 # --------------------------------------------------------------------------------------------
+
+
+class LengthOrder:
+    """Items (docs, segments) sorted longest first, and their rows packed by step, so that one
+    vectorised step runs over every item still active at that position (no padding).
+
+    ``order``: sorted position -> item (a stable sort); ``lengths``: the lengths in sorted order;
+    ``active[t]``: the number of items longer than ``t`` (the first ``active[t]`` in sorted order),
+    whose step-``t`` rows are ``offsets[t] .. offsets[t] + active[t] - 1``; ``step`` and ``sorted``:
+    the step and the sorted position of each packed row. :func:`unsort` puts values indexed by
+    sorted position back in item order. ``lengths`` must not be empty.
+    """
+
+    def __init__(self, lengths: np.ndarray) -> None:
+        self.order = np.argsort(-lengths, kind="stable")
+        self.lengths = lengths[self.order]
+        n_steps = int(self.lengths[0])
+        counts = np.bincount(self.lengths, minlength=n_steps + 1)
+        self.active = self.lengths.size - np.cumsum(counts)[:n_steps]
+        self.offsets = np.cumsum(self.active) - self.active
+        self.step = np.repeat(np.arange(n_steps), self.active)
+        self.sorted = np.arange(self.step.size) - self.offsets[self.step]
 
 
 class _Forward:
@@ -248,8 +270,8 @@ class BiluoDecoder:
             n_tail = int(tail.sum())
             exit_tail = np.zeros(n_tail, dtype=np.int64)
             entry_tail = np.zeros(n_tail, dtype=np.int64)
-            head_final = _unsort(fwd_head.final, fwd_head.order)
-            tail_final = _unsort(fwd_tail.final, fwd_tail.order)
+            head_final = unsort(fwd_head.final, fwd_head.order)
+            tail_final = unsort(fwd_tail.final, fwd_tail.order)
             tail_number = np.cumsum(tail) - 1  # segment -> tail segment number
             for doc in np.flatnonzero(is_long).tolist():
                 first = int(first_seg[doc])
@@ -266,16 +288,12 @@ class BiluoDecoder:
         """Run the K + 1 state recursion over segments of ``lp`` (canonical columns), from
         ``n_entries`` entry states (1: closed only; K + 1: all), all segments at once."""
         k = self.n_labels
-        order = np.argsort(-seg_len, kind="stable")
-        lengths = seg_len[order]
-        starts = seg_start[order]
-        n_steps = int(lengths[0])
-        # active[t] = number of segments longer than t; their step-t rows are packed together.
-        active = lengths.size - np.cumsum(np.bincount(lengths, minlength=n_steps + 1))[:n_steps]
-        offsets = np.cumsum(active) - active
-        step = np.repeat(np.arange(n_steps), active)
-        segment = np.arange(step.size) - offsets[step]  # packed row -> sorted segment
-        packed = starts[segment] + step
+        by_length = LengthOrder(seg_len)
+        order, lengths, active, offsets = (
+            by_length.order, by_length.lengths, by_length.active, by_length.offsets
+        )
+        segment = by_length.sorted  # packed row -> sorted segment
+        packed = seg_start[order][segment] + by_length.step
         n_rows = packed.size
         x = lp[packed]  # (P, T) in packed order
         biluo = x[:, 1:].reshape(n_rows, k, 4)  # [:, label, B/I/L/U]
@@ -354,9 +372,13 @@ def _doc_rows(lengths: np.ndarray, docs: np.ndarray) -> np.ndarray:
     return np.repeat(starts - offsets, sizes) + np.arange(int(sizes.sum()))
 
 
-def _unsort(values: np.ndarray, order: np.ndarray) -> np.ndarray:
-    result = np.empty_like(values)
-    result[order] = values
+def unsort(values: Any, order: np.ndarray) -> Any:
+    """Rows of ``values`` put back in item order: row ``j`` of ``values`` belongs to item
+    ``order[j]`` (``order`` as from ``argsort``). Returns a new array of the same kind as
+    ``values`` (numpy, or cupy on a GPU; ``order`` is a numpy array either way)."""
+    xp = get_array_module(values)
+    result = xp.empty_like(values)
+    result[xp.asarray(order)] = values
     return result
 
 

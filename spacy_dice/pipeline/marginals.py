@@ -55,7 +55,7 @@ import numpy
 from thinc.api import get_array_module
 
 from .biluo import BEGIN, IN, LAST, OUT, UNIT, labels_from_tag_names, make_tag_index
-from .decoder import NEG_FLOOR
+from .decoder import NEG_FLOOR, LengthOrder, unsort
 
 Entity = Tuple[int, int, str]
 
@@ -163,15 +163,12 @@ def _forward_backward(xp: Any, flat: Any, lengths: numpy.ndarray, starts: numpy.
     ``alpha_c[r]``: forward sum after token r, closed; ``beta_c[r]``: backward sum from token r
     on, entered closed.
     """
-    order = numpy.argsort(-lengths, kind="stable")
-    sorted_len = lengths[order]
-    n_docs, n_steps = lengths.size, int(sorted_len[0])
-    # active[t]: docs longer than t (the first active[t] in sorted order); their step-t rows are
-    # packed together, forward (token t) and backward (token len - 1 - t).
-    active = n_docs - numpy.cumsum(numpy.bincount(sorted_len, minlength=n_steps + 1))[:n_steps]
-    offsets = numpy.cumsum(active) - active
-    step = numpy.repeat(numpy.arange(n_steps), active)
-    doc = order[numpy.arange(step.size) - offsets[step]]
+    # the step-t rows of the docs longer than t, packed together: forward (token t) and backward
+    # (token len - 1 - t)
+    by_length = LengthOrder(lengths)
+    order, active, offsets, step = by_length.order, by_length.active, by_length.offsets, by_length.step
+    n_docs = lengths.size
+    doc = order[by_length.sorted]
     fwd_rows = xp.asarray(starts[doc] + step)
     bwd_rows = xp.asarray(starts[doc] + lengths[doc] - 1 - step)
 
@@ -204,11 +201,4 @@ def _forward_backward(xp: Any, flat: Any, lengths: numpy.ndarray, starts: numpy.
     beta_c = xp.empty(flat.shape[0], dtype="float64")
     alpha_c[fwd_rows] = alpha_packed
     beta_c[bwd_rows] = beta_packed
-    return alpha_c, beta_c, _unsort(xp, log_z_sorted, order)  # closed[j]: doc order[j]
-
-
-def _unsort(xp: Any, values: Any, order: numpy.ndarray) -> Any:
-    """``values`` indexed by sorted position -> indexed by doc."""
-    result = xp.empty_like(values)
-    result[xp.asarray(order)] = values
-    return result
+    return alpha_c, beta_c, unsort(log_z_sorted, order)  # closed[j]: doc order[j]

@@ -31,6 +31,7 @@ from .biluo import OUT, biluo_tags_for_example, make_tag_names, parse_tag, spans
 from .decision_settings import LABEL_BIAS, bias_vector
 from .decoder import NEG_FLOOR, decode_log_probs_batch
 from .default_losses import NER_DEFAULT_LOSS
+from .descriptions import ENTITIES, ComponentDescription
 from .marginals import entity_marginals
 from .tagger import DEFAULT_TAGGER_MODEL
 from .token_classifier import TokenClassifier
@@ -183,6 +184,11 @@ class DiceEntityRecognizer(TokenClassifier):
         "scorer": {"@scorers": "spacy.ner_scorer.v1"},
     },
     default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
+    description=ComponentDescription(
+        ENTITIES, decision=LABEL_BIAS, spacy_counterpart="ner",
+        predicts="doc.ents (per-token BILUO softmax, constrained Viterbi decoder)",
+        gold="doc.ents (e.g. from `python -m spacy_dice convert iob`)",
+    ),
 )
 def make_dice_ner(
     nlp: Language,

@@ -30,6 +30,7 @@ from thinc.types import Floats2d
 from .base import DiceComponent, TrainingBatch, dice_factory
 from .decision_settings import THRESHOLDS, threshold_vector
 from .default_losses import SPAN_FINDER_DEFAULT_LOSS
+from .descriptions import SPAN_CANDIDATES, ComponentDescription
 from .model_checks import check_span_scorer, warn_unused_tok2vec
 from .span_gold import boundary_gold, reference_spans
 from .spancat import check_spans_key
@@ -195,6 +196,12 @@ class DiceSpanFinder(DiceComponent, SpanFinder):
         f"spans_{DEFAULT_SPANS_KEY}_p": 0.0,
         f"spans_{DEFAULT_SPANS_KEY}_r": 0.0,
     },
+    description=ComponentDescription(
+        SPAN_CANDIDATES, decision=THRESHOLDS, decision_note="one threshold for start and end",
+        spacy_counterpart="span_finder",
+        predicts="candidate spans in doc.spans[spans_key] (token start/end sigmoid)",
+        gold="doc.spans[\"sc\"]",
+    ),
 )
 def make_dice_span_finder(
     nlp: Language,

@@ -25,7 +25,7 @@ What counts as unknown (masked):
 * single-label only: a candidate that is a gold span of two labels (exclusive classes cannot say
   which one).
 """
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy
 from spacy.tokens import Doc, Span
@@ -113,29 +113,19 @@ def candidate_gold_sigmoid(
     """
     label_index = {label: k for k, label in enumerate(labels)}
     blocks = []
-    for i, example in enumerate(examples):
-        cand = _doc_candidates(candidates, i)
+    for cand, gold_spans in _annotated_candidates(examples, candidates, key):
         gold = numpy.zeros((cand.shape[0], len(labels)), dtype="float32")
-        spans = reference_spans(example, key)
-        if spans is None:
+        if gold_spans is None:
             gold[:] = MISSING
-            blocks.append(gold)
-            continue
-        aligned, misaligned = align_spans(example, spans)
-        for start, end, label in misaligned:
-            if label in label_index:
-                gold[_inside(cand, start, end), label_index[label]] = MISSING
-        rows = _candidate_rows(cand)
-        for start, end, label in aligned:
-            k = label_index.get(label)
-            if k is None:
-                continue
-            for row in rows.get((start, end), ()):
+        else:
+            aligned, misaligned = gold_spans
+            for start, end, label in misaligned:
+                if label in label_index:
+                    gold[_inside(cand, start, end), label_index[label]] = MISSING
+            for row, k in _gold_rows(cand, aligned, label_index):
                 gold[row, k] = 1.0
         blocks.append(gold)
-    if not blocks:
-        return numpy.zeros((0, len(labels)), dtype="float32")
-    return numpy.concatenate(blocks, axis=0)
+    return _stack(blocks, (0, len(labels)), "float32")
 
 
 def candidate_gold_softmax(
@@ -148,29 +138,50 @@ def candidate_gold_softmax(
     label_index = {label: k for k, label in enumerate(labels)}
     negative = len(labels)
     blocks = []
+    for cand, gold_spans in _annotated_candidates(examples, candidates, key):
+        gold = numpy.full((cand.shape[0],), negative, dtype="int32")
+        if gold_spans is None:
+            gold[:] = MISSING
+        else:
+            aligned, misaligned = gold_spans
+            for start, end, _label in misaligned:
+                gold[_inside(cand, start, end)] = MISSING
+            for row, k in _gold_rows(cand, aligned, label_index):
+                if gold[row] != MISSING:
+                    gold[row] = k if gold[row] in (negative, k) else MISSING
+        blocks.append(gold)
+    return _stack(blocks, (0,), "int32")
+
+
+def _annotated_candidates(
+    examples: Sequence[Example], candidates: Sequence[numpy.ndarray], key: str
+) -> Iterator[Tuple[numpy.ndarray, Optional[Tuple[List[GoldSpan], List[GoldSpan]]]]]:
+    """Per example, in order: its ``(n_i, 2)`` candidates and its ``(aligned, misaligned)`` gold
+    spans (:func:`align_spans`), or ``None`` for a doc not annotated under ``key``."""
     for i, example in enumerate(examples):
         cand = _doc_candidates(candidates, i)
-        gold = numpy.full((cand.shape[0],), negative, dtype="int32")
         spans = reference_spans(example, key)
-        if spans is None:
-            gold[:] = MISSING
-            blocks.append(gold)
+        yield cand, None if spans is None else align_spans(example, spans)
+
+
+def _gold_rows(
+    candidates: numpy.ndarray, aligned: Sequence[GoldSpan], label_index: Dict[str, int]
+) -> Iterator[Tuple[int, int]]:
+    """``(row, k)``: candidate ``row`` is an aligned gold span of the label with index ``k``, in
+    the order of ``aligned`` (spans of labels not in ``label_index`` give none)."""
+    rows = _candidate_rows(candidates)
+    for start, end, label in aligned:
+        k = label_index.get(label)
+        if k is None:
             continue
-        aligned, misaligned = align_spans(example, spans)
-        for start, end, _label in misaligned:
-            gold[_inside(cand, start, end)] = MISSING
-        rows = _candidate_rows(cand)
-        for start, end, label in aligned:
-            k = label_index.get(label)
-            if k is None:
-                continue
-            for row in rows.get((start, end), ()):
-                if gold[row] == MISSING:
-                    continue
-                gold[row] = k if gold[row] in (negative, k) else MISSING
-        blocks.append(gold)
+        for row in rows.get((start, end), ()):
+            yield row, k
+
+
+def _stack(blocks: List[numpy.ndarray], empty_shape: Tuple[int, ...], dtype: str) -> numpy.ndarray:
+    """The blocks one after the other (rows), or an empty array of ``empty_shape`` if none."""
     if not blocks:
-        return numpy.zeros((0,), dtype="int32")
+        return numpy.zeros(empty_shape, dtype=dtype)
     return numpy.concatenate(blocks, axis=0)
 
 
@@ -213,6 +224,4 @@ def boundary_gold(examples: Sequence[Example], key: str, component: str) -> nump
             elif gold[last.i, 1] != 1.0:
                 gold[last.i, 1] = MISSING
         blocks.append(gold)
-    if not blocks:
-        return numpy.zeros((0, 2), dtype="float32")
-    return numpy.concatenate(blocks, axis=0)
+    return _stack(blocks, (0, 2), "float32")

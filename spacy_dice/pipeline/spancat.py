@@ -46,6 +46,7 @@ from ..layers.outputs import log_probs, log_softmax, output_normalizes
 from .base import DiceComponent, TrainingBatch, dice_factory
 from .decision_settings import LABEL_BIAS, THRESHOLDS, bias_vector, threshold_vector
 from .default_losses import SPANCAT_DEFAULT_LOSS, SPANCAT_SINGLELABEL_DEFAULT_LOSS
+from .descriptions import MULTILABEL_SPANS, SINGLELABEL_SPANS, ComponentDescription
 from .model_checks import check_span_scorer, warn_unused_tok2vec
 from .span_gold import candidate_gold_sigmoid, candidate_gold_softmax, reference_spans
 
@@ -351,6 +352,11 @@ SPANCAT_DEFAULT_CONFIG = {
     default_loss=SPANCAT_DEFAULT_LOSS,
     default_config=SPANCAT_DEFAULT_CONFIG,
     default_score_weights=SPANCAT_SCORE_WEIGHTS,
+    description=ComponentDescription(
+        MULTILABEL_SPANS, decision=THRESHOLDS, spacy_counterpart="spancat",
+        predicts="doc.spans[spans_key], multi-label (sigmoid) over suggested n-grams",
+        gold="doc.spans[\"sc\"]",
+    ),
 )
 def make_dice_spancat(
     nlp: Language,
@@ -397,6 +403,11 @@ SPANCAT_SINGLELABEL_DEFAULT_CONFIG = {
     default_loss=SPANCAT_SINGLELABEL_DEFAULT_LOSS,
     default_config=SPANCAT_SINGLELABEL_DEFAULT_CONFIG,
     default_score_weights=SPANCAT_SCORE_WEIGHTS,
+    description=ComponentDescription(
+        SINGLELABEL_SPANS, decision=LABEL_BIAS, spacy_counterpart="spancat_singlelabel",
+        predicts="doc.spans[spans_key], one label or none per suggested n-gram (softmax)",
+        gold="doc.spans[\"sc\"]",
+    ),
 )
 def make_dice_spancat_singlelabel(
     nlp: Language,

@@ -14,6 +14,7 @@ from ..layers.outputs import log_probs, output_normalizes
 from .base import dice_factory
 from .decision_settings import LABEL_BIAS, bias_vector
 from .default_losses import TAGGER_DEFAULT_LOSS
+from .descriptions import TOKEN_TAGS, ComponentDescription
 from .token_classifier import TokenClassifier
 
 TAGGER_ATTRS = ("tag", "pos")
@@ -143,6 +144,12 @@ class DiceTagger(TokenClassifier):
         "scorer": {"@scorers": "spacy-dice.tagger_scorer.v1"},
     },
     default_score_weights={"tag_acc": 1.0, "pos_acc": 1.0},
+    description=ComponentDescription(
+        TOKEN_TAGS, decision=LABEL_BIAS, attr="tag", attr_setting="attr",
+        spacy_counterpart={"tag": "tagger", "pos": "morphologizer"},
+        predicts="token.tag_ (attr = \"tag\") or token.pos_ (attr = \"pos\")",
+        gold="token.tag_ or token.pos_ (the one attr names)",
+    ),
 )
 def make_dice_tagger(
     nlp: Language,

@@ -20,6 +20,7 @@ from ..layers.outputs import log_softmax, output_normalizes, probabilities
 from .base import DiceComponent, TrainingBatch, dice_factory
 from .decision_settings import LABEL_BIAS, bias_vector
 from .default_losses import TEXTCAT_DEFAULT_LOSS
+from .descriptions import EXCLUSIVE_CATS, ComponentDescription
 from .model_checks import check_output_width, check_softmax_output, warn_unused_tok2vec
 
 DEFAULT_TEXTCAT_MODEL = Config().from_str(single_label_default_config)["model"]
@@ -161,6 +162,11 @@ class DiceTextCategorizer(DiceComponent, TextCategorizer):
         "cats_macro_auc": None,
         "cats_f_per_type": None,
     },
+    description=ComponentDescription(
+        EXCLUSIVE_CATS, decision=LABEL_BIAS, spacy_counterpart="textcat",
+        predicts="doc.cats, exclusive classes (softmax)",
+        gold="doc.cats with exactly one label at 1.0 per doc",
+    ),
 )
 def make_dice_textcat(
     nlp: Language,

@@ -10,7 +10,7 @@ tok2vec, data, steps and seed.
 from __future__ import annotations
 
 import copy
-from typing import Any, Dict, Iterator, Mapping, Optional
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from thinc.api import Config
 
@@ -119,8 +119,31 @@ def _listener(section: Dict[str, Any]) -> Dict[str, Any]:
     return copy.deepcopy(tok2vec)
 
 
+def _counterpart(section: Dict[str, Any]) -> Tuple[Optional[Any], Optional[str]]:
+    """``(description, spaCy's counterpart)`` of a component's config block, read from the
+    description of its factory (:mod:`spacy_dice.pipeline.descriptions`); ``(None, None)`` for a
+    factory without a description."""
+    from ..pipeline.descriptions import UndescribedComponentError, describe
+
+    factory = section.get("factory")
+    try:
+        description = describe(factory) if isinstance(factory, str) else None
+    except UndescribedComponentError:
+        description = None
+    return description, None if description is None else description.counterpart_of(section)
+
+
+def _with_counterparts(span: bool) -> List[str]:
+    """The dice factories whose description names a spaCy counterpart (span tasks or the others)."""
+    from ..pipeline.descriptions import SPAN_TASKS, descriptions
+
+    return [f for f, d in descriptions().items()
+            if d.dice and d.spacy_counterpart is not None and (d.task in SPAN_TASKS) == span]
+
+
 def spacy_baseline(config: Config, component: str) -> Config:
-    """A copy of ``config`` where our component is replaced by spaCy's own equivalent.
+    """A copy of ``config`` where our component is replaced by spaCy's own equivalent (its
+    description's ``spacy_counterpart``).
 
     Same tok2vec (the listener block is kept), data, steps, optimizer and seed:
 
@@ -137,19 +160,28 @@ def spacy_baseline(config: Config, component: str) -> Config:
     Raises:
         ValueError: no such component, or a factory this function does not know.
     """
+    from ..pipeline.descriptions import SPAN_TASKS
+
     new = Config(config).copy()
     section = _component_section(new, component)
     factory = section.get("factory")
-    if factory in SPAN_BASELINES:
+    description, target = _counterpart(section)
+    if description is not None and description.dice and description.task in SPAN_TASKS:
         return spacy_span_baseline(config, component)
-    if factory not in ("dice_ner", "dice_tagger", "dice_textcat"):
+    if description is None or not description.dice or description.spacy_counterpart is None:
         raise ValueError(
-            f"component {component!r} has factory {factory!r}; spacy_baseline knows"
-            " dice_ner, dice_tagger, dice_textcat, " + ", ".join(SPAN_BASELINES)
+            f"component {component!r} has factory {factory!r}; spacy_baseline knows "
+            + ", ".join(_with_counterparts(span=False) + _with_counterparts(span=True))
+        )
+    if target is None:  # a counterpart by attr, and this attr has none
+        attr = description.attr_of(section)
+        raise ValueError(
+            f"{factory} {description.attr_setting} {attr!r}: expected "
+            + " or ".join(repr(a) for a in sorted(description.spacy_counterpart))  # type: ignore[arg-type]
         )
     tok2vec = _listener(section)
     weights = new.setdefault("training", {}).setdefault("score_weights", {})
-    if factory == "dice_ner":
+    if target == "ner":
         new["components"][component] = {
             "factory": "ner",
             "incorrect_spans_key": None,
@@ -167,11 +199,10 @@ def spacy_baseline(config: Config, component: str) -> Config:
                 "tok2vec": tok2vec,
             },
         }
-    elif factory == "dice_tagger":
-        attr = section.get("attr", "tag")
+    elif target in ("morphologizer", "tagger"):
         model = {"@architectures": "spacy.Tagger.v2", "nO": None, "normalize": False,
                  "tok2vec": tok2vec}
-        if attr == "pos":
+        if target == "morphologizer":
             new["components"][component] = {
                 "factory": "morphologizer",
                 "extend": False,
@@ -183,7 +214,7 @@ def spacy_baseline(config: Config, component: str) -> Config:
                 weights[key] = None
             # None drops the morphologizer's default morph_acc / morph_per_feat weights
             weights.update(pos_acc=1.0, morph_acc=None, morph_per_feat=None, tag_acc=None)
-        elif attr == "tag":
+        else:
             new["components"][component] = {
                 "factory": "tagger",
                 "neg_prefix": "!",
@@ -194,23 +225,21 @@ def spacy_baseline(config: Config, component: str) -> Config:
             for key in list(weights):
                 weights[key] = None
             weights.update(tag_acc=1.0, pos_acc=None)
-        else:
-            raise ValueError(f"dice_tagger attr {attr!r}: expected 'pos' or 'tag'")
-    elif factory == "dice_textcat":
+    elif target == "textcat":
         new["components"][component] = {
             "factory": "textcat",
             "threshold": 0.0,
             "scorer": {"@scorers": "spacy.textcat_scorer.v2"},
             "model": copy.deepcopy(section["model"]),
         }
+    else:
+        raise ValueError(
+            f"component {component!r}: spacy_baseline cannot write a {target!r} block (the"
+            f" spaCy counterpart of {factory!r}); it writes ner, tagger, morphologizer and textcat"
+        )
     return new
 
 
-SPAN_BASELINES = {
-    "dice_spancat": "spancat",
-    "dice_spancat_singlelabel": "spancat_singlelabel",
-    "dice_span_finder": "span_finder",
-}
 _SPACY_SCORER_LAYER = {"spancat": "spacy.LinearLogistic.v1", "span_finder": "spacy.LinearLogistic.v1",
                        "spancat_singlelabel": "Softmax.v2"}
 _SPAN_SETTINGS = {
@@ -225,8 +254,8 @@ def spacy_span_baseline(
 ) -> Config:
     """A copy of ``config`` with a span component swapped for spaCy's own (or another of ours).
 
-    ``factory`` (default: spaCy's counterpart of the component's factory, :data:`SPAN_BASELINES`)
-    may be ``spancat``, ``spancat_singlelabel``, ``span_finder`` or one of ours
+    ``factory`` (default: spaCy's counterpart of the component's factory, its description's
+    ``spacy_counterpart``) may be ``spancat``, ``spancat_singlelabel``, ``span_finder`` or one of ours
     (``dice_spancat_singlelabel`` with ``loss``, a preset name in the target's form). The model keeps its tok2vec
     (listener), reducer and sizes; only the output layer follows the factory: spaCy's
     ``spacy.LinearLogistic.v1`` for ``spancat`` / ``span_finder`` (what ``spacy init config``
@@ -236,16 +265,21 @@ def spacy_span_baseline(
     Raises:
         ValueError: not a span component, or an unknown target factory.
     """
+    from ..pipeline.descriptions import SPAN_TASKS
+
     new = Config(config).copy()
     section = _component_section(new, component)
     old = section.get("factory")
-    if old not in SPAN_BASELINES:
+    description, counterpart = _counterpart(section)
+    if description is None or not description.dice or description.task not in SPAN_TASKS or counterpart is None:
         raise ValueError(
             f"component {component!r} has factory {old!r}; spacy_span_baseline knows "
-            + ", ".join(SPAN_BASELINES)
+            + ", ".join(_with_counterparts(span=True))
         )
-    target = factory or SPAN_BASELINES[old]
-    spacy_target = target[len("dice_"):] if target.startswith("dice_") else target
+    target = factory or counterpart
+    described, target_counterpart = _counterpart({"factory": target})
+    ours = described is not None and described.dice
+    spacy_target = (target_counterpart if ours else None) or target
     if spacy_target not in _SPAN_SETTINGS:
         raise ValueError(
             f"factory {target!r} is not a span factory; use one of {', '.join(_SPAN_SETTINGS)}"
@@ -259,7 +293,7 @@ def spacy_span_baseline(
     for key in _SPAN_SETTINGS[spacy_target]:
         if key in section:
             replaced[key] = copy.deepcopy(section[key])
-    if target.startswith("dice_"):
+    if ours:
         for key in ("grad_scale", "head_learn_rate_scale"):
             if key in section:
                 replaced[key] = section[key]

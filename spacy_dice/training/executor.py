@@ -17,7 +17,7 @@ Each trial reserves ``cpus_per_trial`` CPUs (its ``spacy train`` runs with that 
 OpenMP threads, at least 1) and ``gpus_per_trial`` GPUs (Ray only). The trial function returns a
 :class:`TrialOutcome` and never raises: a failing trial is an outcome with its error, and the
 others go on. Only the driver (the caller of :meth:`TrialExecutor.run`) writes results files;
-:func:`write_atomic` is how (a temporary file, then ``os.replace``).
+:func:`spacy_dice.files.write_atomic` is how (a temporary file, then ``os.replace``).
 
 >>> executor = TrialExecutor(engine="local", workers=2)
 >>> outcomes = executor.run(specs, on_result=lambda o: print(o.key, o.ok), label="compare")
@@ -27,18 +27,14 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
-import os
 import re
-import tempfile
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
 
 from wasabi import msg
 
-PathLike = Union[str, Path]
 ENGINES = ("local", "ray")
 DISTRIBUTED_INSTALL = 'pip install "spacy-dice[distributed]"'
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
@@ -176,23 +172,6 @@ def run_trial(spec: TrialSpec, on_record: Optional[Callable[[Dict[str, Any]], An
             outcome.error += "\n" + "".join(traceback.format_exc(limit=6))
     outcome.seconds = time.perf_counter() - start
     return outcome
-
-
-def write_atomic(path: PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``:
-    a reader (or an interrupted run) sees the old file or the new one, never half of one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "w", encoding="utf8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 def progress_line(done: int, total: int, start: float, label: str, initial: int = 0) -> None:

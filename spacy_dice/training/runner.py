@@ -149,8 +149,10 @@ def train_speed(records: Sequence[Dict[str, Any]], dev_words: int) -> Tuple[Opti
     return words / seconds, seconds
 
 
-def summarize(metrics: Dict[str, Any]) -> Tuple[Dict[str, float], Dict[str, float]]:
-    """(summary scores, per-type F1) from spaCy's metrics (scores of ``nlp.evaluate``)."""
+def headline_scores(metrics: Dict[str, Any]) -> Tuple[Dict[str, float], Dict[str, float]]:
+    """(headline scores, per-type F1) from spaCy's metrics (scores of ``nlp.evaluate``): the
+    flat numbers a :class:`RunResult` keeps (``p``, ``r``, ``f``, ``pos_acc``, ``macro_f``, ...);
+    :func:`spacy_dice.evaluation.scores.summarize_scores` is the per-task summary of the tables."""
     scores: Dict[str, float] = {}
     per_type: Dict[str, float] = {}
     if metrics.get("ents_f") is not None:
@@ -423,8 +425,8 @@ def run_training(
     elif best is not None:
         result.metrics = best["scores"]
     if best is not None:
-        result.dev_scores = summarize(best["scores"])[0]
-    result.scores, result.per_type = summarize(result.metrics)
+        result.dev_scores = headline_scores(best["scores"])[0]
+    result.scores, result.per_type = headline_scores(result.metrics)
     (output_dir / "metrics.json").write_text(json.dumps(result.metrics, indent=2))
     (output_dir / "result.json").write_text(json.dumps(result.to_dict(), indent=2))
     result.paths["metrics"] = str(output_dir / "metrics.json")

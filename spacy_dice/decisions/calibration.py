@@ -1,6 +1,6 @@
 """Calibrate a trained pipeline's decisions on a dev set (``python -m spacy_dice calibrate``).
 
-:func:`calibrate_pipeline` runs the pipeline over the dev docs component by component, and for
+:func:`calibrate` runs the pipeline over the dev docs component by component, and for
 each calibratable component predicts ONCE, builds its decision problem from the cached scores
 (:mod:`.targets`), fits it (:mod:`.search`: one global value, per-label departures that earn their
 place on held-out folds), applies the result, and writes the component's annotations with it, so
@@ -8,7 +8,9 @@ the components after it see the calibrated pipeline. A span finder that feeds a 
 is tuned for the categorizer's final F1 (:func:`.search.fit_choice` over a small grid of finder
 thresholds, re-running the categorizer on each finder's candidates), then the categorizer.
 
-What is calibrated, and how it is stored (``CALIBRATABLE``):
+What is calibrated, and how it is stored, is each component's description
+(:class:`spacy_dice.pipeline.descriptions.ComponentDescription`: its task and decision setting);
+for the components of spacy-dice and spaCy:
 
 ========================== ================ ==================================================
 factory                    setting          stored
@@ -31,7 +33,9 @@ from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 import numpy
 from spacy.language import Language
-from spacy.training import Corpus, Example
+from spacy.training import Example
+
+from ..files import read_examples
 
 from .search import (
     BIAS_GRID,
@@ -61,16 +65,6 @@ FINDER_GRID = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7)
 """Span finder thresholds tried (the same value for start and end), each with the span
 categorizer re-run on the candidates it proposes."""
 
-NOT_CALIBRATABLE = {
-    "textcat": "spaCy's exclusive textcat ignores its threshold (the argmax decides), so no decision"
-    " can be stored; dice_textcat has label_bias",
-    "ner": "spaCy's transition-based ner has no decision setting; dice_ner has label_bias",
-    "spancat_singlelabel": "spaCy's spancat_singlelabel has no per-label setting to store;"
-    " dice_spancat_singlelabel has label_bias",
-    "tagger": "spaCy's tagger has no decision setting; dice_tagger has label_bias",
-}
-
-
 class CalibrationError(ValueError):
     """A calibration that cannot run (bad input); the message says what to change."""
 
@@ -89,6 +83,8 @@ class Component:
     score_key: str = ""
     native: bool = False
     weight_key: str = ""  # its key in [training.score_weights] (default: score_key)
+    task: str = ""  # what it predicts (spacy_dice.pipeline.descriptions.TASKS)
+    attr: str = ""  # token tags: the token attribute it tags
 
 
 @dataclass
@@ -118,59 +114,45 @@ class Calibration:
 
 
 # --- which components ------------------------------------------------------------------------------
-def _classes() -> Dict[str, Any]:
-    from spacy.pipeline import SpanCategorizer, SpanFinder
-    from spacy.pipeline.textcat_multilabel import MultiLabel_TextCategorizer
-
-    from ..pipeline.span_finder import DiceSpanFinder
-    from ..pipeline.spancat import DiceSpanCategorizer
-
-    return {
-        "SpanCategorizer": SpanCategorizer, "SpanFinder": SpanFinder,
-        "MultiLabel": MultiLabel_TextCategorizer, "DiceSpanFinder": DiceSpanFinder,
-        "DiceSpanCategorizer": DiceSpanCategorizer,
-    }
-
-
 def describe_component(nlp: Language, name: str) -> Tuple[Optional[Component], str]:
-    """``(Component, "")`` for a calibratable component, ``(None, why not)`` otherwise."""
+    """``(Component, "")`` for a calibratable component, ``(None, why not)`` otherwise, read from
+    the description of its factory (:func:`spacy_dice.pipeline.descriptions.describe`); a factory
+    without one is not calibrated, and the reason says how to describe it."""
+    from ..pipeline.descriptions import (
+        LABEL_BIAS, MULTILABEL_CATS, MULTILABEL_SPANS, SPAN_CANDIDATES, THRESHOLD,
+        UndescribedComponentError, describe,
+    )
+
     pipe = nlp.get_pipe(name)
     factory = nlp.get_pipe_meta(name).factory
-    cls = _classes()
-    setting = getattr(pipe, "decision_setting", None)
-    if isinstance(pipe, cls["DiceSpanFinder"]) or (isinstance(pipe, cls["SpanFinder"]) and setting is None):
-        key = pipe.cfg.get("spans_key", "sc")
-        return Component(name, factory, pipe, "finder", "threshold", False,
-                         "one threshold for start and end", f"spans_{key}_f",
-                         native=setting is None), ""
-    if isinstance(pipe, cls["SpanCategorizer"]) and not pipe.add_negative_label:
-        key = pipe.key
-        if setting == "thresholds":
-            return Component(name, factory, pipe, "span_thresholds", "thresholds", True,
-                             score_key=f"spans_{key}_f"), ""
-        if setting is None:
-            return Component(name, factory, pipe, "span_thresholds", "threshold", False,
-                             "global only: spaCy's spancat stores one threshold", f"spans_{key}_f",
-                             native=True), ""
-    if setting == "label_bias":
-        if isinstance(pipe, cls["SpanCategorizer"]):
-            key = f"spans_{pipe.key}_f"
-        elif factory == "dice_textcat" or hasattr(pipe, "positive_label") or "cats" in str(
-            getattr(nlp.get_pipe_meta(name), "assigns", "")
-        ):
-            key = "cats_score"
-        elif hasattr(pipe, "attr"):
-            key = f"{pipe.attr}_acc"
-        else:
-            key = "ents_f"
-        return Component(name, factory, pipe, "label_bias", "label_bias", True, score_key=key), ""
-    if isinstance(pipe, cls["MultiLabel"]) and setting is None:
-        return Component(name, factory, pipe, "cats_thresholds", "threshold", False,
-                         "global only: spaCy's textcat_multilabel stores one threshold",
-                         "cats_micro_f", native=True, weight_key="cats_score"), ""
-    if factory in NOT_CALIBRATABLE:
-        return None, NOT_CALIBRATABLE[factory]
-    return None, "no decision setting"
+    try:
+        description = describe(factory)
+    except UndescribedComponentError as err:
+        return None, err.reason
+    decision = description.decision
+    if decision is None:
+        return None, description.decision_note or "no decision setting"
+    settings = pipe.cfg
+    native = decision == THRESHOLD  # one global cfg["threshold"], no set_decisions
+    facts = dict(score_key=description.decision_score_key_of(settings), native=native,
+                 weight_key=description.score_key_of(settings), task=description.task,
+                 attr=description.attr_of(settings))
+    if facts["weight_key"] == facts["score_key"]:
+        facts["weight_key"] = ""
+    if description.task == SPAN_CANDIDATES:  # one value for start and end, whatever it stores
+        return Component(name, factory, pipe, "finder", THRESHOLD, False, description.decision_note,
+                         **facts), ""
+    per_label, reason = decision != THRESHOLD, description.decision_note
+    if decision == LABEL_BIAS:
+        kind = "label_bias"
+    elif description.task == MULTILABEL_SPANS:
+        kind = "span_thresholds"
+    elif description.task == MULTILABEL_CATS:
+        kind = "cats_thresholds"
+    else:  # pragma: no cover - ComponentDescription allows no other decision for a task
+        return None, f"calibrate has no search for {decision!r} on {description.task!r} components"
+    return Component(name, factory, pipe, kind, decision, per_label, reason if not per_label else "",
+                     **facts), ""
 
 
 def _score_weight(nlp: Language, key: str) -> Optional[float]:
@@ -189,7 +171,7 @@ def read_dev(nlp: Language, path: Path) -> List[Example]:
     path = Path(path)
     if not path.exists():
         raise CalibrationError(f"dev set {path} does not exist")
-    examples = list(Corpus(path, gold_preproc=False)(nlp))
+    examples = read_examples(path, nlp)
     if not examples:
         raise CalibrationError(f"dev set {path} holds no docs: there is nothing to calibrate on")
     if not any(len(eg.predicted) for eg in examples):
@@ -197,7 +179,7 @@ def read_dev(nlp: Language, path: Path) -> List[Example]:
     return examples
 
 
-def calibrate_pipeline(
+def calibrate(
     nlp: Language,
     examples: Sequence[Example],
     *,
@@ -208,9 +190,17 @@ def calibrate_pipeline(
     min_support: int = 20,
     components: Optional[Sequence[str]] = None,
 ) -> Calibration:
-    """Calibrate ``nlp``'s decisions on ``examples`` in place; see the module docstring."""
+    """Calibrate ``nlp``'s decisions on the dev ``examples`` in place (see the module
+    docstring): ``metric`` ``f1`` (the pipeline's score) or ``recall`` (keeping ``min_precision``,
+    a number in [0, 1] or ``current``); ``folds`` cross-fitting folds of the docs (``seed``); a
+    label departs from the global value only with ``min_support`` dev positives; ``components``:
+    the names to calibrate (default: every calibratable one). Returns the :class:`Calibration`
+    (per component its settings, ``Result.config``, and the report data, for
+    :mod:`.report`). Raises :class:`CalibrationError` naming the parameter at fault, or when
+    the pipeline has nothing to calibrate, and ``NoGoldError`` when the dev docs lack a
+    component's gold."""
     if metric not in ("f1", "recall"):
-        raise CalibrationError(f"--metric {metric!r}: use f1 or recall")
+        raise CalibrationError(f"metric={metric!r}: use f1 or recall")
     min_precision = parse_min_precision(min_precision)
     if not examples:
         raise CalibrationError("the dev set holds no docs: there is nothing to calibrate on")
@@ -220,7 +210,7 @@ def calibrate_pipeline(
         plan, why = describe_component(nlp, name)
         if components is not None and name not in components:
             if plan is not None:
-                skipped[name] = "not among --components"
+                skipped[name] = "not among the components asked for"
             continue
         if plan is None:
             skipped[name] = why
@@ -235,16 +225,18 @@ def calibrate_pipeline(
         unknown = [c for c in components if c not in nlp.pipe_names]
         if unknown:
             raise CalibrationError(
-                f"--components {', '.join(unknown)}: not in the pipeline ({', '.join(nlp.pipe_names)})"
+                f"components={list(unknown)!r}: not in the pipeline ({', '.join(nlp.pipe_names)})"
             )
     if not plans:
+        from ..pipeline.descriptions import descriptions
+
         listing = ", ".join(f"{n} ({nlp.get_pipe_meta(n).factory}: {skipped.get(n, '')})" for n in nlp.pipe_names)
+        calibratable = [f for f, d in descriptions().items() if d.decision is not None]
         raise CalibrationError(
             "the pipeline has nothing to calibrate: its components are "
             + (listing or "none")
-            + ". Calibratable factories: dice_spancat, dice_span_finder, dice_ner, dice_textcat,"
-            " dice_spancat_singlelabel, dice_tagger, and spaCy's spancat, span_finder and"
-            " textcat_multilabel"
+            + ". Calibratable factories (a decision setting in their description): "
+            + ", ".join(calibratable)
         )
     options = dict(metric=metric, min_precision=min_precision, folds=folds, seed=seed, min_support=min_support)
     docs = [eg.predicted for eg in examples]
@@ -273,7 +265,7 @@ def calibrate_pipeline(
 
 
 def parse_min_precision(value: Union[float, str]) -> Union[float, str]:
-    """``--min-precision``: a number in [0, 1], or ``current`` (each label keeps the precision it
+    """``min_precision``: a number in [0, 1], or ``current`` (each label keeps the precision it
     has now on dev)."""
     if isinstance(value, str) and value.strip().lower() == CURRENT:
         return CURRENT
@@ -283,7 +275,7 @@ def parse_min_precision(value: Union[float, str]) -> Union[float, str]:
         number = float("nan")
     if not 0.0 <= number <= 1.0:
         raise CalibrationError(
-            f"--min-precision {value!r}: use a number in [0, 1], or {CURRENT!r} to keep each label's"
+            f"min_precision={value!r}: use a number in [0, 1], or {CURRENT!r} to keep each label's"
             " precision on dev as it is now"
         )
     return number
@@ -296,15 +288,17 @@ def _run(pipe: Any, docs: List[Any]) -> List[Any]:
 
 
 def _objective(plan: Component, options: Dict[str, Any], labels: Sequence[str]) -> Objective:
+    from ..pipeline.descriptions import EXCLUSIVE_CATS, TOKEN_TAGS
+
     scored = None
     kind = "micro_f1"
-    if plan.score_key == "cats_score":
+    if plan.task == EXCLUSIVE_CATS:  # spaCy's cats_score: the positive label's F1, else macro F1
         positive = plan.pipe.cfg.get("positive_label")
         if positive in labels:
             scored = [list(labels).index(positive)]
         else:
             kind = "macro_f1"
-    elif plan.score_key.endswith("_acc"):
+    elif plan.task == TOKEN_TAGS:
         kind = "accuracy"
     if options["metric"] == "recall":
         kind = "recall"
@@ -426,23 +420,27 @@ def _calibrate_by_annotation(plan: Component, docs: List[Any], examples: Sequenc
                              options: Dict[str, Any]) -> Result:
     """Any setting whose effect needs the component's own ``set_annotations`` (label biases;
     thresholds with ``max_positive``)."""
+    from ..pipeline.descriptions import ENTITIES, EXCLUSIVE_CATS, MULTILABEL_SPANS, SINGLELABEL_SPANS, TOKEN_TAGS
+
     pipe = plan.pipe
     labels = list(getattr(pipe, "decision_labels", None) or pipe.labels)
     key = plan.score_key
     attr = "tag"
-    if key.startswith("spans_"):
+    if plan.task in (MULTILABEL_SPANS, SINGLELABEL_SPANS):
         what = "spans"
         gold = span_gold(examples, labels, "spans", key=pipe.key, component=plan.name)
-    elif key == "ents_f":
+    elif plan.task == ENTITIES:
         what = "ents"
         gold = span_gold(examples, labels, "ents", component=plan.name)
-    elif key == "cats_score":
+    elif plan.task == EXCLUSIVE_CATS:
         what = "cats"
         gold = cats_gold(examples, labels, plan.name)
-    else:
+    elif plan.task == TOKEN_TAGS:
         what = "tokens"
-        attr = key[: -len("_acc")]
+        attr = plan.attr
         gold = token_gold(examples, labels, attr, plan.name)
+    else:  # pragma: no cover - describe_component sends no other task here
+        raise CalibrationError(f"[{plan.name}] calibrate cannot search a setting of {plan.task!r} components")
     scores = pipe.predict(docs)
     objective = _objective(plan, options, labels)
     if plan.setting == "label_bias":
