@@ -83,6 +83,30 @@ def _candidates(rng, spec, n_docs=200):
                       numpy.ones(n_docs, dtype=bool))
 
 
+def _exclusive_problem(seed, n_docs=150, n_labels=3, lean=0.8):
+    """Coupled decisions (an exclusive classifier's label biases): each doc is one item, decided by
+    the argmax of its log-probabilities plus the biases; label 0 is favoured by ``lean``."""
+    from spacy_dice.decisions import BIAS_GRID, Problem
+
+    rng = numpy.random.RandomState(seed)
+    gold = rng.randint(n_labels, size=n_docs)
+    logits = rng.normal(0.0, 1.0, (n_docs, n_labels))
+    logits[numpy.arange(n_docs), gold] += 1.0
+    logits[:, 0] += lean
+
+    def count_fn(values):
+        guess = numpy.argmax(logits + numpy.asarray(values), axis=1)
+        out = numpy.zeros((n_docs, n_labels, 3), dtype="int64")
+        right = guess == gold
+        out[numpy.flatnonzero(right), guess[right], 0] += 1
+        out[numpy.flatnonzero(~right), guess[~right], 1] += 1
+        out[numpy.flatnonzero(~right), gold[~right], 2] += 1
+        return out
+
+    return Problem([f"L{i}" for i in range(n_labels)], BIAS_GRID, [0.0] * n_labels, neutral=0.0,
+                   support=numpy.bincount(gold, minlength=n_labels), n_docs=n_docs, count_fn=count_fn)
+
+
 def test_global_first_then_departures_that_earn_it_and_have_support():
     rng = numpy.random.RandomState(0)
     # A and B: many positives, scored low (best threshold ~0.2); C: scored high, best ~0.6 but
@@ -170,6 +194,86 @@ def test_min_precision_current_keeps_the_current_precision():
     tp, fp, _ = problem.totals((value, value), docs).sum(axis=0)
     assert tp / (tp + fp) + 1e-12 >= part[:, 0].sum() / part[:, :2].sum()
     assert objective.resolve(part) != resolved  # its floors differ from all of dev's
+
+
+# The choices of the rule before issue 25 (commit 9c30c12, no bootstrap, no find-threshold
+# candidate) on the synthetic problems of this file: (global value, values after, departed).
+RULE_BEFORE = {
+    'gfirst/f1/0': [0.21, [0.24, 0.21, 0.66, 0.22], [1, 0, 1, 1]],
+    'gfirst/f1/20': [0.21, [0.22, 0.21, 0.21, 0.19], [1, 0, 0, 1]],
+    'gfirst/rec08/0': [0.63, [0.23, 0.23, 0.63, 0.22], [1, 1, 0, 1]],
+    'gfirst/rec08/20': [0.63, [0.23, 0.23, 0.63, 0.22], [1, 1, 0, 1]],
+    'gfirst/reccur/0': [0.09, [0.36, 0.09, 0.5, 0.09], [1, 0, 1, 0]],
+    'gfirst/reccur/20': [0.09, [0.36, 0.09, 0.09, 0.09], [1, 0, 0, 0]],
+    'separable/f1/0': [None, [0.5], [0]],
+    'separable/f1/20': [None, [0.5], [0]],
+    'separable/rec08/0': [None, [0.5], [0]],
+    'separable/rec08/20': [None, [0.5], [0]],
+    'separable/reccur/0': [None, [0.5], [0]],
+    'separable/reccur/20': [None, [0.5], [0]],
+    'recall/f1/0': [0.4, [0.4], [0]],
+    'recall/f1/20': [0.4, [0.4], [0]],
+    'recall/rec08/0': [None, [0.5], [0]],
+    'recall/rec08/20': [None, [0.5], [0]],
+    'recall/reccur/0': [None, [0.5], [0]],
+    'recall/reccur/20': [None, [0.5], [0]],
+    'current/f1/0': [0.18, [0.18, 0.43], [0, 1]],
+    'current/f1/20': [0.18, [0.18, 0.43], [0, 1]],
+    'current/rec08/0': [None, [0.5, 0.5], [0, 0]],
+    'current/rec08/20': [None, [0.5, 0.5], [0, 0]],
+    'current/reccur/0': [0.18, [0.18, 0.5], [0, 1]],
+    'current/reccur/20': [0.18, [0.18, 0.5], [0, 1]],
+    'exclusive0/f1': [None, [-1.5, 0.0, 0.0], [1, 0, 0]],
+    'exclusive0/macro': [None, [-1.5, 0.0, 0.0], [1, 0, 0]],
+    'exclusive1/f1': [None, [-0.5, 0.0, 0.5], [1, 0, 1]],
+    'exclusive1/macro': [None, [-0.5, 0.0, 0.5], [1, 0, 1]],
+    'exclusive2/f1': [None, [0.0, 0.0, 0.0], [0, 0, 0]],
+    'exclusive2/macro': [None, [0.0, 0.0, 0.0], [0, 0, 0]],
+    'choice0': [1, 0.39, True],
+    'choice1': [1, 0.37, True],
+}
+RULE_BEFORE_SPECS = {
+    "gfirst": (0, [(0.5, 0.3, 0.08), (0.5, 0.3, 0.08), (0.04, 0.75, 0.45), (0.5, 0.3, 0.08)], 200),
+    "separable": (1, [(0.5, 0.9, 0.1)], 60),
+    "recall": (2, [(0.5, 0.45, 0.3)], 200),
+    "current": (4, [(0.6, 0.42, 0.6), (0.6, 0.5, 0.45)], 200),
+}
+
+
+def test_confidence_0_reproduces_the_choices_of_the_rule_before():
+    """``confidence=0``: any positive cross-fitted gain is adopted, as before the bootstrap rule,
+    and the held-out counts kept per doc sum to the same totals: the same choices on every
+    synthetic problem (independent thresholds, coupled biases, a joint choice)."""
+    from spacy_dice.decisions.search import fit_choice
+
+    objectives = {"f1": Objective(), "rec08": Objective("recall", 0.8), "reccur": Objective("recall", CURRENT)}
+    grid = numpy.round(numpy.arange(1, 100) / 100, 2)
+    got = {}
+    for name, (seed, spec, n_docs) in RULE_BEFORE_SPECS.items():
+        cands = _candidates(numpy.random.RandomState(seed), spec, n_docs=n_docs)
+        problem = threshold_problem(cands, [chr(65 + i) for i in range(len(spec))], [0.5] * len(spec), grid)
+        for key, objective in objectives.items():
+            for min_support in (0, 20):  # one problem: its counts are cached by value
+                fit = fit_problem(problem, objective, folds=5, seed=0, min_support=min_support, confidence=0)
+                got[f"{name}/{key}/{min_support}"] = [fit.global_value, list(fit.after_values),
+                                                      [int(d) for d in fit.departed]]
+                assert (fit.cv_chosen_docs.sum(axis=0) == fit.cv_chosen).all()
+                assert (fit.cv_global_docs.sum(axis=0) == fit.cv_global).all()
+                assert len(fit.global_candidates) == 1  # no find-threshold candidate unless asked
+    for seed in (0, 1, 2):
+        for key, objective in (("f1", Objective()), ("macro", Objective("macro_f1"))):
+            fit = fit_problem(_exclusive_problem(seed), objective, folds=5, seed=0, min_support=5, confidence=0)
+            got[f"exclusive{seed}/{key}"] = [fit.global_value, list(fit.after_values), [int(d) for d in fit.departed]]
+    for seed in (0, 1):
+        base = _candidates(numpy.random.RandomState(seed), [(0.5, 0.35, 0.2), (0.5, 0.4, 0.2)], n_docs=120)
+        options = []
+        for shift in (0.0, 0.15, -0.05):
+            probs = numpy.clip(numpy.where(base.is_gold, base.probs + shift, base.probs - 0.02), 0, 1)
+            cands = Candidates(base.doc, probs, base.is_gold, base.total, base.annotated)
+            options.append(threshold_problem(cands, ["A", "B"], [0.5, 0.5], grid))
+        choice = fit_choice(options, Objective(), current=0, folds=5, seed=0, confidence=0)
+        got[f"choice{seed}"] = [choice.option, choice.value, choice.adopted]
+    assert got == RULE_BEFORE
 
 
 @pytest.mark.parametrize("value, expected", [("current", CURRENT), (" Current ", CURRENT), ("0.7", 0.7), (0.25, 0.25)])
@@ -275,6 +379,11 @@ def test_cli_calibrates_dice_spancat_per_label_and_a_fresh_process_reloads_it(di
     comp = report["components"][0]
     assert comp["factory"] == "dice_spancat" and comp["setting"] == "thresholds"
     assert comp["summary"]["score_after_in_sample"] > comp["summary"]["score_before"]
+    # the rule: a one-sided 95% bound per change, spaCy's find-threshold grid a global candidate
+    assert report["options"]["confidence"] == 0.95
+    assert comp["summary"]["global"]["rule"].startswith("adopted (")
+    assert len(comp["summary"]["global"]["candidates"]) == 2
+    assert all(len(row["gain_interval_95"]) == 2 and isinstance(row["flags"], list) for row in comp["labels"])
     stored = comp["config"]
     # config.cfg and the component's cfg agree
     config = spacy.util.load_config(out / "config.cfg")

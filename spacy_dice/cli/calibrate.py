@@ -24,8 +24,12 @@ from .flags import flag_message
 FALSE = ("false", "0", "no", "off", "")
 FLAGS = {
     "min_precision": "--min-precision", "metric": "--metric", "components": "--components",
-    "output": "--output", "overwrite": "--overwrite", "model": "MODEL",
+    "output": "--output", "overwrite": "--overwrite", "model": "MODEL", "confidence": "--confidence",
 }
+CONFIDENCE_HELP = (
+    "One-sided confidence that a change's cross-fitted gain is beyond the noise of dev (paired"
+    " bootstrap over dev docs), in [0, 1); 0: adopt any positive gain (the rule before)"
+)
 T = TypeVar("T")
 
 
@@ -73,17 +77,19 @@ def calibrate_command(
     components: str = typer.Option("", "--components", help="Comma-separated component names (default: every calibratable one)"),
     report: Optional[Path] = typer.Option(None, "--report", help="Report path stem: writes STEM.json and STEM.md (default: OUT-calibration.json/.md next to OUT)"),
     gpu_id: int = typer.Option(-1, "--gpu-id", help="GPU id, -1 for CPU"),
+    confidence: float = typer.Option(0.95, "--confidence", help=CONFIDENCE_HELP),
 ) -> None:
     """Calibrate the decisions of a trained pipeline on a dev set and save it as a new pipeline.
 
     One global threshold / bias per component first; a label departs from it only when its
-    cross-fitted gain on dev is positive and it has --min-support dev positives.
+    cross-fitted gain on dev is positive beyond the noise (--confidence) and it has --min-support
+    dev positives.
     """
     from ..decisions import calibrate_model
 
     done = _call(calibrate_model, model, dev, output, overwrite=overwrite, metric=metric,
                  min_precision=min_precision, folds=folds, min_support=min_support, seed=seed,
-                 components=components, report=report, gpu_id=gpu_id)
+                 components=components, report=report, gpu_id=gpu_id, confidence=confidence)
     print_calibration(done)
 
 
@@ -98,6 +104,7 @@ def project_calibrate_command(
     before: Optional[Path] = typer.Option(None, "--before", help="spacy evaluate JSON of MODEL on the test set (for the before/after lines)"),
     report: Optional[Path] = typer.Option(None, "--report", help="Report stem (default: OUT-calibration)"),
     gpu_id: int = typer.Option(-1, "--gpu-id"),
+    confidence: float = typer.Option(0.95, "--confidence", help=CONFIDENCE_HELP),
 ) -> None:
     """The project's calibrate step: calibrate MODEL on dev into OUTPUT, evaluate it on test."""
     if str(enabled).strip().lower() in FALSE:
@@ -106,7 +113,7 @@ def project_calibrate_command(
     from ..decisions import calibrate_and_evaluate
 
     done = _call(calibrate_and_evaluate, model, dev, test, output, metrics, before=before,
-                 report=report, gpu_id=gpu_id)
+                 report=report, gpu_id=gpu_id, confidence=confidence)
     print_calibration(done.calibrated)
     if done.table_error:
         msg.warn(f"evaluate-table failed: {done.table_error}")

@@ -9,14 +9,17 @@ pipeline calibrated into a new folder: :func:`calibrate_model`, and the project'
 (:mod:`spacy_dice.cli.calibrate`); docs/CALIBRATION.md. "Calibrate" means tuning decisions; how well probabilities match
 frequencies is "reliability" (:mod:`spacy_dice.evaluation.reliability`).
 """
-from .calibration import Calibration, CalibrationError, calibrate, parse_min_precision, read_dev
+from .calibration import Calibration, CalibrationError, calibrate, parse_confidence, parse_min_precision, read_dev
 from .report import tables, to_json, to_markdown
 from .run import CalibratedModel, calibrate_and_evaluate, calibrate_model
-from .search import BIAS_GRID, CURRENT, THRESHOLD_GRID, Objective, Problem, fit_problem, make_folds
+from .search import (
+    BIAS_GRID, COARSE_THRESHOLD_GRID, CURRENT, THRESHOLD_GRID, Objective, Problem, fit_problem, make_folds,
+)
 from .targets import NoGoldError
 
 __all__ = [
-    "BIAS_GRID", "CURRENT", "THRESHOLD_GRID", "CalibratedModel", "Calibration", "CalibrationError",
-    "NoGoldError", "Objective", "Problem", "calibrate", "calibrate_and_evaluate", "calibrate_model",
-    "fit_problem", "make_folds", "parse_min_precision", "read_dev", "tables", "to_json", "to_markdown",
+    "BIAS_GRID", "COARSE_THRESHOLD_GRID", "CURRENT", "THRESHOLD_GRID", "CalibratedModel", "Calibration",
+    "CalibrationError", "NoGoldError", "Objective", "Problem", "calibrate", "calibrate_and_evaluate",
+    "calibrate_model", "fit_problem", "make_folds", "parse_confidence", "parse_min_precision", "read_dev",
+    "tables", "to_json", "to_markdown",
 ]

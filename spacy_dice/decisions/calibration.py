@@ -39,12 +39,14 @@ from ..files import read_examples
 
 from .search import (
     BIAS_GRID,
+    COARSE_THRESHOLD_GRID,
     CURRENT,
     THRESHOLD_GRID,
     Choice,
     Fit,
     Objective,
     Problem,
+    check_confidence,
     fit_choice,
     fit_problem,
 )
@@ -189,12 +191,19 @@ def calibrate(
     seed: int = 0,
     min_support: int = 20,
     components: Optional[Sequence[str]] = None,
+    confidence: float = 0.95,
 ) -> Calibration:
     """Calibrate ``nlp``'s decisions on the dev ``examples`` in place (see the module
     docstring): ``metric`` ``f1`` (the pipeline's score) or ``recall`` (keeping ``min_precision``,
     a number in [0, 1] or ``current``); ``folds`` cross-fitting folds of the docs (``seed``); a
     label departs from the global value only with ``min_support`` dev positives; ``components``:
-    the names to calibrate (default: every calibratable one). Returns the :class:`Calibration`
+    the names to calibrate (default: every calibratable one). A change (the global value, a
+    label's departure) is adopted only when its cross-fitted gain is positive beyond the noise of
+    dev: the one-sided ``confidence`` (in [0, 1)) of a paired bootstrap over the dev docs; for
+    threshold settings one global threshold on spaCy's ``find-threshold`` grid
+    (:data:`.search.COARSE_THRESHOLD_GRID`) is a candidate beside the fine one. ``confidence=0``
+    is the rule before: any positive cross-fitted gain, no ``find-threshold`` candidate.
+    Returns the :class:`Calibration`
     (per component its settings, ``Result.config``, and the report data, for
     :mod:`.report`). Raises :class:`CalibrationError` naming the parameter at fault, or when
     the pipeline has nothing to calibrate, and ``NoGoldError`` when the dev docs lack a
@@ -202,6 +211,7 @@ def calibrate(
     if metric not in ("f1", "recall"):
         raise CalibrationError(f"metric={metric!r}: use f1 or recall")
     min_precision = parse_min_precision(min_precision)
+    confidence = parse_confidence(confidence)
     if not examples:
         raise CalibrationError("the dev set holds no docs: there is nothing to calibrate on")
     plans: Dict[str, Component] = {}
@@ -238,7 +248,8 @@ def calibrate(
             + ". Calibratable factories (a decision setting in their description): "
             + ", ".join(calibratable)
         )
-    options = dict(metric=metric, min_precision=min_precision, folds=folds, seed=seed, min_support=min_support)
+    options = dict(metric=metric, min_precision=min_precision, folds=folds, seed=seed, min_support=min_support,
+                   confidence=confidence)
     docs = [eg.predicted for eg in examples]
     results: List[Result] = []
     pending: Dict[str, Tuple[Any, Candidates, Dict[str, Any]]] = {}
@@ -279,6 +290,24 @@ def parse_min_precision(value: Union[float, str]) -> Union[float, str]:
             " precision on dev as it is now"
         )
     return number
+
+
+def parse_confidence(value: Any) -> float:
+    """``confidence``: a number in [0, 1) (the one-sided confidence that a cross-fitted gain is
+    beyond the noise of dev; 0: any positive gain). Raises :class:`CalibrationError` naming it."""
+    try:
+        return check_confidence(value)
+    except ValueError as err:
+        raise CalibrationError(str(err)) from None
+
+
+def _search_options(options: Dict[str, Any], threshold: bool) -> Dict[str, Any]:
+    """:func:`.search.fit_problem`'s keywords from the calibration's ``options``; ``threshold``: a
+    threshold setting, which gets spaCy's ``find-threshold`` grid as a second global candidate
+    (unless ``confidence`` is 0, the rule before)."""
+    coarse = COARSE_THRESHOLD_GRID if threshold and options["confidence"] > 0 else None
+    return {"folds": options["folds"], "seed": options["seed"], "confidence": options["confidence"],
+            "coarse_grid": coarse}
 
 
 def _run(pipe: Any, docs: List[Any]) -> List[Any]:
@@ -385,7 +414,7 @@ def _calibrate_thresholds(
     labels = list(pipe.labels)
     objective = _objective(plan, options, labels)
     problem = threshold_problem(candidates, labels, _current_thresholds(pipe, labels), THRESHOLD_GRID)
-    fit = fit_problem(problem, objective, folds=options["folds"], seed=options["seed"],
+    fit = fit_problem(problem, objective, **_search_options(options, threshold=True),
                       min_support=options["min_support"], per_label=plan.per_label,
                       per_label_reason=plan.per_label_reason)
     objective = fit.objective or objective
@@ -474,7 +503,7 @@ def _calibrate_by_annotation(plan: Component, docs: List[Any], examples: Sequenc
         items=_decoded_entities(pipe, scores) if what == "ents" else None,
     )
     try:
-        fit = fit_problem(problem, objective, folds=options["folds"], seed=options["seed"],
+        fit = fit_problem(problem, objective, **_search_options(options, plan.setting != "label_bias"),
                           min_support=options["min_support"], per_label=plan.per_label,
                           per_label_reason=plan.per_label_reason)
     finally:
@@ -611,7 +640,7 @@ def _calibrate_finder_for(
     finally:
         _set_finder(finder, None, original)
     fitting = _objective(spancat, options, labels)
-    choice = fit_choice(problems, fitting, current=0, folds=options["folds"], seed=options["seed"])
+    choice = fit_choice(problems, fitting, current=0, **_search_options(options, threshold=True))
     objective = fitting.resolve(problems[0].totals(problems[0].current))  # the scores of all dev
     start, differs = _finder_current(original)
     rows = []
@@ -636,11 +665,23 @@ def _calibrate_finder_for(
         if not finder.native:
             fpipe.set_decisions({})
         result.config = {"threshold": value} if finder.native else {"threshold": value, "thresholds": {}}
+    elif not choice.adopted and choice.gain is not None and choice.gain.positive:
+        result.notes.append(
+            f"kept: the cross-fitted {objective.describe()} of the best pair"
+            f" ({100 * (choice.score_cv or 0):.2f}) beats the current pipeline's"
+            f" ({100 * choice.score_before:.2f}), but not beyond the noise at"
+            f" {100 * choice.confidence:g}% ({choice.gain.bound_text()})"
+        )
     elif not choice.adopted:
         result.notes.append(
             f"kept: the cross-fitted {objective.describe()} of the best pair"
             f" ({100 * (choice.score_cv or 0):.2f}) does not beat the current pipeline's"
             f" ({100 * choice.score_before:.2f})"
+        )
+    if choice.adopted and choice.option != 0 and values[choice.option] in (min(FINDER_GRID), max(FINDER_GRID)):
+        result.notes.append(
+            f"finder threshold {values[choice.option]:g}: at the edge of the grid"
+            f" (searched {min(FINDER_GRID):g}..{max(FINDER_GRID):g})"
         )
     fpipe.set_annotations(docs, fscores)
     scores, cands = cached[chosen]
@@ -670,7 +711,7 @@ def _calibrate_finder_alone(plan: Component, docs: List[Any], examples: Sequence
         gold=gold, apply=apply, annotate=annotate, what="spans", key=key, labeled=False,
     )
     try:
-        fit = fit_problem(problem, objective, folds=options["folds"], seed=options["seed"],
+        fit = fit_problem(problem, objective, **_search_options(options, threshold=True),
                           min_support=options["min_support"], per_label=False,
                           per_label_reason=plan.per_label_reason)
     finally:

@@ -15,9 +15,20 @@ The procedure (:func:`fit_problem`):
    for each label, its own value is fitted on the other folds with every other label at ``g_k``
    and scored on fold ``k``. Pooling the held-out counts gives the cross-fitted estimate of
    "global only" and of "this label departs".
-3. **Rules**: the global value is adopted only when its cross-fitted score beats the current
-   setting's; a label departs from it only when its cross-fitted gain is positive AND it has at
-   least ``min_support`` gold positives on dev. Every label that stays gets the reason.
+   The held-out counts are kept per doc (each doc's row comes from the fold that held it out),
+   so their sums are the pooled totals and a bootstrap over docs can resample them.
+3. **Rules**: the global value is adopted only when its cross-fitted gain over the current
+   setting is positive beyond the noise of dev; a label departs from it only when it has at least
+   ``min_support`` gold positives on dev, its F1 is not 0 both at the base and with its own value
+   (nothing to fit), and its cross-fitted gain is positive beyond the noise. "Beyond the noise"
+   (:class:`Gain`): the (1 - ``confidence``) quantile of the gains of ``resamples`` paired
+   bootstrap resamples of the dev docs (the same resampled docs for both sides) is > 0; with
+   ``confidence=0`` any positive gain is adopted (the rule before: the bootstrap is only reported,
+   and there is no F1-0 rule).
+   Every label that stays gets the reason. With ``coarse_grid`` (spaCy's ``find-threshold`` grid,
+   :data:`COARSE_THRESHOLD_GRID`) one global value chosen on that grid is a second candidate in
+   the same cross-fitted comparison; the better of the two is the global value compared with the
+   current setting.
 4. **Final fit** on all of dev: the global value, then coordinate ascent (two rounds) over the
    labels allowed to depart.
 
@@ -32,7 +43,7 @@ bought only where it costs no precision).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy
 
@@ -43,6 +54,17 @@ predicted probability: it does not chase single dev spans, and its values read w
 BIAS_GRID = numpy.round(numpy.arange(-16, 17) * 0.25, 2)
 """Log-space biases searched: -4 .. +4 in steps of 0.25 (a factor of e^4 ~ 55 either way on the
 odds of a label)."""
+
+COARSE_THRESHOLD_GRID = numpy.round(numpy.linspace(0.0, 1.0, 21), 2)
+"""spaCy's ``find-threshold`` grid with 21 trials (``numpy.linspace(0, 1, 21)``: 0.0, 0.05, ..., 1.0);
+a global threshold chosen on it (the first best value, as spaCy chooses) is a candidate of
+:func:`fit_problem` and :func:`fit_choice` (``coarse_grid``)."""
+
+RESAMPLES = 1000
+"""Paired bootstrap resamples of the dev docs behind each gain's interval (:class:`Gain`)."""
+
+FINE, COARSE = "fine grid", "spaCy's find-threshold grid"
+"""The names of the global candidates (:attr:`Fit.global_candidate`, :attr:`Choice.candidate`)."""
 
 TP, FP, FN = 0, 1, 2
 EPS = 1e-12
@@ -62,6 +84,33 @@ def prf(counts: numpy.ndarray) -> Tuple[float, float, float]:
     r = tp / (tp + fn) if tp + fn else 0.0
     f = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
     return p, r, f
+
+
+def _ratio(num: numpy.ndarray, den: numpy.ndarray, default: float) -> numpy.ndarray:
+    out = numpy.full(numpy.shape(num), default, dtype="float64")
+    numpy.divide(num, den, out=out, where=den > 0)
+    return out
+
+
+def batch_f1(counts: numpy.ndarray) -> numpy.ndarray:
+    """F1 of count vectors ``(..., 3)`` (0 where there is no true positive), as :func:`prf`."""
+    tp, fp, fn = counts[..., TP], counts[..., FP], counts[..., FN]
+    return numpy.where(tp > 0, _ratio(2 * tp, 2 * tp + fp + fn, 0.0), 0.0)
+
+
+def check_confidence(confidence: Any) -> float:
+    """``confidence`` as a float in [0, 1); a ``ValueError`` naming the parameter otherwise."""
+    try:
+        value = float(confidence) if not isinstance(confidence, bool) else float("nan")
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not 0.0 <= value < 1.0:
+        raise ValueError(
+            f"confidence={confidence!r}: use a number in [0, 1): the one-sided confidence that a"
+            " cross-fitted gain is beyond the noise of dev (0.95 by default; 0 adopts any positive"
+            " gain, the rule before)"
+        )
+    return value
 
 
 @dataclass
@@ -117,6 +166,48 @@ class Objective:
             floor = self.label_floors[label] if self.label_floors is not None else None
             return self._recall_score(totals[label], floor)
         return self.score(totals)
+
+    def scores(self, totals: numpy.ndarray, label: Optional[int] = None) -> numpy.ndarray:
+        """:meth:`score` (``label=None``) or :meth:`label_score` of summed counts with leading batch
+        axes, ``(..., n_labels, 3)`` -> ``(...)`` (e.g. one score per bootstrap resample)."""
+        totals = numpy.asarray(totals, dtype="float64")
+        if self.kind == "recall" and label is not None:
+            floor = self.label_floors[label] if self.label_floors is not None else None
+            return self._recall_scores(totals[..., label, :], floor)
+        rows = totals if self.scored is None else totals[..., list(self.scored), :]
+        if self.kind == "macro_f1":
+            if rows.shape[-2] == 0:
+                return numpy.zeros(rows.shape[:-2])
+            return batch_f1(rows).mean(axis=-1)
+        micro = rows.sum(axis=-2)
+        if self.kind == "accuracy":
+            return _ratio(micro[..., TP], micro[..., TP] + micro[..., FN], 0.0)
+        if self.kind == "recall":
+            return self._recall_scores(micro)
+        return batch_f1(micro)
+
+    def _recall_scores(self, counts: numpy.ndarray, floor: Optional[float] = None) -> numpy.ndarray:
+        if isinstance(self.min_precision, str):
+            raise ValueError(f"min_precision {self.min_precision!r}: resolve() the objective on the current counts first")
+        floor = self.min_precision if floor is None else floor
+        tp, fp, fn = counts[..., TP], counts[..., FP], counts[..., FN]
+        p = _ratio(tp, tp + fp, 1.0)
+        r = _ratio(tp, tp + fn, 0.0)
+        return numpy.where(p + EPS >= floor, r, (p - floor) - 1.0)
+
+    def compact(self, per_doc: numpy.ndarray, label: Optional[int] = None
+                ) -> Tuple["Objective", numpy.ndarray, Optional[int]]:
+        """What :meth:`scores` needs of per-doc counts ``(n_docs, n_labels, 3)``, smaller: ``(objective,
+        rows, label)`` such that ``objective.scores(sum of rows over any docs, label)`` equals this
+        objective's score of the same docs (micro scores need the sum over the scored labels
+        only, a label's constrained recall its own row only), so resampling costs little."""
+        if self.kind == "macro_f1":
+            return self, per_doc, None
+        if self.kind == "recall" and label is not None:
+            floor = self.label_floors[label] if self.label_floors is not None else self.min_precision
+            return replace(self, scored=None, label_floors=(floor,)), per_doc[:, label:label + 1], 0  # type: ignore[arg-type]
+        rows = per_doc if self.scored is None else per_doc[:, list(self.scored)]
+        return replace(self, scored=None, label_floors=None), rows.sum(axis=1, keepdims=True), None
 
     def _recall_score(self, counts: numpy.ndarray, floor: Optional[float] = None) -> float:
         if isinstance(self.min_precision, str):
@@ -247,12 +338,34 @@ def _on_docs(objective: Objective, problem: Problem, docs: Optional[numpy.ndarra
     return objective.resolve(problem.totals(problem.current, docs)) if objective.keeps_current else objective
 
 
-def fit_global(problem: Problem, objective: Objective, docs: Optional[numpy.ndarray] = None) -> float:
+def _first_best(grid: Sequence[float], score_of: Callable[[float], float]) -> float:
+    """The first value of ``grid`` (ascending) with the best ``score_of``: spaCy's ``find-threshold``
+    choice (``max`` over its trials in order)."""
+    best, best_score = float(grid[0]), -numpy.inf
+    for value in sorted(float(v) for v in grid):
+        s = score_of(value)
+        if s > best_score + EPS:
+            best, best_score = value, s
+    return best
+
+
+def fit_global(
+    problem: Problem, objective: Objective, docs: Optional[numpy.ndarray] = None, *,
+    grid: Optional[Sequence[float]] = None,
+) -> float:
     """The one value for every label that scores best on ``docs`` (ties: nearest the neutral value).
-    A ``current`` precision floor is the current setting's precision on those same ``docs``."""
+    A ``current`` precision floor is the current setting's precision on those same ``docs``.
+    ``grid`` (e.g. :data:`COARSE_THRESHOLD_GRID`): every value of that grid instead of the
+    problem's, the first best in ascending order (as ``spacy find-threshold`` chooses)."""
     n = len(problem.labels)
     objective = _on_docs(objective, problem, docs)
-    return _best(problem, problem.neutral, lambda v: objective.score(problem.totals((v,) * n, docs)))
+
+    def score_of(value: float) -> float:
+        return objective.score(problem.totals((value,) * n, docs))
+
+    if grid is not None:
+        return _first_best(grid, score_of)
+    return _best(problem, problem.neutral, score_of)
 
 
 def fit_label(
@@ -271,9 +384,129 @@ def fit_label(
     return _best(problem, float(base[i]), score_of)
 
 
+# --- the noise of dev: paired bootstrap of held-out per-doc counts ---------------------------------
+class Resampler:
+    """``resamples`` bootstrap resamples of ``n_docs`` dev docs (``numpy.random.default_rng(seed)``),
+    held as a ``(resamples, n_docs)`` matrix of how often each doc is drawn: per-doc counts
+    multiplied by it give every resample's totals at once, and two sides multiplied by the same
+    matrix are paired (the same resampled docs)."""
+
+    def __init__(self, n_docs: int, resamples: int = RESAMPLES, seed: int = 0) -> None:
+        if resamples < 1:
+            raise ValueError(f"resamples={resamples!r}: use at least 1")
+        rng = numpy.random.default_rng(seed)
+        self.n_docs, self.resamples = int(n_docs), int(resamples)
+        # float32 sums integer counts exactly below 2**24; half the memory of float64
+        self.weights = numpy.zeros((self.resamples, self.n_docs), dtype="float32")
+        chunk = max(1, 4_000_000 // max(self.n_docs, 1))
+        for start in range(0, self.resamples, chunk):
+            rows = min(chunk, self.resamples - start)
+            drawn = rng.integers(0, self.n_docs, size=(rows, self.n_docs))
+            flat = (drawn + numpy.arange(rows)[:, None] * self.n_docs).ravel()
+            counts = numpy.bincount(flat, minlength=rows * self.n_docs).reshape(rows, self.n_docs)
+            self.weights[start:start + rows] = counts
+
+    def totals(self, per_doc: numpy.ndarray) -> numpy.ndarray:
+        """Per-doc counts ``(n_docs, ...)`` summed over each resample's docs: ``(resamples, ...)``."""
+        flat = numpy.asarray(per_doc, dtype="float32").reshape(self.n_docs, -1)
+        # einsum's own loop, not BLAS: OpenBLAS worker threads keep spinning after a product, which
+        # on a few shared cores slowed the rest of the search (numpy on small arrays) by half
+        summed = numpy.einsum("bd,dk->bk", self.weights, flat, optimize=False)
+        return summed.astype("float64").reshape((self.resamples,) + per_doc.shape[1:])
+
+
+def percent_label(confidence: float) -> str:
+    """``0.95`` -> ``95%``."""
+    return f"{100 * confidence:g}%"
+
+
+@dataclass
+class Gain:
+    """A cross-fitted gain (the new rule's score of the pooled held-out counts minus the old one's)
+    and its paired bootstrap over the dev docs.
+
+    ``positive``: the gain is > 0 (the rule before); ``lower``: the one-sided lower bound at
+    ``confidence``, the (1 - ``confidence``) quantile of the resampled gains (``None`` at
+    ``confidence`` 0); ``interval``: the two-sided 95 % percentile interval of the resampled gains
+    (shown whatever the confidence). Fractions (0.01 = one point of F1).
+    """
+
+    value: float
+    positive: bool
+    confidence: float
+    lower: Optional[float]
+    interval: Tuple[float, float]
+    resamples: int
+
+    @property
+    def beyond_noise(self) -> bool:
+        """Adopt: positive, and (at a ``confidence`` > 0) its lower bound > 0."""
+        if not self.positive:
+            return False
+        return self.confidence == 0 or (self.lower is not None and self.lower > EPS)
+
+    def bound_text(self) -> str:
+        """``one-sided 95% lower bound -0.40`` (points), or ``""`` at confidence 0."""
+        if self.confidence == 0 or self.lower is None:
+            return ""
+        return f"one-sided {percent_label(self.confidence)} lower bound {100 * self.lower:+.2f}"
+
+    def verdict(self) -> str:
+        """Why it is adopted or not, e.g. ``cross-fitted gain +0.80 not beyond the noise at 95%
+        (one-sided lower bound -0.40)``."""
+        text = f"cross-fitted gain {100 * self.value:+.2f}"
+        if not self.positive:
+            return text + " <= 0"
+        if self.confidence == 0:
+            return text
+        bound = f"one-sided lower bound {100 * self.lower:+.2f}" if self.lower is not None else "no bound"
+        if self.beyond_noise:
+            return f"{text} beyond the noise at {percent_label(self.confidence)} ({bound})"
+        return f"{text} not beyond the noise at {percent_label(self.confidence)} ({bound} <= 0)"
+
+    def to_json(self) -> Dict[str, Any]:
+        """Points of F1 (or of the objective), rounded to 2 decimals."""
+        return {
+            "gain": round(100 * self.value, 2),
+            "lower_bound": None if self.lower is None else round(100 * self.lower, 2),
+            "lower_bound_is": f"one-sided {percent_label(self.confidence)}" if self.lower is not None else None,
+            "interval_95": [round(100 * x, 2) for x in self.interval],
+            "interval_95_is": "two-sided 95% percentile interval",
+            "resamples": self.resamples, "confidence": self.confidence,
+            "positive": self.positive, "beyond_noise": self.beyond_noise,
+        }
+
+
+def paired_gain(
+    objective: Objective, new: numpy.ndarray, old: numpy.ndarray, resampler: Resampler, *,
+    label: Optional[int] = None, confidence: float = 0.95,
+) -> Gain:
+    """The gain of per-doc held-out counts ``new`` over ``old`` (both ``(n_docs, n_labels, 3)``):
+    ``objective.score`` (``label=None``) or ``label_score(.., label)`` of their sums, and the same
+    difference on each of ``resampler``'s resamples (the same docs for both sides)."""
+    new_total, old_total = new.sum(axis=0), old.sum(axis=0)
+    if label is None:
+        new_score, old_score = objective.score(new_total), objective.score(old_total)
+        positive = new_score > old_score + EPS
+    else:
+        new_score, old_score = objective.label_score(new_total, label), objective.label_score(old_total, label)
+        positive = new_score - old_score > EPS
+    small, new_rows, at = objective.compact(new, label)
+    _, old_rows, _ = objective.compact(old, label)
+    width = new_rows.shape[1]
+    both = resampler.totals(numpy.concatenate([new_rows, old_rows], axis=1))
+    gains = small.scores(both[:, :width], at) - small.scores(both[:, width:], at)
+    lower = float(numpy.quantile(gains, 1.0 - confidence)) if confidence > 0 else None
+    low, high = numpy.quantile(gains, [0.025, 0.975])
+    return Gain(float(new_score - old_score), bool(positive), confidence, lower, (float(low), float(high)),
+                resampler.resamples)
+
+
+# --- the fit ---------------------------------------------------------------------------------------
 @dataclass
 class Fit:
-    """What :func:`fit_problem` decided, and the numbers behind it (all counts ``(n_labels, 3)``)."""
+    """What :func:`fit_problem` decided, and the numbers behind it (all counts ``(n_labels, 3)``,
+    the ``*_docs`` ones ``(n_docs, n_labels, 3)``, each doc's row from the fold that held it out)."""
 
     labels: List[str]
     before_values: Tuple[float, ...]
@@ -295,27 +528,77 @@ class Fit:
     folds: int = 0
     notes: List[str] = field(default_factory=list)
     objective: Optional[Objective] = None  # the objective as fitted (floors resolved)
+    confidence: float = 0.0
+    global_gain: Optional[Gain] = None  # the global candidate chosen vs the current setting
+    global_rule: str = ""  # why the global value was adopted or the current setting kept
+    global_candidate: Optional[str] = None  # FINE or COARSE: the candidate compared with the current
+    global_candidates: List[Dict[str, Any]] = field(default_factory=list)  # name, grid, value, score_cv
+    global_grid: Tuple[float, ...] = ()  # the grid of the global value chosen
+    grid: Tuple[float, ...] = ()  # the problem's grid (the departures')
+    label_gains: List[Optional[Gain]] = field(default_factory=list)
+    cv_global_docs: Optional[numpy.ndarray] = None
+    cv_chosen_docs: Optional[numpy.ndarray] = None
+
+
+def _held_out(problem: Problem, parts: List[numpy.ndarray], values: Sequence[Sequence[float]]) -> numpy.ndarray:
+    """Per-doc counts ``(n_docs, n_labels, 3)``: each fold's docs counted at that fold's ``values``."""
+    out = numpy.zeros((problem.n_docs, len(problem.labels), 3), dtype="int64")
+    for held, fold_values in zip(parts, values):
+        out[held] = problem.counts(fold_values)[held]
+    return out
 
 
 def _cross_fit_departures(
-    problem: Problem, objective: Objective, parts: List[numpy.ndarray],
-    base_of: Callable[[numpy.ndarray], Tuple[float, ...]],
+    problem: Problem, objective: Objective, parts: List[numpy.ndarray], trains: List[numpy.ndarray],
+    bases: Sequence[Tuple[float, ...]],
 ) -> Tuple[numpy.ndarray, List[numpy.ndarray]]:
-    """Held-out counts of the base values (``base_of(train docs)``) and, per label, of the label
-    departing from them (its value fitted on the training folds)."""
+    """Per-doc held-out counts of each fold's base values ``bases[k]`` and, per label, of the
+    label departing from them (its value fitted on the training folds ``trains[k]``)."""
     n = len(problem.labels)
-    cv_base = numpy.zeros((n, 3), dtype="int64")
-    cv_dep = [numpy.zeros((n, 3), dtype="int64") for _ in range(n)]
-    everything = numpy.arange(problem.n_docs)
-    for held in parts:
-        train = numpy.setdiff1d(everything, held)
-        base = base_of(train)
-        cv_base += problem.totals(base, held)
+    base_docs = _held_out(problem, parts, bases)
+    departed = [numpy.zeros_like(base_docs) for _ in range(n)]
+    for held, train, base in zip(parts, trains, bases):
         for i in range(n):
             values = list(base)
             values[i] = fit_label(problem, objective, base, i, train)
-            cv_dep[i] += problem.totals(values, held)
-    return cv_base, cv_dep
+            departed[i][held] = problem.counts(values)[held]
+    return base_docs, departed
+
+
+def _grid_text(grid: Sequence[float]) -> str:
+    return f"{min(grid):g}..{max(grid):g}"
+
+
+def _global_candidates(
+    problem: Problem, fitting: Objective, objective: Objective, parts: List[numpy.ndarray],
+    trains: List[numpy.ndarray], coarse_grid: Optional[Sequence[float]],
+) -> List[Dict[str, Any]]:
+    """The global candidates (the problem's grid; with ``coarse_grid``, that grid's first best too),
+    each fitted per fold and on all of dev: name, grid, per-fold values, held-out per-doc counts
+    (``held``), cross-fitted score and the value on all of dev."""
+    n = len(problem.labels)
+    grids: List[Tuple[str, Optional[Sequence[float]]]] = [(FINE, None)]
+    if coarse_grid is not None:
+        grids.append((COARSE, [float(v) for v in coarse_grid]))
+    out = []
+    for name, grid in grids:
+        fold_values = [fit_global(problem, fitting, train, grid=grid) for train in trains]
+        held = _held_out(problem, parts, [(v,) * n for v in fold_values])
+        out.append({
+            "name": name, "grid": tuple(problem.grid if grid is None else grid),
+            "fold_values": fold_values, "held": held, "score_cv": objective.score(held.sum(axis=0)),
+            "value": fit_global(problem, fitting, grid=grid),
+        })
+    return out
+
+
+def _winner(candidates: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """The candidate with the best cross-fitted score (ties: the first, the fine grid)."""
+    best = candidates[0]
+    for candidate in candidates[1:]:
+        if candidate["score_cv"] > best["score_cv"] + EPS:
+            best = candidate
+    return best
 
 
 def fit_problem(
@@ -327,70 +610,115 @@ def fit_problem(
     min_support: int = 20,
     per_label: bool = True,
     per_label_reason: str = "",
+    confidence: float = 0.95,
+    coarse_grid: Optional[Sequence[float]] = None,
+    resamples: int = RESAMPLES,
 ) -> Fit:
     """Global value first, per-label departures that earn it on held-out folds, final fit on all.
 
-    When the global value does not beat the current setting on held-out folds (e.g. a uniform
-    bias on every class of an exclusive classifier, which changes nothing), the departures are
-    judged against the current setting instead. ``per_label=False`` (a setting that can store one
-    value only): the global value alone, with ``per_label_reason`` as every label's reason.
+    A change is adopted only when its cross-fitted gain is positive beyond the noise of dev
+    (``confidence``: the one-sided confidence of a paired bootstrap of ``resamples`` resamples of
+    the dev docs, seeded by ``seed``; 0: any positive gain, the rule before). When the global
+    value does not beat the current setting so (e.g. a uniform bias on every class of an exclusive
+    classifier, which changes nothing), the departures are judged against the current setting
+    instead. ``coarse_grid``: a second global candidate chosen on that grid (spaCy's
+    ``find-threshold``); the one with the better cross-fitted score is the one compared with the
+    current setting. ``per_label=False`` (a setting that can store one value only): the global
+    value alone, with ``per_label_reason`` as every label's reason. Returns the :class:`Fit`;
+    raises ``ValueError`` naming ``confidence`` when it is not a number in [0, 1).
     """
+    confidence = check_confidence(confidence)
     n = len(problem.labels)
-    before = problem.totals(problem.current)
+    before_docs = problem.counts(problem.current)
+    before = before_docs.sum(axis=0)
     fitting, objective = objective, objective.resolve(before)  # fits resolve on their own docs
     score_before = objective.score(before)
     notes: List[str] = []
     k = min(folds, problem.n_docs)
     parts = make_folds(problem.n_docs, k, seed) if k >= 2 else []
+    everything = numpy.arange(problem.n_docs)
+    trains = [numpy.setdiff1d(everything, held) for held in parts]
     cv_global: Optional[numpy.ndarray] = None
+    cv_global_docs: Optional[numpy.ndarray] = None
     cv_dep: Optional[List[numpy.ndarray]] = None
     gains: List[Optional[float]] = [None] * n
+    label_gains: List[Optional[Gain]] = [None] * n
     score_cv_global: Optional[float] = None
+    global_gain: Optional[Gain] = None
+    candidates: List[Dict[str, Any]] = []
+    winner: Optional[Dict[str, Any]] = None
+    resampler: Optional[Resampler] = None
     if parts:
-        everything = numpy.arange(problem.n_docs)
-        if per_label:
-            cv_global, cv_dep = _cross_fit_departures(
-                problem, fitting, parts, lambda train: (fit_global(problem, fitting, train),) * n
-            )
-        else:
-            cv_global = numpy.zeros((n, 3), dtype="int64")
-            for held in parts:
-                g = fit_global(problem, fitting, numpy.setdiff1d(everything, held))
-                cv_global += problem.totals((g,) * n, held)
-        score_cv_global = objective.score(cv_global)
+        resampler = Resampler(problem.n_docs, resamples, seed)
+        candidates = _global_candidates(problem, fitting, objective, parts, trains, coarse_grid)
+        winner = _winner(candidates)
+        cv_global_docs = winner["held"]
+        cv_global = cv_global_docs.sum(axis=0)
+        score_cv_global = winner["score_cv"]
+        global_gain = paired_gain(objective, cv_global_docs, before_docs, resampler, confidence=confidence)
     else:
         notes.append(
             f"{problem.n_docs} dev doc(s): too few to cross-fit, so no gain can be estimated"
             " honestly and the current setting is kept"
         )
-    adopt = score_cv_global is not None and score_cv_global > score_before + EPS
-    base_held = cv_global
+    adopt = global_gain is not None and global_gain.beyond_noise
+    if global_gain is None:
+        global_rule = "kept: too few dev docs to cross-fit"
+    elif adopt:
+        global_rule = f"adopted ({winner['name']}): {global_gain.verdict()}"  # type: ignore[index]
+    else:
+        global_rule = f"kept: {global_gain.verdict()}"
     if not adopt and parts:
-        notes.append(
-            f"one global value: cross-fitted {objective.describe()} {100 * score_cv_global:.2f}"  # type: ignore[operator]
-            f" does not beat the current setting's {100 * score_before:.2f}, so the labels'"
-            " departures are judged against the current setting"
-        )
-        if per_label:
-            base_held, cv_dep = _cross_fit_departures(problem, fitting, parts, lambda train: problem.current)
-    if per_label and parts and cv_dep is not None and base_held is not None:
-        gains = [objective.label_score(cv_dep[i], i) - objective.label_score(base_held, i) for i in range(n)]
+        if global_gain is not None and global_gain.positive:  # beaten, but within the noise
+            notes.append(
+                f"one global value: cross-fitted {objective.describe()} {100 * score_cv_global:.2f}"  # type: ignore[operator]
+                f" beats the current setting's {100 * score_before:.2f}, but not beyond the noise at"
+                f" {percent_label(confidence)} ({global_gain.bound_text()}), so the current setting is kept"
+                " and the labels' departures are judged against it"
+            )
+        else:
+            notes.append(
+                f"one global value: cross-fitted {objective.describe()} {100 * score_cv_global:.2f}"  # type: ignore[operator]
+                f" does not beat the current setting's {100 * score_before:.2f}, so the labels'"
+                " departures are judged against the current setting"
+            )
+    base_held_docs: Optional[numpy.ndarray] = cv_global_docs
+    dep_docs: Optional[List[numpy.ndarray]] = None
+    if per_label and parts and winner is not None and resampler is not None:
+        bases = [(v,) * n for v in winner["fold_values"]] if adopt else [problem.current] * len(parts)
+        base_held_docs, dep_docs = _cross_fit_departures(problem, fitting, parts, trains, bases)
+        cv_dep = [d.sum(axis=0) for d in dep_docs]
+        for i in range(n):
+            label_gains[i] = paired_gain(objective, dep_docs[i], base_held_docs, resampler, label=i,
+                                         confidence=confidence)
+            gains[i] = label_gains[i].value  # type: ignore[union-attr]
+    base_held = base_held_docs.sum(axis=0) if base_held_docs is not None else None
     base_name = "global" if adopt else "current"
     departed = [False] * n
     reasons: List[str] = []
     for i in range(n):
+        gain = label_gains[i]
         if not per_label:
             reasons.append(per_label_reason or "one value for every label")
-        elif gains[i] is None:
+        elif gain is None:
             reasons.append(f"{base_name}: too few dev docs to cross-fit")
         elif problem.support[i] < min_support:
             reasons.append(f"{base_name}: {int(problem.support[i])} dev positives < min_support {min_support}")
-        elif gains[i] <= EPS:  # type: ignore[operator]
-            reasons.append(f"{base_name}: cross-fitted gain of its own value {100 * gains[i]:+.2f} <= 0")
+        elif confidence > 0 and base_held is not None and cv_dep is not None \
+                and base_held[i][TP] == 0 and cv_dep[i][i][TP] == 0:
+            reasons.append(
+                f"{base_name}: F1 0 at the {base_name} value and with its own value (cross-fitted):"
+                " nothing to fit"
+            )
+        elif not gain.positive:
+            reasons.append(f"{base_name}: cross-fitted gain of its own value {100 * gain.value:+.2f} <= 0")
+        elif not gain.beyond_noise:
+            reasons.append(f"{base_name}: {gain.verdict()}")
         else:
             departed[i] = True
-            reasons.append(f"own value: cross-fitted gain {100 * gains[i]:+.2f}")
-    global_value: Optional[float] = fit_global(problem, fitting) if adopt else None
+            bound = gain.bound_text()
+            reasons.append(f"own value: cross-fitted gain {100 * gain.value:+.2f}" + (f" ({bound})" if bound else ""))
+    global_value: Optional[float] = winner["value"] if adopt and winner is not None else None
     values = [global_value] * n if adopt else list(problem.current)
     base_values = list(values)
     for _ in range(2):
@@ -404,12 +732,14 @@ def fit_problem(
     after_values = tuple(values)
     after = problem.totals(after_values)
     cv_chosen = None
+    cv_chosen_docs = None
     score_cv_chosen = None
-    if base_held is not None:
-        cv_chosen = (base_held if adopt else before).copy()
+    if base_held_docs is not None:
+        cv_chosen_docs = (base_held_docs if adopt else before_docs).copy()
         for i in range(n):
-            if departed[i] and cv_dep is not None:
-                cv_chosen[i] = cv_dep[i][i]
+            if departed[i] and dep_docs is not None:
+                cv_chosen_docs[:, i] = dep_docs[i][:, i]
+        cv_chosen = cv_chosen_docs.sum(axis=0)
         score_cv_chosen = objective.score(cv_chosen)
     return Fit(
         labels=list(problem.labels), before_values=problem.current, global_value=global_value,
@@ -418,7 +748,13 @@ def fit_problem(
         cv_global=cv_global, cv_departed=cv_dep, cv_chosen=cv_chosen, gains=gains,
         score_before=score_before, score_after=objective.score(after),
         score_cv_global=score_cv_global, score_cv_chosen=score_cv_chosen, folds=len(parts),
-        notes=notes, objective=objective,
+        notes=notes, objective=objective, confidence=confidence, global_gain=global_gain,
+        global_rule=global_rule, global_candidate=winner["name"] if winner is not None else None,
+        global_candidates=[dict({key: c[key] for key in ("name", "value", "score_cv", "fold_values")},
+                                grid=_grid_text(c["grid"])) for c in candidates],
+        global_grid=tuple(winner["grid"]) if winner is not None else tuple(problem.grid),
+        grid=tuple(problem.grid), label_gains=label_gains, cv_global_docs=cv_global_docs,
+        cv_chosen_docs=cv_chosen_docs,
     )
 
 
@@ -433,21 +769,34 @@ class Choice:
     score_after: float
     score_cv: Optional[float]
     folds: int
+    confidence: float = 0.0
+    gain: Optional[Gain] = None  # the candidate chosen vs the current pipeline
+    rule: str = ""
+    candidate: Optional[str] = None  # FINE or COARSE
+    candidates: List[Dict[str, Any]] = field(default_factory=list)  # name, option, value, score_cv
 
 
 def fit_choice(
     options: Sequence[Problem], objective: Objective, *, current: int = 0, folds: int = 5, seed: int = 0,
+    confidence: float = 0.95, coarse_grid: Optional[Sequence[float]] = None, resamples: int = RESAMPLES,
 ) -> Choice:
     """Pick one option and one global value jointly (e.g. a span finder threshold and the global
     threshold of the span categorizer after it), cross-fitted like :func:`fit_problem`.
 
     ``options[current]`` at its current values is the baseline; the pair fitted on all docs is
-    adopted only when the cross-fitted score of the pair fitted per fold beats it.
+    adopted only when the cross-fitted gain of the pair fitted per fold is positive beyond the
+    noise (``confidence``, as :func:`fit_problem`). ``coarse_grid``: a second candidate, the
+    current option with one global value chosen on that grid (spaCy's ``find-threshold``); the
+    candidate with the better cross-fitted score is the one compared with the baseline. Returns
+    the :class:`Choice`.
     """
+    confidence = check_confidence(confidence)
     base = options[current]
-    before = base.totals(base.current)
+    before_docs = base.counts(base.current)
+    before = before_docs.sum(axis=0)
     fitting, objective = objective, objective.resolve(before)
     score_before = objective.score(before)
+    n = len(base.labels)
 
     def best(docs: Optional[numpy.ndarray]) -> Tuple[int, float, float]:
         objective = _on_docs(fitting, base, docs)
@@ -460,16 +809,41 @@ def fit_choice(
                     choice = (j, value, score)
         return choice
 
-    j, value, score_after = best(None)
+    def coarse(docs: Optional[numpy.ndarray]) -> Tuple[int, float, float]:
+        value = fit_global(base, fitting, docs, grid=coarse_grid)
+        return current, value, _on_docs(fitting, base, docs).score(base.totals((value,) * n, docs))
+
+    rules: List[Tuple[str, Callable[[Optional[numpy.ndarray]], Tuple[int, float, float]]]] = [(FINE, best)]
+    if coarse_grid is not None:
+        rules.append((COARSE, coarse))
     k = min(folds, base.n_docs)
     parts = make_folds(base.n_docs, k, seed) if k >= 2 else []
-    score_cv = None
+    everything = numpy.arange(base.n_docs)
+    candidates: List[Dict[str, Any]] = []
+    for name, rule in rules:
+        j, value, score_after = rule(None)
+        candidate: Dict[str, Any] = {"name": name, "option": j, "value": value, "score_after": score_after,
+                                     "score_cv": None, "held": None}
+        if parts:
+            held_docs = numpy.zeros((base.n_docs, n, 3), dtype="int64")
+            for held in parts:
+                fj, fv, _ = rule(numpy.setdiff1d(everything, held))
+                held_docs[held] = options[fj].counts((fv,) * n)[held]
+            candidate["held"] = held_docs
+            candidate["score_cv"] = objective.score(held_docs.sum(axis=0))
+        candidates.append(candidate)
+    winner = _winner(candidates) if parts else candidates[0]
+    gain = None
     if parts:
-        held_totals = numpy.zeros((len(base.labels), 3), dtype="int64")
-        everything = numpy.arange(base.n_docs)
-        for held in parts:
-            fj, fv, _ = best(numpy.setdiff1d(everything, held))
-            held_totals += options[fj].totals((fv,) * len(base.labels), held)
-        score_cv = objective.score(held_totals)
-    adopted = score_cv is not None and score_cv > score_before + EPS  # one doc: nothing is honest
-    return Choice(j, value, adopted, score_before, score_after, score_cv, len(parts))
+        gain = paired_gain(objective, winner["held"], before_docs, Resampler(base.n_docs, resamples, seed),
+                           confidence=confidence)
+    adopted = gain is not None and gain.beyond_noise  # one doc: nothing is honest
+    if gain is None:
+        rule_text = "kept: too few dev docs to cross-fit"
+    else:
+        rule_text = (f"adopted ({winner['name']}): " if adopted else "kept: ") + gain.verdict()
+    return Choice(
+        winner["option"], winner["value"], adopted, score_before, winner["score_after"], winner["score_cv"],
+        len(parts), confidence=confidence, gain=gain, rule=rule_text, candidate=winner["name"],
+        candidates=[{key: c[key] for key in ("name", "option", "value", "score_cv")} for c in candidates],
+    )

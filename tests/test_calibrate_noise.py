@@ -1,0 +1,327 @@
+"""``calibrate`` adopts only what dev supports beyond its noise (issue 25): a paired bootstrap of
+the held-out per-doc counts, spaCy's ``find-threshold`` grid as a global candidate, and the report
+that says what a setting does (a label switched off, a value at the edge of the grid, a label with
+nothing to fit). Synthetic counts only: no training."""
+import json
+import time
+
+import numpy
+import pytest
+from typer.testing import CliRunner
+
+from spacy_dice.cli import app
+from spacy_dice.decisions import (
+    BIAS_GRID,
+    THRESHOLD_GRID,
+    CalibrationError,
+    Objective,
+    fit_problem,
+    to_json,
+    to_markdown,
+)
+from spacy_dice.decisions.calibration import Calibration, Result, _search_options, parse_confidence
+from spacy_dice.decisions.report import edge_note
+from spacy_dice.decisions.search import (
+    COARSE,
+    COARSE_THRESHOLD_GRID,
+    CURRENT,
+    FINE,
+    Resampler,
+    fit_choice,
+    paired_gain,
+)
+from spacy_dice.decisions.targets import Candidates, threshold_problem
+
+FLAT_Q = 2 ** 0.5 - 1
+"""The share of gold positives among the ambiguous candidates that leaves F1 flat in how many of
+them are predicted: adding a candidate of precision q changes F1 = 2q only when q differs from F1 / 2;
+with one sure positive, two sure negatives and one ambiguous candidate per doc, q = F1 / 2 for
+every share of them predicted when q**2 + 2q = 1."""
+
+
+def _flat_candidates(seed, n_docs=200, labels=2):
+    """A synthetic model whose scores do not depend on the label where the decision is made: per
+    doc and label one sure positive (0.9), two sure negatives (0.1) and one ambiguous candidate
+    scored uniformly in [0.3, 0.7] whatever its gold (positive with probability :data:`FLAT_Q`),
+    so every threshold between 0.3 and 0.7 has the same expected F1 and any gain there is noise."""
+    rng = numpy.random.RandomState(seed)
+    docs, probs, gold = [], [], []
+    total = numpy.zeros((n_docs, labels), dtype="int64")
+    for d in range(n_docs):
+        for i in range(labels):
+            for p, positive in ((0.9, True), (0.1, False), (0.1, False),
+                                (rng.uniform(0.3, 0.7), rng.random_sample() < FLAT_Q)):
+                row = numpy.zeros(labels)
+                row[i] = p
+                is_gold = numpy.zeros(labels, dtype=bool)
+                is_gold[i] = positive
+                docs.append(d), probs.append(row), gold.append(is_gold)
+                total[d, i] += int(positive)
+    return Candidates(numpy.asarray(docs), numpy.asarray(probs), numpy.asarray(gold), total,
+                      numpy.ones(n_docs, dtype=bool))
+
+
+def _fixed_candidates(per_doc, n_docs=60):
+    """The same candidates in every doc: ``per_doc[label] = (gold positives, [(prob, is_gold), ...])``
+    (gold positives no candidate covers are never found)."""
+    labels = list(per_doc)
+    docs, probs, gold = [], [], []
+    total = numpy.zeros((n_docs, len(labels)), dtype="int64")
+    for d in range(n_docs):
+        for i, label in enumerate(labels):
+            positives, items = per_doc[label]
+            total[d, i] = positives
+            for p, positive in items:
+                row = numpy.zeros(len(labels))
+                row[i] = p
+                is_gold = numpy.zeros(len(labels), dtype=bool)
+                is_gold[i] = positive
+                docs.append(d), probs.append(row), gold.append(is_gold)
+    return labels, Candidates(numpy.asarray(docs), numpy.asarray(probs), numpy.asarray(gold), total,
+                              numpy.ones(n_docs, dtype=bool))
+
+
+def _report(fit, confidence, n_docs=60):
+    """A :class:`Calibration` of one ``dice_spancat`` whose search gave ``fit``."""
+    result = Result("spancat", "dice_spancat", "thresholds", fit.objective.describe(), "spans_sc_f", fit=fit)
+    options = dict(metric="f1", min_precision=0.0, folds=5, seed=0, min_support=5, confidence=confidence)
+    return Calibration([result], {}, n_docs, options)
+
+
+# --- the rule ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_gain_that_is_pure_noise_keeps_the_current_setting(seed):
+    problem = threshold_problem(_flat_candidates(seed), ["A", "B"], [0.5, 0.5], THRESHOLD_GRID)
+    before = fit_problem(problem, Objective(), min_support=5, confidence=0)
+    assert before.after_values != (0.5, 0.5)  # the rule before moves on noise
+    fit = fit_problem(problem, Objective(), min_support=5)  # default confidence 0.95
+    assert fit.confidence == 0.95
+    assert fit.after_values == (0.5, 0.5) and fit.global_value is None and not any(fit.departed)
+    assert fit.global_rule.startswith("kept: ")
+    # every gain that is positive is within the noise, and says so
+    for gain, reason in zip([fit.global_gain] + fit.label_gains, [fit.global_rule] + fit.reasons):
+        assert not gain.beyond_noise
+        if gain.positive:
+            assert gain.lower <= 0 and "not beyond the noise at 95%" in reason
+    assert any("not beyond the noise" in text for text in fit.notes + fit.reasons + [fit.global_rule])
+
+
+def test_a_large_real_gain_moves_the_setting():
+    # A: positives scored low (best threshold ~0.2); C: scored high, best ~0.6 (a departure)
+    rng = numpy.random.RandomState(0)
+    docs, probs, gold = [], [], []
+    total = numpy.zeros((200, 2), dtype="int64")
+    for d in range(200):
+        for i, (pos_mean, neg_mean) in enumerate(((0.3, 0.08), (0.75, 0.45))):
+            positive = rng.random_sample() < 0.5
+            total[d, i] = int(positive)
+            for is_pos, count, mean in ((True, int(positive), pos_mean), (False, 3, neg_mean)):
+                for _ in range(count):
+                    row = numpy.zeros(2)
+                    row[i] = numpy.clip(rng.normal(mean, 0.08), 0.001, 0.999)
+                    g = numpy.zeros(2, dtype=bool)
+                    g[i] = is_pos
+                    docs.append(d), probs.append(row), gold.append(g)
+    cands = Candidates(numpy.asarray(docs), numpy.asarray(probs), numpy.asarray(gold), total,
+                       numpy.ones(200, dtype=bool))
+    problem = threshold_problem(cands, ["A", "C"], [0.5, 0.5], THRESHOLD_GRID)
+    fit = fit_problem(problem, Objective(), min_support=20)
+    assert fit.global_value is not None and fit.global_rule.startswith("adopted (")
+    assert fit.global_gain.beyond_noise and fit.global_gain.lower > 0.05
+    # each label at its own side of 0.5: one at the global value, the other departs from it
+    assert fit.after_values[0] < 0.35 and 0.5 < fit.after_values[1] < 0.75
+    (moved,) = [i for i in range(2) if fit.departed[i]]
+    assert fit.reasons[moved].startswith("own value: cross-fitted gain +")
+    assert "one-sided 95% lower bound +" in fit.reasons[moved]
+    lo, hi = fit.label_gains[moved].interval
+    assert 0 < lo <= fit.label_gains[moved].value <= hi
+
+
+def test_higher_confidence_keeps_more_and_the_bound_is_the_quantile():
+    problem = threshold_problem(_flat_candidates(0), ["A", "B"], [0.5, 0.5], THRESHOLD_GRID)
+    fit = fit_problem(problem, Objective(), min_support=5, confidence=0.5)
+    gain = fit.global_gain
+    resampler = Resampler(problem.n_docs, 1000, 0)
+    again = paired_gain(fit.objective, fit.cv_global_docs, problem.counts(problem.current), resampler,
+                        confidence=0.5)
+    assert again.lower == pytest.approx(gain.lower) and again.value == pytest.approx(gain.value)
+    # the same resamples for both sides: a rule compared with itself gains exactly 0 on each
+    same = paired_gain(fit.objective, fit.cv_global_docs, fit.cv_global_docs, resampler, confidence=0.9)
+    assert same.value == 0 and same.lower == 0 and same.interval == (0.0, 0.0) and not same.beyond_noise
+    strict = paired_gain(fit.objective, fit.cv_global_docs, problem.counts(problem.current), resampler,
+                         confidence=0.99)
+    assert strict.lower <= again.lower
+
+
+@pytest.mark.parametrize("kind", ["micro_f1", "macro_f1", "accuracy", "recall"])
+def test_the_vectorised_scores_are_the_scores(kind):
+    rng = numpy.random.default_rng(0)
+    totals = rng.integers(0, 6, size=(50, 4, 3))
+    totals[:5, :, 0] = 0  # no true positive
+    totals[5:10] = 0  # nothing at all
+    objective = Objective(kind, min_precision=0.4, scored=[0, 2] if kind == "micro_f1" else None)
+    floors = Objective("recall", CURRENT).resolve(totals[20])
+    for obj in (objective, floors) if kind == "recall" else (objective,):
+        batch = obj.scores(totals)
+        assert batch.shape == (50,)
+        assert batch == pytest.approx([obj.score(t) for t in totals])
+        for label in range(4):
+            assert obj.scores(totals, label) == pytest.approx([obj.label_score(t, label) for t in totals])
+            small, rows, at = obj.compact(totals, label)  # docs = the 50 rows here
+            assert small.scores(rows.sum(axis=0)[None], at)[0] == pytest.approx(
+                obj.label_score(totals.sum(axis=0), label))
+
+
+def test_the_bootstrap_is_fast():
+    """1000 resamples of 300 docs x 20 labels: well under a second per label (a matrix product)."""
+    rng = numpy.random.default_rng(1)
+    new, old = rng.integers(0, 4, size=(2, 300, 20, 3))
+    start = time.perf_counter()
+    resampler = Resampler(300, 1000, seed=0)
+    for objective in (Objective(), Objective("macro_f1")):
+        for label in range(20):
+            paired_gain(objective, new, old, resampler, label=label)
+    assert (time.perf_counter() - start) / 40 < 0.25
+
+
+@pytest.mark.parametrize("value", [1.0, 1.5, -0.1, float("nan"), "high", None, True])
+def test_bad_confidence_values_are_refused_naming_the_parameter(value):
+    with pytest.raises(CalibrationError, match=r"confidence=.*use a number in \[0, 1\)"):
+        parse_confidence(value)
+    problem = threshold_problem(_flat_candidates(0, n_docs=10), ["A", "B"], [0.5, 0.5], THRESHOLD_GRID)
+    with pytest.raises(ValueError, match=r"confidence=.*use a number in \[0, 1\)"):
+        fit_problem(problem, Objective(), confidence=value)
+    with pytest.raises(ValueError, match=r"confidence="):
+        fit_choice([problem], Objective(), confidence=value)
+
+
+@pytest.mark.parametrize("value", [0, 0.0, 0.5, "0.9", 0.999])
+def test_confidence_values(value):
+    assert parse_confidence(value) == float(value)
+
+
+def test_the_cli_refuses_a_bad_confidence_naming_the_flag(tmp_path):
+    for command in (["calibrate", str(tmp_path / "model"), str(tmp_path / "dev.spacy"), "-o", str(tmp_path / "out")],
+                    ["project-calibrate", "--model", str(tmp_path / "model"), "--dev", "d.spacy", "--test",
+                     "t.spacy", "--output", str(tmp_path / "out"), "--metrics", str(tmp_path / "m")]):
+        result = CliRunner().invoke(app, command + ["--confidence", "1.5"])
+        text = " ".join(result.output.split())
+        assert result.exit_code == 1 and "--confidence 1.5" in text and "[0, 1)" in text, text
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- spaCy's find-threshold as a candidate --------------------------------------------------------
+def _coarse_is_better(n_docs=60):
+    """Per doc: a positive at 0.9, a negative at 0.1 and a positive at 0.201 + 0.01 * doc. Fitted on
+    the training folds, the fine grid's global value is the lowest training positive's (ties: the
+    value nearest 0.5), which misses the held-out positives below it; spaCy's grid takes the first
+    best value, 0.15, which finds them all."""
+    docs, probs, gold = [], [], []
+    for d in range(n_docs):
+        for p, positive in ((0.9, True), (0.1, False), (round(0.201 + 0.01 * d, 3), True)):
+            docs.append(d), probs.append([p]), gold.append([positive])
+    cands = Candidates(numpy.asarray(docs), numpy.asarray(probs), numpy.asarray(gold),
+                       numpy.full((n_docs, 1), 2, dtype="int64"), numpy.ones(n_docs, dtype=bool))
+    return ["A"], cands
+
+
+def test_the_find_threshold_candidate_wins_when_it_is_better():
+    labels, cands = _coarse_is_better()
+    problem = threshold_problem(cands, labels, [0.5], THRESHOLD_GRID)
+    fit = fit_problem(problem, Objective(), min_support=5, coarse_grid=COARSE_THRESHOLD_GRID)
+    assert [c["name"] for c in fit.global_candidates] == [FINE, COARSE]
+    assert fit.global_candidate == COARSE and fit.global_value == 0.15
+    fine, coarse = fit.global_candidates
+    assert coarse["score_cv"] == 1.0 > fine["score_cv"] and coarse["grid"] == "0..1"
+    assert fine["value"] == 0.2 and fine["grid"] == "0.01..0.99"
+    assert fit.global_rule.startswith(f"adopted ({COARSE})")
+    calibration = _report(fit, 0.95)
+    summary = to_json(calibration)["components"][0]["summary"]["global"]
+    assert summary["candidate"] == COARSE and summary["value"] == 0.15 and summary["edge"] is None
+    assert [c["name"] for c in summary["candidates"]] == [FINE, COARSE]
+    md = to_markdown(calibration)
+    assert f"adopted ({COARSE})" in md and "compared with the current setting" in md
+    # without the coarse grid the fine one is the only candidate
+    fine = fit_problem(problem, Objective(), min_support=5)
+    assert fine.global_candidate == FINE and len(fine.global_candidates) == 1
+
+
+def test_the_find_threshold_candidate_in_a_joint_choice():
+    labels, cands = _coarse_is_better()
+    # a second option (e.g. another span finder threshold) with the top positives missing
+    worse = Candidates(cands.doc, numpy.where(cands.probs > 0.8, 0.05, cands.probs), cands.is_gold,
+                       cands.total, cands.annotated)
+    options = [threshold_problem(c, labels, [0.5], THRESHOLD_GRID) for c in (cands, worse)]
+    choice = fit_choice(options, Objective(), coarse_grid=COARSE_THRESHOLD_GRID)
+    assert [c["name"] for c in choice.candidates] == [FINE, COARSE]
+    fine, coarse = choice.candidates
+    assert fine["option"] == 0 and fine["value"] == 0.2
+    assert coarse["option"] == 0 and coarse["value"] == 0.15 and coarse["score_cv"] > fine["score_cv"]
+    assert choice.candidate == COARSE and choice.option == 0 and choice.value == 0.15
+    assert choice.adopted and choice.rule.startswith(f"adopted ({COARSE})")
+    before = fit_choice(options, Objective(), confidence=0)
+    assert before.candidate == FINE and [c["name"] for c in before.candidates] == [FINE]
+
+
+def test_the_find_threshold_candidate_is_for_threshold_settings_only():
+    options = dict(folds=5, seed=0, confidence=0.95)
+    assert _search_options(options, threshold=True)["coarse_grid"] is COARSE_THRESHOLD_GRID
+    assert _search_options(options, threshold=False)["coarse_grid"] is None  # label biases
+    assert _search_options(dict(options, confidence=0.0), threshold=True)["coarse_grid"] is None  # the rule before
+    assert list(COARSE_THRESHOLD_GRID) == [round(0.05 * i, 2) for i in range(21)]
+
+
+# --- what a setting does ----------------------------------------------------------------------------
+def _flag_problem():
+    # EDGE: positives scored 0.012, negatives 0.004 -> its best threshold is 0.01, the grid's first;
+    # JUNK: its gold positive is never a candidate, one negative scored 0.6 (F1 0 whatever happens);
+    # GOOD: positives 0.8, negatives 0.2
+    labels, cands = _fixed_candidates({
+        "EDGE": (1, [(0.012, True), (0.004, False)]),
+        "JUNK": (1, [(0.6, False)]),
+        "GOOD": (1, [(0.8, True), (0.2, False)]),
+    })
+    return threshold_problem(cands, labels, [0.5, 0.5, 0.5], THRESHOLD_GRID)
+
+
+def test_the_report_marks_switched_off_edge_and_nothing_to_fit_labels():
+    problem = _flag_problem()
+    # the rule before: JUNK departs to a threshold that switches it off (micro F1 rewards that)
+    old = fit_problem(problem, Objective(), min_support=5, confidence=0)
+    assert old.global_value == 0.01 and old.departed[1] and old.after_values[1] > 0.6
+    data = to_json(_report(old, 0.0))
+    rows = {row["label"]: row for row in data["components"][0]["labels"]}
+    assert rows["JUNK"]["switched_off"] and rows["JUNK"]["nothing_to_fit"]
+    assert "switched off: no prediction of it left on dev (60 before)" in rows["JUNK"]["flags"]
+    assert rows["EDGE"]["at_grid_edge"] and not rows["EDGE"]["switched_off"]
+    assert "at the edge of the grid (searched 0.01..0.99)" in rows["EDGE"]["flags"]
+    assert not rows["GOOD"]["flags"]
+    assert data["components"][0]["summary"]["global"]["edge"] == "at the edge of the grid (searched 0.01..0.99)"
+    md = to_markdown(_report(old, 0.0))
+    assert "switched off: no prediction of it left on dev" in md
+    assert "at the edge of the grid (searched 0.01..0.99)" in md and "F1 0 before and after" in md
+    assert "confidence 0 (any positive cross-fitted gain is adopted)" in md
+
+    # the new rule: JUNK has nothing to fit (F1 0 at the global value and with its own), so it
+    # keeps the global value; the flags say so
+    new = fit_problem(problem, Objective(), min_support=5)
+    assert not new.departed[1] and new.after_values[1] == new.global_value == 0.01
+    assert "nothing to fit" in new.reasons[1]
+    calibration = _report(new, 0.95)
+    rows = {row["label"]: row for row in to_json(calibration)["components"][0]["labels"]}
+    assert rows["JUNK"]["nothing_to_fit"] and not rows["JUNK"]["switched_off"]
+    assert "F1 0 before and after: nothing to fit (keeps the global value)" in rows["JUNK"]["flags"]
+    assert rows["GOOD"]["departed"] and rows["GOOD"]["gain_lower_bound_is"] == "one-sided 95%"
+    assert rows["GOOD"]["gain_lower_bound"] > 0 and len(rows["GOOD"]["gain_interval_95"]) == 2
+    md = to_markdown(calibration)
+    assert "F1 0 before and after: nothing to fit (keeps the global value)" in md
+    assert "gain [95% interval]" in md and "one-sided 95% lower bound" in md
+    assert "confidence 0.95" in md
+    assert json.dumps(to_json(calibration))  # the report's data is JSON
+
+
+def test_edge_notes_name_the_grid_searched():
+    assert edge_note(-4.0, BIAS_GRID, "{:+.2f}") == "at the edge of the grid (searched -4..+4)"
+    assert edge_note(4.0, BIAS_GRID, "{:+.2f}") == "at the edge of the grid (searched -4..+4)"
+    assert edge_note(0.99, THRESHOLD_GRID) == "at the edge of the grid (searched 0.01..0.99)"
+    assert edge_note(1.75, BIAS_GRID, "{:+.2f}") is None and edge_note(0.5, THRESHOLD_GRID) is None
