@@ -98,7 +98,7 @@ def paired_interval(a: Sequence[numpy.ndarray], b: Sequence[numpy.ndarray], *,
     return Interval(100 * point, 100 * float(low), 100 * float(high), resamples)
 
 
-def compare(counts: Dict[str, numpy.ndarray], a: str, b: str, seeds: Sequence[int], *,
+def seed_intervals(counts: Dict[str, numpy.ndarray], a: str, b: str, seeds: Sequence[int], *,
             resamples: int = RESAMPLES) -> Dict[str, Interval]:
     """Per seed and pooled intervals of ``b - a``; ``counts`` maps ``"ROW/RULE/sSEED"`` to arrays."""
     out = {}
@@ -122,7 +122,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     seeds = [int(s) for s in args.seeds.split(",") if s] or sorted(have(args.a) & have(args.b))
     if not seeds:
         raise SystemExit(f"no seed has both {args.a!r} and {args.b!r}; keys: {sorted(counts)[:12]} ...")
-    for name, interval in compare(counts, args.a, args.b, seeds, resamples=args.resamples).items():
+    for name, interval in seed_intervals(counts, args.a, args.b, seeds, resamples=args.resamples).items():
         print(f"{args.b} - {args.a}, {name}: {interval}" + ("  (beyond noise)" if interval.beyond_noise else ""))
 
 

@@ -42,7 +42,7 @@ import numpy
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
-from benchmarks.bootstrap import RESAMPLES, compare, label_recall
+from benchmarks.bootstrap import RESAMPLES, seed_intervals, label_recall
 from benchmarks.run_accuracy import TASKS, git_commit, machine
 from spacy_dice.files import read_examples, write_atomic
 from spacy_dice.formatting import percent
@@ -249,7 +249,7 @@ def intervals(records: List[Dict[str, Any]], counts: Dict[str, numpy.ndarray], r
         seeds = sorted(seeds_of.get(a, set()) & seeds_of.get(b, set()))
         if not seeds:
             continue
-        found = compare(counts, a, b, seeds, resamples=resamples)
+        found = seed_intervals(counts, a, b, seeds, resamples=resamples)
         out.append({"a": a, "b": b, "seeds": seeds, **{k: v.to_json() for k, v in found.items()}})
     return out
 

@@ -31,7 +31,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy
 
-from benchmarks.bootstrap import RESAMPLES, compare
+from benchmarks.bootstrap import RESAMPLES, seed_intervals
 from benchmarks.calibrated_accuracy import (
     RESULTS,
     find_global_threshold,
@@ -120,7 +120,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     for row in dict.fromkeys(r["name"] for r in records):
         seeds = [r["seed"] for r in records if r["name"] == row]
         for a, b in pairs:
-            found = compare(arrays, f"{row}/{a}", f"{row}/{b}", seeds, resamples=args.resamples)
+            found = seed_intervals(arrays, f"{row}/{a}", f"{row}/{b}", seeds, resamples=args.resamples)
             comparisons.append({"a": f"{row}/{a}", "b": f"{row}/{b}", "seeds": seeds,
                                 **{k: v.to_json() for k, v in found.items()}})
             print(f"{row}/{b} - {row}/{a}: {found['pooled']}")

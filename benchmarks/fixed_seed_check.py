@@ -70,7 +70,7 @@ def score_runs(names: List[str]) -> Dict[str, Dict[str, float]]:
     return scores
 
 
-def compare(recorded: Dict[str, Dict[str, float]], found: Dict[str, Dict[str, float]], tolerance: float) -> List[str]:
+def differences(recorded: Dict[str, Dict[str, float]], found: Dict[str, Dict[str, float]], tolerance: float) -> List[str]:
     """One line per score that differs (or is missing) beyond ``tolerance``."""
     problems = []
     for run, scores in recorded.items():
@@ -105,7 +105,7 @@ def main(argv=None) -> int:
         args.out.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf8")
     if args.check:
         recorded = json.loads(args.check.read_text(encoding="utf8"))["scores"]
-        problems = compare({k: v for k, v in recorded.items() if k in names}, found, args.tolerance)
+        problems = differences({k: v for k, v in recorded.items() if k in names}, found, args.tolerance)
         for line in problems:
             print(line)
         print(f"{len(problems)} scores differ from {args.check} (commit {commit})")

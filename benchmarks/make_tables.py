@@ -422,22 +422,49 @@ def results_table(results_dir: Path) -> str:
 
 
 # ----------------------------------------------------------------------------- main job
+def _calibrate_kept_all(data: Dict[str, Any]) -> Optional[bool]:
+    """Whether the main job's `calibrate` step stored no setting (``None``: not recorded)."""
+    components = data.get("dev_calibration")
+    if not components:
+        return None
+    return all(not component.get("stored", {}).get("config") for component in components)
+
+
 @generator("main-job")
 def main_job(results_dir: Path) -> str:
-    """docs/PROJECT.md quick start: what `python -m spacy project run all` gave (run_main_job.py)."""
+    """docs/PROJECT.md quick start: what `python -m spacy project run all` gave (run_main_job.py):
+    the test scores of `model-best` as trained and, when the `calibrate` step ran, of
+    `model-calibrated`."""
     data = load_results(results_dir, "main_job")
     scores = data["test_scores"]
-    per_type = ", ".join(
-        f"{label} {percent(values['f'])}"
-        for label, values in sorted(scores.get("ents_per_type", {}).items(), key=lambda kv: -kv[1]["f"])
-    )
+    name = data["name"]
+
+    def described(values: Dict[str, Any]) -> str:
+        per_type = ", ".join(
+            f"{label} {percent(v['f'])}"
+            for label, v in sorted(values.get("ents_per_type", {}).items(), key=lambda kv: -kv[1]["f"])
+        )
+        return (f"{percent(values['ents_f'])} (P {percent(values['ents_p'])}, R {percent(values['ents_r'])};"
+                f" {per_type})")
+
     steps = data["vars"]["max_steps"]
-    return (
+    text = (
         f"Measured (`{data['rerun'].strip()}`, which runs `{data['command']}` on a fresh copy;"
         f" seed {data['vars']['seed']}, {steps:,} steps, loss `{data['vars']['loss']}`): entity F1"
-        f" {percent(scores['ents_f'])} (P {percent(scores['ents_p'])}, R {percent(scores['ents_r'])};"
-        f" {per_type}) on the test sentences, in {data['wall_seconds']:.0f} s of wall time on"
-        f" {data['machine']} (`benchmarks/results/main_job.json`).\n"
+        f" {described(scores)} on the test sentences as trained (`model-best`, `metrics/{name}.json`)"
+    )
+    calibrated = data.get("calibrated_test_scores")
+    if calibrated:
+        kept = _calibrate_kept_all(data)
+        text += (
+            f", and {described(calibrated)} after the `calibrate` step (`model-calibrated`,"
+            f" `metrics/{name}-calibrated.json`"
+            + ("; it kept every setting: no change was beyond the noise of dev" if kept else "")
+            + ")"
+        )
+    return text + (
+        f", in {data['wall_seconds']:.0f} s of wall time on {data['machine']}"
+        " (`benchmarks/results/main_job.json`).\n"
     )
 
 
@@ -528,12 +555,19 @@ def trf_summary(results_dir: Path) -> str:
 
 @generator("main-job-f1")
 def main_job_f1(results_dir: Path) -> str:
-    """README quick start: the main job's entity F1, one sentence."""
+    """README quick start: the main job's entity F1 as trained and, when the `calibrate` step ran,
+    after it; one sentence."""
     data = load_results(results_dir, "main_job")
+    f1 = f"{percent(data['test_scores']['ents_f'])} as trained (`model-best`)"
+    calibrated = data.get("calibrated_test_scores")
+    if calibrated:
+        kept = _calibrate_kept_all(data)
+        f1 += (f" and {percent(calibrated['ents_f'])} after `calibrate` (`model-calibrated`"
+               + (", which kept every setting" if kept else "") + ")")
     return (
-        f"With seed {data['vars']['seed']} it gives an entity F1 of"
-        f" {percent(data['test_scores']['ents_f'])} on this tiny sample (measured, with the command"
-        " and commit, in `benchmarks/results/main_job.json`; details in docs/PROJECT.md).\n"
+        f"With seed {data['vars']['seed']} it gives a test entity F1 of {f1} on this tiny sample"
+        " (measured, with the command and commit, in `benchmarks/results/main_job.json`; details in"
+        " docs/PROJECT.md).\n"
     )
 
 

@@ -7,8 +7,10 @@ and record what it gives: the numbers quoted in README.md and docs/PROJECT.md co
 Copies project.yml, configs/ and assets/ (without assets/downloads) to --work-dir, runs the
 workflow there (offline: the sample ships with the project), and writes
 benchmarks/results/main_job.json (or --out): the command, the vars, the git commit, the wall time
-and the test-set scores from metrics/<name>.json (uncalibrated) and, when the `calibrate` step ran,
-metrics/<name>-calibrated.json (calibrated_test_scores).
+and the test-set scores from metrics/<name>.json (uncalibrated) and, when the `calibrate` step ran
+(the default; `--vars.calibrate false` turns it off), metrics/<name>-calibrated.json
+(calibrated_test_scores) and what it fitted on dev, from metrics/<name>-calibration.json
+(dev_calibration: each component's summary and the stored settings).
 """
 from __future__ import annotations
 
@@ -49,6 +51,27 @@ def project_vars(work: Path, extra: list) -> dict:
 
     # a copy: parse_config_overrides consumes the list it is given
     return load_project_config(work, overrides=parse_config_overrides(list(extra)))["vars"]
+
+
+def dev_calibration(report: dict) -> list:
+    """What the `calibrate` step fitted on dev, from its report (metrics/<name>-calibration.json):
+    one entry per component with its summary (dev scores before, after, cross-fitted; without the
+    global candidates' details), each label's cross-fitted gain with its interval and the rule
+    that kept or moved it, and the settings it stored (``{}``: none changed)."""
+    found = []
+    for component in report.get("components", []):
+        summary = {k: v for k, v in component.get("summary", {}).items() if k != "global"}
+        rule = component.get("summary", {}).get("global", {}).get("rule")
+        if rule:
+            summary["global_rule"] = rule
+        labels = {
+            row["label"]: {k: row[k] for k in ("support", "before", "after", "gain_cross_fitted",
+                                               "gain_interval_95", "rule") if k in row}
+            for row in component.get("labels", [])
+        }
+        found.append({"component": component["name"], "summary": summary, "labels": labels,
+                      "stored": {"config": component.get("config", {})}})
+    return found
 
 
 def main(argv=None) -> int:
@@ -93,6 +116,9 @@ def main(argv=None) -> int:
         result["calibrated_test_scores"] = {
             k: v for k, v in scores.items() if k.startswith(("ents_", "tag_", "pos_", "cats_"))
         }
+    report = work / "metrics" / f"{name}-calibration.json"
+    if report.exists():
+        result["dev_calibration"] = dev_calibration(json.loads(report.read_text(encoding="utf8")))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf8")
     print(json.dumps(result, indent=2))

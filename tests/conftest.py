@@ -4,30 +4,52 @@ Tiers, as in spaCy's and thinc's ``conftest.py``:
 
 * ``python -m pytest``: the fast tier. Tests marked ``slow`` (training runs beyond a few steps,
   subprocesses, Ray, ``spacy project run``) are skipped with the reason "slow: run with --slow".
-* ``python -m pytest --slow``: the full suite.
+* ``python -m pytest --slow``: the full suite. The property (hypothesis) tests draw their full
+  number of examples only here; the fast tier draws a fifth (``examples(n)``).
 
 Tests marked ``realdata`` need the corpora of docs/PROJECT.md ("Data sets") in
 ``$SPACY_DICE_DATA`` or ``../shared/data`` (tests/realdata.py); without them they are skipped
-with a reason that says how to get them. A ``realdata`` test that also trains is marked ``slow``.
+with a reason that says how to get them. A ``realdata`` test that trains or reads a whole training
+split is also marked ``slow``.
 
-The helpers (``blank_nlp``, ``train``, ``train_until``) are plain functions: a test module imports
-them with ``from conftest import train`` (tests/ is on ``sys.path``, as for ``synthetic``).
+The helpers (``examples``, ``blank_nlp``, ``train``, ``train_until``, ``run_workflow_in_process``)
+are plain functions: a test module imports them with ``from conftest import train`` (tests/ is on
+``sys.path``, as for ``synthetic``).
 """
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, List, Optional
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, List, Optional, Union
 
 import pytest
 
+if TYPE_CHECKING:
+    from spacy.language import Language
+    from spacy.training import Example
+
 SLOW_REASON = "slow: run with --slow"
+_SLOW_RUN = False  # set by pytest_configure: whether --slow was given
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--slow", action="store_true", default=False,
-        help="also run the tests marked slow (training runs, subprocesses, Ray, spacy project runs)",
+        help="also run the tests marked slow (training runs, subprocesses, Ray, spacy project runs)"
+             " and every property test with its full number of examples",
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _SLOW_RUN
+    _SLOW_RUN = bool(config.getoption("--slow"))
+
+
+def examples(n: int) -> int:
+    """``max_examples`` for a hypothesis test that draws ``n`` examples in the full suite: ``n``
+    under ``--slow``, a fifth of it (at least 10, at most ``n``) in the fast tier. Test modules
+    call it when they are collected, after ``pytest_configure``."""
+    return n if _SLOW_RUN else min(n, max(10, n // 5))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item]) -> None:
@@ -46,7 +68,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item
 
 
 # --- shared helpers --------------------------------------------------------------------------------
-def blank_nlp(factory: str, name: Optional[str] = None, lang: str = "en", **config: Any):
+def blank_nlp(factory: str, name: Optional[str] = None, lang: str = "en", **config: Any) -> "Language":
     """A blank ``lang`` pipeline with one component ``factory`` (named ``name``, by default the
     factory's name) built with ``config``; returns the ``Language``."""
     import spacy
@@ -56,8 +78,8 @@ def blank_nlp(factory: str, name: Optional[str] = None, lang: str = "en", **conf
     return nlp
 
 
-def train(nlp, examples: List[Any], steps: int, *, learn_rate: float = 0.01, seed: Optional[int] = 0,
-          annotates: Iterable[str] = (), drop: float = 0.0):
+def train(nlp: "Language", examples: List["Example"], steps: int, *, learn_rate: float = 0.01,
+          seed: Optional[int] = 0, annotates: Iterable[str] = (), drop: float = 0.0) -> "Language":
     """Initialize ``nlp`` on ``examples`` and make ``steps`` full-batch updates with
     ``Adam(learn_rate)``, after ``fix_random_seed(seed)`` (no seeding when ``seed`` is None: the
     caller seeded before building the pipeline). Returns ``nlp``."""
@@ -72,7 +94,7 @@ def train(nlp, examples: List[Any], steps: int, *, learn_rate: float = 0.01, see
     return nlp
 
 
-def train_until(nlp, examples: List[Any], steps: int, *, key: Optional[str] = None,
+def train_until(nlp: "Language", examples: List["Example"], steps: int, *, key: Optional[str] = None,
                 target: Optional[float] = None, learn_rate: float = 0.01, every: int = 10,
                 annotates: Iterable[str] = (), drop: float = 0.0) -> float:
     """Initialize ``nlp`` on ``examples`` after ``fix_random_seed(0)`` and make up to ``steps``
@@ -95,7 +117,7 @@ def train_until(nlp, examples: List[Any], steps: int, *, key: Optional[str] = No
     return score
 
 
-def run_workflow_in_process(project, workflow: str, **variables: Any) -> List[str]:
+def run_workflow_in_process(project: Union[str, Path], workflow: str, **variables: Any) -> List[str]:
     """Run each script line of ``workflow`` in ``project``'s project.yml, with ``variables``
     (``task="spans"`` for ``--vars.task spans``) substituted by weasel as ``spacy project run``
     does, in this process: every line must be a ``python -m spacy`` or ``python -m spacy_dice``

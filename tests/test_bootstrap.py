@@ -5,7 +5,7 @@ import pytest
 import spacy
 from spacy.scorer import PRFScore
 
-from benchmarks.bootstrap import compare, doc_draws, label_recall, micro_f1, paired_interval
+from benchmarks.bootstrap import seed_intervals, doc_draws, label_recall, micro_f1, paired_interval
 from conftest import train
 from span_synthetic import SMALL_SPANCAT_MODEL, span_examples
 from synthetic import SMALL_TAGGER_MODEL, ner_examples
@@ -62,10 +62,10 @@ def test_pairing_makes_the_interval_narrower_than_independent_noise():
 def test_pooled_delta_is_the_mean_over_seeds_and_draws_are_seeded():
     rng = numpy.random.default_rng(4)
     rows = {f"{row}/s{s}": _random_counts(rng) for row in ("x/as_trained", "x/calibrated") for s in (0, 1, 2)}
-    out = compare(rows, "x/as_trained", "x/calibrated", [0, 1, 2], resamples=200)
+    out = seed_intervals(rows, "x/as_trained", "x/calibrated", [0, 1, 2], resamples=200)
     assert set(out) == {"seed 0", "seed 1", "seed 2", "pooled"}
     assert out["pooled"].delta == pytest.approx(numpy.mean([out[f"seed {s}"].delta for s in (0, 1, 2)]))
-    again = compare(rows, "x/as_trained", "x/calibrated", [0, 1, 2], resamples=200)
+    again = seed_intervals(rows, "x/as_trained", "x/calibrated", [0, 1, 2], resamples=200)
     assert str(again["pooled"]) == str(out["pooled"])
 
 
@@ -107,6 +107,7 @@ def test_per_doc_counts_sum_to_spacys_scores(what):
         assert ours["per_type"][label]["f"] == pytest.approx(prf["f"])
 
 
+@pytest.mark.slow  # spaCy's find_threshold reloads the pipeline 11 times
 def test_find_global_threshold_chooses_what_spacys_find_threshold_chooses(tmp_path):
     """The benchmark's one-prediction version of ``spacy find-threshold`` agrees with spaCy's own
     function (which reloads the pipeline for every value)."""
@@ -144,6 +145,7 @@ def test_recall_rules_are_compared_with_the_model_as_trained_and_calibrated_for_
     assert ("ce/recall_at_current", "dsc/recall_at_current") not in pairs  # losses compare on F1 rules
 
 
+@pytest.mark.slow  # fits every decision rule on 3 outer folds
 def test_rules_are_scored_on_dev_docs_they_were_not_fitted_on(tmp_path):
     """benchmarks/calibration_rules.py: every dev doc is counted once, by the rules fitted on the
     other outer folds; with nothing fitted the pooled held-out counts are the whole dev set's."""

@@ -317,6 +317,16 @@ def test_an_error_mid_write_keeps_the_existing_output(tmp_path):
     assert (out / "old").read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["out"]
 
 
+def test_the_written_pipeline_folder_is_readable_by_everyone(tmp_path):
+    class Writer:
+        def to_disk(self, path):
+            Path(path, "meta.json").write_text("{}")
+            Path(path, "config.cfg").write_text("[components]\n")
+
+    out = write_pipeline(Writer(), tmp_path / "model-calibrated", {})
+    assert out.stat().st_mode & 0o777 == 0o755  # not mkdtemp's owner-only 0o700
+
+
 def test_overwrite_rules(tmp_path):
     model = tmp_path / "model"
     model.mkdir()

@@ -35,12 +35,26 @@ MAX_UPDATES = 120
 # dice-type loss's logit gradient vanishes with p (CE's has no such factor). Set level learns both.
 STALLS = pytest.mark.xfail(strict=True, reason="instance-level Tversky stalls on rare classes")
 
-LOSSES_STALLING_ON_RARE = [
-    pytest.param(k, marks=STALLS) if k == "tversky_instance" else k for k in sorted(LOSSES)
-]
+# Every loss trains every component under --slow; the fast tier trains with these two.
+FAST_LOSSES = ("ce", "dsc")
 
 
-@pytest.mark.parametrize("loss", sorted(LOSSES))
+def each_loss(stalls: bool = False) -> list:
+    """The ``loss`` parameters of a learns-with-each-loss test: every loss of LOSSES, those not in
+    FAST_LOSSES marked slow, instance-level Tversky marked STALLS when ``stalls``."""
+    params = []
+    for name in sorted(LOSSES):
+        marks = [STALLS] if stalls and name == "tversky_instance" else []
+        if name not in FAST_LOSSES:
+            marks.append(pytest.mark.slow)
+        params.append(pytest.param(name, marks=marks))
+    return params
+
+
+LOSSES_STALLING_ON_RARE = each_loss(stalls=True)
+
+
+@pytest.mark.parametrize("loss", each_loss())
 def test_dice_ner_learns_with_each_loss(loss):
     nlp = spacy.blank("en")
     nlp.add_pipe("dice_ner", config={"model": SMALL_TAGGER_MODEL, "loss": LOSSES[loss]})

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from spacy.tokens import DocBin
 
+from conftest import examples
 from spacy_dice.corpus import CorpusFormatError, convert_file
 
 VALID = {
@@ -95,7 +96,7 @@ def check_one(fmt: str, content: bytes) -> None:
 
 VOCAB = spacy.blank("en").vocab
 FUZZ = settings(
-    max_examples=200,
+    max_examples=examples(200),  # 40 in the fast tier (tests/conftest.py)
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     database=None,

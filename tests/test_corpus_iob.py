@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from spacy.tokens import DocBin
 from typer.testing import CliRunner
 
+from conftest import examples
 from spacy_dice.cli import app
 from spacy_dice.corpus import CorpusFormatError, convert_file, read_corpus
 from spacy_dice.corpus.iob import biluo_spans, read_iob
@@ -168,7 +169,7 @@ def test_cli_iob_options(tmp_path):
     assert result.exit_code != 0 and "--scheme is only supported for iob" in result.output
 
 
-FUZZ = settings(max_examples=150, deadline=None, database=None,
+FUZZ = settings(max_examples=examples(150), deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 

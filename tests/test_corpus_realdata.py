@@ -22,7 +22,7 @@ from spacy_dice.corpus import (
 
 from realdata import DATA, skip_reason
 
-pytestmark = pytest.mark.realdata
+pytestmark = pytest.mark.realdata  # the whole training splits (seconds each) are also marked slow
 
 
 def data_file(relative: str) -> Path:
@@ -32,6 +32,7 @@ def data_file(relative: str) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_conll2003_train_counts(tmp_path):
     stats = convert_file("conll2003", data_file("conll2003/eng.train"), tmp_path / "train.spacy")
     assert stats["sentences"] == stats["documents"] == 14_041
@@ -48,6 +49,7 @@ def test_conll2003_dev_test_sentences_and_grouping():
     assert sum(len(doc.ents) for doc in grouped) == 5648
 
 
+@pytest.mark.slow
 def test_ewt_train_counts():
     sentences = words = 0
     upos: Counter = Counter()
@@ -80,7 +82,8 @@ def test_uner_dev_counts():
 
 @pytest.mark.parametrize(
     "name,pairs,positives,share",
-    [("msr_paraphrase_train.txt", 4076, 2753, 67.5), ("msr_paraphrase_test.txt", 1725, 1147, 66.5)],
+    [pytest.param("msr_paraphrase_train.txt", 4076, 2753, 67.5, marks=pytest.mark.slow),
+     ("msr_paraphrase_test.txt", 1725, 1147, 66.5)],
 )
 def test_mrpc_counts(name, pairs, positives, share):
     docs = list(read_mrpc(data_file(f"mrpc/{name}")))
@@ -93,7 +96,8 @@ def test_mrpc_counts(name, pairs, positives, share):
 
 @pytest.mark.parametrize(
     "name,rows,positives",
-    [("train.tsv", 67_349, 37_569), ("dev.tsv", 872, 444), ("test.tsv", 1821, 909)],
+    [pytest.param("train.tsv", 67_349, 37_569, marks=pytest.mark.slow), ("dev.tsv", 872, 444),
+     ("test.tsv", 1821, 909)],
 )
 def test_sst2_counts(name, rows, positives):
     n = pos = 0

@@ -279,6 +279,9 @@ def test_span_finder_refuses_other_keys_at_construction():
         make_nlp("dice_span_finder", thresholds={"middle": 0.3})
 
 
+@pytest.mark.parametrize("trained", [  # every component under --slow; one of each kind of setting here
+    pytest.param(factory, marks=[] if factory in ("dice_ner", "dice_spancat") else [pytest.mark.slow])
+    for factory in sorted(COMPONENTS)], indirect=True)
 def test_saved_settings_reload_and_bad_saved_settings_are_refused(trained, tmp_path):
     factory, nlp = trained
     pipe = nlp.get_pipe(factory)

@@ -26,7 +26,7 @@ from spacy_dice.pipeline.biluo import (
     labels_from_tag_names,
     make_tag_index,
     make_tag_names,
-    parse_tag,
+    split_biluo_tag,
     spans_from_tags,
     tag_ids_from_strings,
 )
@@ -119,11 +119,11 @@ def test_make_tag_names_order():
     ]
     assert make_tag_names([]) == ["O"]
     assert labels_from_tag_names(make_tag_names(["B", "A-X"])) == ["A-X", "B"]
-    assert parse_tag("U-WORK-OF-ART") == ("U", "WORK-OF-ART")
+    assert split_biluo_tag("U-WORK-OF-ART") == ("U", "WORK-OF-ART")
     with pytest.raises(ValueError):
         make_tag_names(["PER", ""])
     with pytest.raises(ValueError):
-        parse_tag("X-PER")
+        split_biluo_tag("X-PER")
 
 
 @pytest.mark.parametrize("n_labels", [0, 1, 2])

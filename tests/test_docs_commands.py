@@ -18,6 +18,7 @@ and ``python -m spacy_dice ...`` (after ``nice``/env prefixes, split on ``&&`` a
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shlex
@@ -75,6 +76,35 @@ def doc_commands(docs=DOCS) -> List[Tuple[str, int, str, bool]]:
 
 
 COMMANDS = doc_commands()
+_PARSED_YAML: dict = {}
+
+
+@pytest.fixture(autouse=True)
+def parse_each_yaml_text_once(monkeypatch):
+    """weasel parses project.yml again for every step of a workflow (ruamel: most of a test's
+    time); the same text gives the same data, so each text is parsed once for the module and
+    every read gets a deep copy of it (weasel changes what it reads)."""
+    import copy
+
+    import srsly
+
+    read_yaml = srsly.read_yaml
+
+    def parse_once(path, *args, **kwargs):
+        if args or kwargs or not Path(path).is_file():
+            return read_yaml(path, *args, **kwargs)
+        text = Path(path).read_text(encoding="utf8")
+        if text not in _PARSED_YAML:
+            _PARSED_YAML[text] = read_yaml(path)
+        return copy.deepcopy(_PARSED_YAML[text])
+
+    monkeypatch.setattr(srsly, "read_yaml", parse_once)
+
+
+@functools.lru_cache(maxsize=None)
+def _click_command(app):
+    """The click command of a typer app, built once (typer builds the whole tree on every call)."""
+    return typer.main.get_command(app)
 
 
 def _apps(argv: List[str]):
@@ -138,7 +168,7 @@ def _parse(prog: str, app, args: List[str], scratch: Path) -> None:
             target.write_text("", encoding="utf8")
         else:
             target.mkdir(parents=True, exist_ok=True)
-    command = typer.main.get_command(app)
+    command = _click_command(app)
     parent = None
     cwd = os.getcwd()
     os.chdir(scratch)
@@ -192,7 +222,7 @@ def test_doc_command_parses(doc, lineno, command, fenced, tmp_path, monkeypatch)
     where = f"{doc}:{lineno}: `{command}`"
     argv = shlex.split(command)
     prog, app, args = _apps(argv)
-    resolved, names, rest = _resolve(typer.main.get_command(app), prog, args)
+    resolved, names, rest = _resolve(_click_command(app), prog, args)
     pattern = bool(PLACEHOLDER.search(command))
     if names[1:3] == ["project", "run"] and not pattern:
         variables = _project_vars()

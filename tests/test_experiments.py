@@ -48,7 +48,8 @@ def test_paper_settings():
     assert LOSS_PRESETS["ce_then_dsc"]["weights"]["dsc"]["start"] == 0.0
 
 
-@pytest.mark.parametrize("component", sorted(CONFIGS))
+@pytest.mark.parametrize("component", [  # every preset builds each pipeline under --slow; ner here
+    pytest.param(c, marks=[] if c == "ner" else [pytest.mark.slow]) for c in sorted(CONFIGS)])
 @pytest.mark.parametrize("name", sorted(EXPECTED_PRESETS))
 def test_with_loss_replaces_block_and_validates(component, name):
     config = load_config(str(CONFIGS[component]))

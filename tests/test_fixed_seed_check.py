@@ -17,13 +17,13 @@ def test_flatten_keeps_every_number_of_nested_metrics():
 
 def test_compare_names_each_changed_or_missing_score():
     recorded = {"main_job": {"ents_f": 0.43, "ents_p": 0.5}, "spans": {"spans_sc_f": 0.38}}
-    assert check.compare(recorded, recorded, 0.0) == []
+    assert check.differences(recorded, recorded, 0.0) == []
     found = {"main_job": {"ents_f": 0.4388, "ents_p": 0.5}}
-    assert check.compare(recorded, found, 0.0) == [
+    assert check.differences(recorded, found, 0.0) == [
         "main_job: ents_f was 0.43, now 0.4388",
         "spans: spans_sc_f was 0.38, now None",
     ]
-    assert check.compare(recorded, {"main_job": {"ents_f": 0.43 + 1e-12, "ents_p": 0.5}, "spans": recorded["spans"]}, 1e-9) == []
+    assert check.differences(recorded, {"main_job": {"ents_f": 0.43 + 1e-12, "ents_p": 0.5}, "spans": recorded["spans"]}, 1e-9) == []
 
 
 def test_recorded_results_cover_every_run():

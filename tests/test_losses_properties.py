@@ -20,11 +20,13 @@ from spacy_dice.losses import (
     TverskyLoss,
 )
 from spacy_dice.losses.schedules import linear_ramp_v1
+from conftest import examples
 from torch_reference import activate_np, ramp_value, reference
 
 # Every example is small. Numbers of examples are chosen so that this file takes about half a
-# minute of CPU (22 x 300 examples of the finiteness property alone).
-N_FINITE = 300
+# minute of CPU under --slow (28 x 300 examples of the finiteness property alone); the fast tier
+# draws a fifth of each (examples(n)).
+N_FINITE = examples(300)  # 60 in the fast tier (tests/conftest.py)
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")  # no overflow / 0/0 warnings either
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -217,7 +219,7 @@ REFERENCE_SPECS = {
 
 @pytest.mark.parametrize("activation", MODES)
 @pytest.mark.parametrize("name", sorted(REFERENCE_SPECS))
-@settings(max_examples=40, **SETTINGS)
+@settings(max_examples=examples(40), **SETTINGS)
 @given(data=st.data())
 def test_docs_of_length_zero_and_one(name, activation, data):
     # (one softmax class has P = 1 exactly, where autograd of (1-P)^alpha is nan: see test_one_class)
@@ -229,7 +231,7 @@ def test_docs_of_length_zero_and_one(name, activation, data):
 
 @pytest.mark.parametrize("activation", MODES)
 @pytest.mark.parametrize("name", sorted(REFERENCE_SPECS))
-@settings(max_examples=40, **SETTINGS)
+@settings(max_examples=examples(40), **SETTINGS)
 @given(data=st.data())
 def test_one_class(name, activation, data):
     Z, gold, _ = data.draw(batches(activation, logits=EXTREME if activation == "softmax" else MODERATE,
@@ -248,7 +250,7 @@ def test_one_class(name, activation, data):
 
 @pytest.mark.parametrize("activation", MODES)
 @pytest.mark.parametrize("name", ["wce-ls", "focal", "dice-set-sum-lin", "dsc-instance-a0.01", "tversky-instance-sum"])
-@settings(max_examples=8, **SETTINGS)
+@settings(max_examples=examples(8), **SETTINGS)
 @given(data=st.data())
 def test_thousands_of_classes(name, activation, data):
     C = data.draw(st.integers(1000, 3000))
@@ -269,7 +271,7 @@ def test_thousands_of_classes(name, activation, data):
 # ----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("activation", MODES)
 @pytest.mark.parametrize("name", LOSS_NAMES)
-@settings(max_examples=30, **SETTINGS)
+@settings(max_examples=examples(30), **SETTINGS)
 @given(seed=st.integers(0, 2**32 - 1), n_missing=st.integers(1, 400), dtype=st.sampled_from(["float32", "float64"]))
 def test_missing_rows_count_nowhere(name, activation, seed, n_missing, dtype):
     rng = numpy.random.default_rng(seed)
@@ -300,7 +302,7 @@ def test_missing_rows_count_nowhere(name, activation, seed, n_missing, dtype):
 # ----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("activation", MODES)
 @pytest.mark.parametrize("name", LOSS_NAMES)
-@settings(max_examples=25, **SETTINGS)
+@settings(max_examples=examples(25), **SETTINGS)
 @given(data=st.data(), dtype=st.sampled_from(["float16", "float32", "float64"]))
 def test_all_missing_gives_zero(name, activation, data, dtype):
     Z, gold, is_list = data.draw(batches(activation))
@@ -339,7 +341,7 @@ def f1(pred, gold):
     return 2 * tp / (2 * tp + fp + fn)
 
 
-@settings(max_examples=300, **SETTINGS)
+@settings(max_examples=examples(300), **SETTINGS)
 @given(
     cells=st.lists(st.tuples(st.booleans(), st.sampled_from([0.0, 1.0, -1.0])), min_size=1, max_size=30),
     square=st.booleans(),
@@ -362,7 +364,7 @@ def test_binary_set_dice_of_hard_prediction_is_one_minus_f1(cells, square, as_li
     assert tversky(P, G)[1] == pytest.approx(expected, rel=1e-12, abs=1e-12)
 
 
-@settings(max_examples=300, **SETTINGS)
+@settings(max_examples=examples(300), **SETTINGS)
 @given(
     rows=st.lists(st.tuples(st.integers(0, 1), st.integers(-1, 1)), min_size=1, max_size=30),
     square=st.booleans(),
@@ -410,7 +412,7 @@ LEARNING_RATE = 1.0
 
 @pytest.mark.parametrize("activation", MODES)
 @pytest.mark.parametrize("name", LOSS_NAMES)
-@settings(max_examples=3, **SETTINGS)
+@settings(max_examples=examples(3), **SETTINGS)
 @given(seed=st.integers(0, 2**16))
 def test_gradient_descent_lowers_the_loss(name, activation, seed):
     X, gold = toy_problem(seed, activation)
@@ -431,7 +433,7 @@ def test_gradient_descent_lowers_the_loss(name, activation, seed):
 # input errors
 # ----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["ce", "dice-instance", "tversky-set-s0", "combined"])
-@settings(max_examples=40, **SETTINGS)
+@settings(max_examples=examples(40), **SETTINGS)
 @given(rows=st.integers(0, 6), other=st.integers(0, 6), C=st.integers(1, 5))
 def test_softmax_length_mismatch_names_the_shapes(name, rows, other, C):
     assume(rows != other)
@@ -447,7 +449,7 @@ def test_softmax_length_mismatch_names_the_shapes(name, rows, other, C):
 
 
 @pytest.mark.parametrize("name", ["ce", "dsc-instance-a0.01", "tversky-set-s0"])
-@settings(max_examples=40, **SETTINGS)
+@settings(max_examples=examples(40), **SETTINGS)
 @given(rows=st.integers(1, 5), C=st.integers(1, 5), gold_shape=st.tuples(st.integers(0, 6), st.integers(0, 6)))
 def test_sigmoid_shape_mismatch_names_the_shapes(name, rows, C, gold_shape):
     assume(gold_shape != (rows, C))
@@ -472,7 +474,7 @@ def test_doc_count_and_class_count_mismatch(name):
 
 
 @pytest.mark.parametrize("name", ["ce", "wce-ls", "focal", "dice-instance", "tversky-set-s0", "combined"])
-@settings(max_examples=40, **SETTINGS)
+@settings(max_examples=examples(40), **SETTINGS)
 @given(C=st.integers(1, 6), bad=st.one_of(st.integers(-1000, -2), st.integers(0, 1000)), as_list=st.booleans())
 def test_out_of_range_gold_id_is_named(name, C, bad, as_list):
     assume(bad < -1 or bad >= C)

@@ -53,7 +53,8 @@ def make_nlp(factory="dice_spancat", model=SMALL_SPANCAT_MODEL, **config):
 
 
 
-@pytest.mark.parametrize("loss", sorted(SPAN_LOSSES))
+@pytest.mark.parametrize("loss", [  # every loss under --slow; BCE and set-level DSC in the fast tier
+    pytest.param(name, marks=[] if name in ("bce", "dsc_set") else [pytest.mark.slow]) for name in sorted(SPAN_LOSSES)])
 def test_dice_spancat_learns_nested_and_overlapping_spans(loss):
     nlp = make_nlp(loss=SPAN_LOSSES[loss])
     examples = span_examples(nlp, 30)

@@ -47,7 +47,8 @@ def test_count_candidates_gives_the_negative_positive_ratio():
 
 def test_project_convert_and_config_for_span_tasks(tmp_path):
     result = runner.invoke(app, ["project-convert", "sample", "--output", str(tmp_path / "corpus"),
-                                 "--sample-dir", str(ROOT / "assets" / "sample"), "--task", "spans"])
+                                 "--sample-dir", str(ROOT / "assets" / "sample"), "--task", "spans",
+                                 "--limit", "300"])  # 300 of the 1000 training sentences: 132 spans
     assert result.exit_code == 0, result.output
     docs = list(DocBin().from_disk(tmp_path / "corpus" / "train.spacy").get_docs(spacy.blank("en").vocab))
     assert all([(e.start, e.end, e.label_) for e in d.ents] ==

@@ -170,6 +170,7 @@ def test_trf_config_builds_pipeline(component):
 
 
 # --- head_learn_rate_scale with a listened-to transformer ----------------------------------------
+@pytest.mark.slow  # builds and updates a tiny BERT (seconds)
 def test_head_scale_leaves_listened_transformer_at_optimizer_rate(tmp_path):
     """One Adam step (no decay, no clipping) moves a weight by learn_rate x its lr_scale: the
     transformer's torch weights by the rate, dice_ner's softmax by head_learn_rate_scale x rate."""

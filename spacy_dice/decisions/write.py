@@ -60,6 +60,7 @@ def write_pipeline(
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.tmp-", dir=output.parent))
+    os.chmod(tmp, 0o755)  # mkdtemp's 0o700 would make the saved pipeline readable by its owner only
     old: Optional[Path] = None
     try:
         nlp.to_disk(tmp)

@@ -59,7 +59,7 @@ def make_tag_names(labels: Iterable[str]) -> List[str]:
     return names
 
 
-def parse_tag(name: str) -> Tuple[str, str]:
+def split_biluo_tag(name: str) -> Tuple[str, str]:
     """Split a tag name into ``(prefix, label)``: ``"O" -> ("O", "")``, ``"B-X" -> ("B", "X")``.
 
     Only the first ``-`` separates, so labels may contain dashes (``"U-WORK-OF-ART"``).
@@ -76,7 +76,7 @@ def parse_tag(name: str) -> Tuple[str, str]:
 
 def labels_from_tag_names(tag_names: Sequence[str]) -> List[str]:
     """The entity labels named by ``tag_names``, sorted (inverse of :func:`make_tag_names`)."""
-    return sorted({parse_tag(name)[1] for name in tag_names} - {""})
+    return sorted({split_biluo_tag(name)[1] for name in tag_names} - {""})
 
 
 def make_tag_index(tag_names: Sequence[str]) -> Dict[str, int]:
@@ -161,7 +161,7 @@ def count_tags(
 
 @lru_cache(maxsize=64)
 def _constraints(tag_names: Tuple[str, ...]) -> Constraints:
-    parsed = [parse_tag(name) for name in tag_names]
+    parsed = [split_biluo_tag(name) for name in tag_names]
     prefixes = np.array([p for p, _ in parsed], dtype=object)
     labels = np.array([label for _, label in parsed], dtype=object)
     closed = np.isin(prefixes, [OUT, LAST, UNIT])  # may end here / followed like a start
@@ -203,7 +203,7 @@ def is_valid_sequence(
 
 @lru_cache(maxsize=64)
 def _span_tables(tag_names: Tuple[str, ...]):
-    parsed = [parse_tag(name) for name in tag_names]
+    parsed = [split_biluo_tag(name) for name in tag_names]
     opens = np.array([p in (BEGIN, UNIT) for p, _ in parsed], dtype=bool)
     closes = np.array([p in (LAST, UNIT) for p, _ in parsed], dtype=bool)
     labels = [label for _, label in parsed]

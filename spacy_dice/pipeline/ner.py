@@ -27,7 +27,7 @@ from thinc.api import Model
 
 from ..layers.outputs import log_probs, output_normalizes
 from .base import dice_factory
-from .biluo import OUT, biluo_tags_for_example, make_tag_names, parse_tag, spans_from_tags
+from .biluo import OUT, biluo_tags_for_example, make_tag_names, split_biluo_tag, spans_from_tags
 from .decision_settings import LABEL_BIAS, bias_vector
 from .decoder import NEG_FLOOR, decode_log_probs_batch
 from .default_losses import NER_DEFAULT_LOSS
@@ -135,7 +135,7 @@ class DiceEntityRecognizer(TokenClassifier):
         """The current ``label_bias`` per tag column (``None``: no non-zero bias)."""
         return bias_vector(
             self.cfg.get(LABEL_BIAS) or {}, self.class_names,
-            lambda tag: None if tag == OUT else parse_tag(tag)[1],
+            lambda tag: None if tag == OUT else split_biluo_tag(tag)[1],
         )
 
     def biased_log_probs(self, scores: Sequence[Any]) -> List[Any]:

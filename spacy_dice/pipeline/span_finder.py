@@ -33,7 +33,7 @@ from .default_losses import SPAN_FINDER_DEFAULT_LOSS
 from .descriptions import SPAN_CANDIDATES, ComponentDescription
 from .model_checks import check_span_scorer, warn_unused_tok2vec
 from .span_gold import boundary_gold, reference_spans
-from .spancat import check_spans_key
+from .spancat import check_component_spans_key
 
 BOUNDARY_LABELS = ("start", "end")
 DICE_SPAN_FINDER_MODEL = copy.deepcopy(dict(DEFAULT_SPAN_FINDER_MODEL))
@@ -64,7 +64,7 @@ class DiceSpanFinder(DiceComponent, SpanFinder):
         **shared: Any,
     ) -> None:
         """``shared``: ``grad_scale``, ``head_learn_rate_scale`` (:mod:`.settings`)."""
-        check_spans_key(name, spans_key)
+        check_component_spans_key(name, spans_key)
         for key, value in (("min_length", min_length), ("max_length", max_length)):
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
                 raise ValueError(

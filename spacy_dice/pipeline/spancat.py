@@ -60,7 +60,7 @@ SPANCAT_SCORE_WEIGHTS = {"spans_sc_f": 1.0, "spans_sc_p": 0.0, "spans_sc_r": 0.0
 NGRAM_SUGGESTER = {"@misc": "spacy.ngram_suggester.v1", "sizes": [1, 2, 3]}
 
 
-def check_spans_key(component: str, spans_key: Any) -> str:
+def check_component_spans_key(component: str, spans_key: Any) -> str:
     """``spans_key`` must be a non-empty string (the key of ``doc.spans``)."""
     if not isinstance(spans_key, str) or not spans_key:
         raise ValueError(
@@ -101,7 +101,7 @@ class DiceSpanCategorizer(DiceComponent, SpanCategorizer):
     ) -> None:
         """``shared``: ``grad_scale``, ``head_learn_rate_scale`` (:mod:`.settings`).
         ``thresholds``: multi-label only; ``label_bias``: single-label only."""
-        check_spans_key(name, spans_key)
+        check_component_spans_key(name, spans_key)
         unused = ("thresholds", thresholds) if add_negative_label else ("label_bias", label_bias)
         if unused[1]:
             raise ValueError(
