@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterable, List, Optional, Tuple, Union
 
 import pytest
 
@@ -54,7 +54,8 @@ def examples(n: int) -> int:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item]) -> None:
     """Skip ``slow`` tests unless ``--slow`` is given, and ``realdata`` tests when the corpora are
-    absent (each with its reason)."""
+    absent (each with its reason); with ``--slow`` the slow tests run first (a stable sort, so
+    each file keeps its order)."""
     from realdata import DATA, skip_reason
 
     run_slow = config.getoption("--slow")
@@ -65,6 +66,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item
             item.add_marker(skip_slow)
         elif skip_data is not None and "realdata" in item.keywords:
             item.add_marker(skip_data)
+    if run_slow:  # the long tests first, so that no worker starts one when the others are done
+        items.sort(key=lambda item: "slow" not in item.keywords)
 
 
 # --- shared helpers --------------------------------------------------------------------------------
@@ -153,3 +156,28 @@ def run_workflow_in_process(project: Union[str, Path], workflow: str, **variable
     finally:
         os.chdir(cwd)
     return ran
+
+
+def numeric_gradients(node: Any, name: str, top: int, loss_of: Callable[[], float]) -> List[Tuple[float, float]]:
+    """``(analytic, numeric)`` gradient pairs for the ``top`` entries of parameter ``name`` of the
+    thinc ``node`` with the largest analytic gradient (the one backprop left in ``node``): the
+    numeric value by central differences, ``(loss(p + h) - loss(p - h)) / 2h`` with
+    ``h = 1e-3 * max(1, |p|)``, ``loss_of()`` computing the loss of the model as it is. The
+    parameter is restored afterwards."""
+    import numpy
+
+    param = node.get_param(name)
+    grad = node.get_grad(name).ravel()
+    pairs = []
+    for index in numpy.argsort(-numpy.abs(grad))[:top]:
+        original = float(param.ravel()[index])
+        h = 1e-3 * max(1.0, abs(original))
+        values = []
+        for sign in (1, -1):
+            changed = param.copy()
+            changed.ravel()[index] = original + sign * h
+            node.set_param(name, changed)
+            values.append(loss_of())
+        node.set_param(name, param)
+        pairs.append((float(grad[index]), (values[0] - values[1]) / (2 * h)))
+    return pairs

@@ -18,6 +18,11 @@ from spacy.training import Example
 from synthetic import FILLER, ORGS, PEOPLE, PLACES, SMALL_TOK2VEC
 
 KEY = "sc"
+SIG = {"activation": "sigmoid"}
+BCE = {"@losses": "spacy-dice.CrossEntropy.v1", **SIG}
+"""Sigmoid cross-entropy (BCE), the span components' default loss."""
+DSC_SET = {"@losses": "spacy-dice.DiceLoss.v1", "alpha": 0.01, "level": "set", **SIG}
+"""The paper's set-level self-adjusting dice loss on sigmoid outputs."""
 SIZES = [1, 2, 3, 4]
 
 SMALL_SPANCAT_MODEL = {

@@ -19,19 +19,9 @@ from spacy_dice.evaluation.imbalance import (
     debug_data,
 )
 from spacy_dice.init_config import generate_config
-from spacy_dice.project import (
-    DATASETS,
-    ConvertedDataset,
-    DatasetError,
-    MissingCustomFile,
-    check_task,
-    convert_dataset,
-    custom_dataset,
-    get_dataset,
-    project_config,
-    set_run_settings,
-    template_path,
-)
+from spacy_dice.project import DATASETS, ConvertedDataset, DatasetError, MissingCustomFile, check_task
+from spacy_dice.project import convert_dataset, custom_dataset, get_dataset, project_config
+from spacy_dice.project import set_run_settings, template_path
 from spacy_dice.transformers import TransformerModelNotFound, resolve_model_name
 
 from synthetic import ner_examples

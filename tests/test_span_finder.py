@@ -5,15 +5,16 @@ import math
 import subprocess
 import sys
 
-import numpy
 import pytest
 import spacy
 from spacy.tokens import Doc, DocBin, Span
 from spacy.training import Example
 from thinc.api import Adam
 
-from conftest import train, train_until
+from conftest import numeric_gradients, train, train_until
 from span_synthetic import (
+    BCE,
+    DSC_SET,
     KEY,
     SMALL_SPAN_FINDER_MODEL,
     SMALL_SPANCAT_MODEL,
@@ -21,9 +22,6 @@ from span_synthetic import (
 )
 from spacy_dice.pipeline.span_gold import boundary_gold
 
-SIG = {"activation": "sigmoid"}
-BCE = {"@losses": "spacy-dice.CrossEntropy.v1", **SIG}
-DSC_SET = {"@losses": "spacy-dice.DiceLoss.v1", "alpha": 0.01, "level": "set", **SIG}
 PRESET = {"@misc": "spacy.preset_spans_suggester.v1", "spans_key": KEY}
 
 
@@ -88,19 +86,10 @@ def test_span_finder_gradient_reaches_the_logits_exactly():
     linear = model.get_ref("scorer").layers[0]
     tok2vec_maxout = next(n for n in model.get_ref("tok2vec").walk() if n.name == "maxout")
     for node, name in ((linear, "b"), (linear, "W"), (tok2vec_maxout, "W")):
-        param = node.get_param(name)
-        grad = node.get_grad(name).ravel()
-        for index in numpy.argsort(-numpy.abs(grad))[:2]:
-            original = float(param.ravel()[index])
-            h = 1e-3 * max(1.0, abs(original))
-            values = []
-            for sign in (1, -1):
-                changed = param.copy()
-                changed.ravel()[index] = original + sign * h
-                node.set_param(name, changed)
-                values.append(component.get_loss(examples, model.predict(docs))[0])
-            node.set_param(name, param)
-            assert grad[index] == pytest.approx((values[0] - values[1]) / (2 * h), rel=3e-2, abs=2e-4)
+        for analytic, numeric in numeric_gradients(
+            node, name, 2, lambda: component.get_loss(examples, model.predict(docs))[0]
+        ):
+            assert analytic == pytest.approx(numeric, rel=3e-2, abs=2e-4)
 
 
 def test_boundary_gold_masks_unannotated_docs_and_misaligned_boundaries():

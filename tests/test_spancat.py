@@ -10,9 +10,12 @@ from spacy.tokens import Doc, Span
 from spacy.training import Example
 from thinc.api import Adam, Logistic
 
-from conftest import blank_nlp, train, train_until
+from conftest import blank_nlp, numeric_gradients, train, train_until
 from span_synthetic import (
+    BCE,
+    DSC_SET,
     KEY,
+    SIG,
     SIZES,
     SMALL_SINGLELABEL_MODEL,
     SMALL_SPANCAT_MODEL,
@@ -22,9 +25,6 @@ from span_synthetic import (
 from spacy_dice.training.config_rewrites import SPAN_LOSS_PRESETS, loss_block
 from spacy_dice.pipeline.span_gold import candidate_gold_sigmoid, candidate_gold_softmax
 
-SIG = {"activation": "sigmoid"}
-BCE = {"@losses": "spacy-dice.CrossEntropy.v1", **SIG}
-DSC_SET = {"@losses": "spacy-dice.DiceLoss.v1", "alpha": 0.01, "level": "set", **SIG}
 SPAN_LOSSES = {
     "bce": BCE,
     "wbce": {"@losses": "spacy-dice.CrossEntropy.v1", "class_weights": "inverse_frequency", **SIG},
@@ -106,21 +106,11 @@ def _check_gradients(component, examples, expect_match=True):
     tok2vec_maxout = next(n for n in model.get_ref("tok2vec").walk() if n.name == "maxout")
     checked = mismatches = 0
     for node, name in ((linear, "b"), (linear, "W"), (maxout, "W"), (tok2vec_maxout, "b")):
-        param = node.get_param(name)
-        grad = node.get_grad(name).ravel()
-        for index in numpy.argsort(-numpy.abs(grad))[:3]:
-            original = float(param.ravel()[index])
-            h = 1e-3 * max(1.0, abs(original))
-            values = []
-            for sign in (1, -1):
-                changed = param.copy()
-                changed.ravel()[index] = original + sign * h
-                node.set_param(name, changed)
-                values.append(_model_loss(component, examples, docs, spans))
-            node.set_param(name, param)
-            numeric = (values[0] - values[1]) / (2 * h)
+        for analytic, numeric in numeric_gradients(
+            node, name, 3, lambda: _model_loss(component, examples, docs, spans)
+        ):
             checked += 1
-            if not numpy.isclose(grad[index], numeric, rtol=3e-2, atol=2e-4):
+            if not numpy.isclose(analytic, numeric, rtol=3e-2, atol=2e-4):
                 mismatches += 1
     assert checked == 12
     if expect_match:
