@@ -54,8 +54,7 @@ def examples(n: int) -> int:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item]) -> None:
     """Skip ``slow`` tests unless ``--slow`` is given, and ``realdata`` tests when the corpora are
-    absent (each with its reason); with ``--slow`` the slow tests run first (a stable sort, so
-    each file keeps its order)."""
+    absent (each with its reason)."""
     from realdata import DATA, skip_reason
 
     run_slow = config.getoption("--slow")
@@ -66,8 +65,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item
             item.add_marker(skip_slow)
         elif skip_data is not None and "realdata" in item.keywords:
             item.add_marker(skip_data)
-    if run_slow:  # the long tests first, so that no worker starts one when the others are done
-        items.sort(key=lambda item: "slow" not in item.keywords)
 
 
 # --- shared helpers --------------------------------------------------------------------------------

@@ -44,16 +44,6 @@ def test_slow_tests_run_only_with_the_option():
     assert _skips(True, _Item("slow"), _Item()) == [[], []]
 
 
-def test_with_the_option_the_slow_tests_come_first_in_their_own_order():
-    fast_a, slow_b, fast_c, slow_d = _Item(), _Item("slow"), _Item(), _Item("slow")
-    items = [fast_a, slow_b, fast_c, slow_d]
-    conftest.pytest_collection_modifyitems(_Config(True), items)
-    assert items == [slow_b, slow_d, fast_a, fast_c]
-    items = [fast_a, slow_b]
-    conftest.pytest_collection_modifyitems(_Config(False), items)
-    assert items == [fast_a, slow_b]  # the fast tier keeps the collection order
-
-
 def test_realdata_tests_are_skipped_with_the_reason_where_the_data_is_absent(tmp_path, monkeypatch):
     monkeypatch.setattr(realdata, "DATA", tmp_path)
     assert _skips(True, _Item("realdata")) == [[]]
