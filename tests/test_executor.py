@@ -106,7 +106,7 @@ def _numbers(path: Path) -> dict:
 @pytest.mark.slow
 def test_local_pool_and_ray_give_the_same_scores_and_resume_skips_finished_trials(sample, ray_local):
     tmp = sample
-    grid = ["--losses", "ce,dsc", "--seeds", "0,1", "--max-steps", "6", "--eval-frequency", "3"]
+    grid = ["--losses", "ce", "--seeds", "0,1", "--max-steps", "6", "--eval-frequency", "3"]
     outputs = {}
     for engine in ("local", "ray"):
         out = tmp / "metrics" / engine
@@ -115,10 +115,10 @@ def test_local_pool_and_ray_give_the_same_scores_and_resume_skips_finished_trial
         assert result.exit_code == 0, (result.output, result.exception)
         outputs[engine] = out.with_suffix(".json")
     local, ray = _numbers(outputs["local"]), _numbers(outputs["ray"])
-    assert sorted(local) == [("ce", 0), ("ce", 1), ("dsc", 0), ("dsc", 1)]
+    assert sorted(local) == [("ce", 0), ("ce", 1)]
     assert local == ray
     data = json.loads(outputs["ray"].read_text())
-    assert data["complete"] and [row["name"] for row in data["rows"]] == ["ce", "dsc"]
+    assert data["complete"] and [row["name"] for row in data["rows"]] == ["ce"]
     assert data["rows"][0]["best_dev"]["std"] is not None  # mean +- std over the two seeds
     table = outputs["ray"].with_suffix(".md").read_text()
     assert "| loss | seeds |" in table and " ± " in table
@@ -127,7 +127,7 @@ def test_local_pool_and_ray_give_the_same_scores_and_resume_skips_finished_trial
     result = runner.invoke(app, ["compare", *_data(tmp), *grid, "--engine", "ray", "--workers", "2", "--resume",
                                  "--runs-dir", str(tmp / "runs_ray"), "--output", str(tmp / "metrics" / "ray")])
     assert result.exit_code == 0, (result.output, result.exception)
-    assert "4 of 4 trials already finished" in " ".join(result.output.split())
+    assert "2 of 2 trials already finished" in " ".join(result.output.split())
     assert stamps and all(p.stat().st_mtime == t for p, t in stamps.items())
     assert _numbers(outputs["ray"]) == ray
 
@@ -159,18 +159,19 @@ def test_a_failing_trial_is_recorded_and_the_other_finishes(sample, monkeypatch)
 @pytest.mark.slow
 def test_early_stop_stops_a_trial_early(sample, ray_local):
     """ASHA, one trial at a time (a fixed order: the outcome is deterministic): a focal gamma
-    below the median dev score of those before it at the rung (100 steps) is stopped there.
+    below the median dev score of those before it at the rung (100 steps) is stopped there
+    (gamma 5 against gamma 0).
     (Focal loss, as it learns within 100 steps on the sample; Tversky does not.)"""
     out = sample / "metrics" / "asha"
     result = runner.invoke(app, ["sweep", *_data(sample, "full"), "--loss", "focal", "--param", "gamma",
-                                 "--values", "0,2,5", "--max-steps", "150", "--eval-frequency", "50",
+                                 "--values", "0,5", "--max-steps", "150", "--eval-frequency", "50",
                                  "--early-stop", "--grace-steps", "100", "--reduction-factor", "2", "--workers", "1",
                                  "--runs-dir", str(sample / "runs_asha"), "--output", str(out)])
     assert result.exit_code == 0, (result.output, result.exception)
     data = json.loads(out.with_suffix(".json").read_text())
     saved = data["early_stop"]
     assert saved["stopped"], saved
-    assert saved["steps_run"] < saved["steps_full"] == 3 * 150
+    assert saved["steps_run"] < saved["steps_full"] == 2 * 150
     assert saved["picked"] in saved["completed"]
     assert all(s["steps"] < 150 for s in data["stopped"])
     assert "stopped early" in out.with_suffix(".md").read_text()

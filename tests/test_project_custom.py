@@ -14,6 +14,8 @@ from typer.testing import CliRunner
 from spacy_dice.cli import app
 from spacy_dice.project import project_config
 
+from conftest import run_workflow_in_process
+
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
 IOB = "Ann\tB-PER\nLee\tI-PER\nlives\tO\nin\tO\nRome\tB-LOC\n\n#rome\tO\nis\tO\nnice\tO\n\n"
@@ -93,32 +95,26 @@ def test_custom_dataset_config_follows_the_format(fmt, task, attr):
 
 @pytest.mark.slow
 def test_custom_run_all_then_compare_leaves_the_main_run_alone(tmp_path):
-    """`run all` on your own files (the custom data set), then, end to end: `run compare` with
-    another max_steps does not touch training/<name>/config.cfg, and the next `run all` skips
-    training. (Calibration is off here: what is checked is the training run and compare.)"""
+    """The workflow `all` on your own files (the custom data set; its commands run in this
+    process), then `spacy project run compare` with another max_steps, end to end through weasel:
+    it writes only under its own run folder and leaves training/<name>/config.cfg byte for byte as
+    it was, the file weasel's dependency check of `train` reads (so the next `run all` skips
+    training: that skip itself is checked in tests/test_project.py). Calibration is off here."""
     shutil.copy(ROOT / "project.yml", tmp_path / "project.yml")
     shutil.copytree(ROOT / "configs", tmp_path / "configs")
     own = tmp_path / "own"
     own.mkdir()
     train, dev, test = _files(own)
-    custom = ["--vars.dataset", "custom", "--vars.train_file", train, "--vars.dev_file", dev,
-              "--vars.test_file", test]
-
-    def run(*args):
-        cmd = [sys.executable, "-m", "spacy", "project", "run", *args]
-        proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
-        assert proc.returncode == 0, (proc.stdout[-3000:], proc.stderr[-3000:])
-        return proc.stdout
-
-    main = ["all", ".", *custom, "--vars.max_steps", "6", "--vars.eval_frequency", "3",
-            "--vars.calibrate", "false"]
-    run(*main)
+    custom = {"dataset": "custom", "train_file": train, "dev_file": dev, "test_file": test}
+    run_workflow_in_process(tmp_path, "all", **custom, max_steps=6, eval_frequency=3, calibrate="false")
     assert (tmp_path / "metrics" / "custom-cnn-dsc.json").is_file()
     config = tmp_path / "training" / "custom-cnn-dsc" / "config.cfg"
     before = config.read_bytes()
-    run("compare", ".", *custom, "--vars.compare_losses", "ce", "--vars.max_steps", "4",
-        "--vars.eval_frequency", "2")
+    cmd = [sys.executable, "-m", "spacy", "project", "run", "compare", ".",
+           *[arg for key, value in custom.items() for arg in (f"--vars.{key}", value)],
+           "--vars.compare_losses", "ce", "--vars.max_steps", "4", "--vars.eval_frequency", "2"]
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, (proc.stdout[-3000:], proc.stderr[-3000:])
     assert config.read_bytes() == before
     assert (tmp_path / "training" / "compare-custom-cnn" / "base.cfg").is_file()
-    again = run(*main)
-    assert "Skipping 'train'" in again, again[-2000:]
+    assert sorted(p.name for p in (tmp_path / "training").iterdir()) == ["compare-custom-cnn", "custom-cnn-dsc"]
