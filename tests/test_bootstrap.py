@@ -162,7 +162,7 @@ def test_rules_are_scored_on_dev_docs_they_were_not_fitted_on(tmp_path):
     dev = span_examples(nlp, 30, seed=7)
     DocBin(docs=[eg.reference for eg in dev]).to_disk(tmp_path / "dev.spacy")
     found = held_out_counts(tmp_path / "model", "uner_spans", tmp_path / "dev.spacy", folds=3, trials=11)
-    assert set(found["counts"]) == {"as_trained", "find_threshold", "global_only", "calibrate"}
+    assert set(found["counts"]) == {"as_trained", "find_threshold", "global_only", "calibrate@0", "calibrate@0.95"}
     assert found["n_docs"] == 30 and found["labels"] == model_labels(nlp, "spancat", dev, "spans")
     whole = test_counts(nlp, dev, "spans", found["labels"])
     assert (found["counts"]["as_trained"] == whole).all()

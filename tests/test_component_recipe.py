@@ -77,7 +77,7 @@ def test_every_packaged_component_is_in_the_three_places_and_nowhere_else():
         entry_points[name] = target
     package_init = (ROOT / "spacy_dice" / "pipeline" / "__init__.py").read_text(encoding="utf8")
     factories = packaged()
-    assert len(factories) == 6
+    assert len(factories) == 7
     assert set(entry_points) == set(factories), "every dice component needs a spacy_factories entry point"
     for factory in factories:
         func = registry.factories.get(factory)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import spacy
-from spacy.tokens import DocBin
+from spacy.tokens import DocBin, Span
 from thinc.api import Config
 from typer.testing import CliRunner
 
@@ -136,7 +136,8 @@ def test_cli_writes_refuses_overwrite_and_prints(tmp_path):
 
 
 def _corpus(tmp_path: Path) -> Path:
-    """One DocBin with entities, tags, POS, cats and spans["sc"]: every component trains on it."""
+    """One DocBin with entities, tags, POS, cats, spans["sc"] and spans["words"]: every component
+    trains on it."""
     nlp = spacy.blank("en")
     docs = []
     for i, eg in enumerate(ner_examples(nlp, n_docs=12)):
@@ -146,6 +147,7 @@ def _corpus(tmp_path: Path) -> Path:
             token.pos_ = "PROPN" if token.text[:1].isupper() else "NOUN"
         doc.cats = {"POS": float(i % 3 == 0), "NEG": float(i % 3 != 0)}
         doc.spans["sc"] = list(doc.ents)
+        doc.spans["words"] = [Span(doc, t.i, t.i + 1, label=t.pos_) for t in doc]  # dice_seg_tagger
         docs.append(doc)
     path = tmp_path / "corpus.spacy"
     DocBin(docs=docs, store_user_data=True).to_disk(path)

@@ -22,11 +22,12 @@ from spacy.training.loop import train as train_nlp
 from spacy.util import fix_random_seed, load_model_from_config, registry
 from thinc.api import Adam, Config
 
+from seg_synthetic import seg_examples
 from span_synthetic import KEY, SMALL_SINGLELABEL_MODEL, SMALL_SPAN_FINDER_MODEL, SMALL_SPANCAT_MODEL, span_examples
 from synthetic import SMALL_TAGGER_MODEL, SMALL_TEXTCAT_MODEL, ner_examples, tagger_examples, textcat_examples
 
 from spacy_dice.pipeline.descriptions import (
-    ENTITIES, EXCLUSIVE_CATS, MULTILABEL_SPANS, SINGLELABEL_SPANS, SPAN_CANDIDATES, TOKEN_TAGS, descriptions,
+    ENTITIES, EXCLUSIVE_CATS, MULTILABEL_SPANS, SINGLELABEL_SPANS, SPAN_CANDIDATES, TOKEN_TAGS, WORDS, descriptions,
 )
 from spacy_dice.training.config_rewrites import factory_activation
 
@@ -69,7 +70,14 @@ RECIPES: Dict[str, Tuple[Dict[str, Any], Callable[[Language], List[Example]]]] =
         lambda nlp: span_examples(nlp, 20, multilabel=False),
     ),
     SPAN_CANDIDATES: ({"model": SMALL_SPAN_FINDER_MODEL}, lambda nlp: span_examples(nlp, 20)),
+    WORDS: ({"model": SMALL_TAGGER_MODEL}, lambda nlp: seg_examples(nlp, 20)),
 }
+LANGS = {WORDS: "zh"}
+"""task -> the pipeline's language, where not English: words over characters need the char segmenter."""
+
+
+def lang_of(factory: str) -> str:
+    return LANGS.get(descriptions()[factory].task, "en")
 
 
 def packaged_components() -> Dict[str, Tuple[Dict[str, Any], str, Callable[[Language], List[Example]]]]:
@@ -134,7 +142,7 @@ def annotations(nlp: Language) -> List[Dict[str, Any]]:
 
 def build(factory: str, loss: str) -> Tuple[Language, List[Example]]:
     fix_random_seed(0)
-    nlp = spacy.blank("en")
+    nlp = spacy.blank(lang_of(factory))
     nlp.add_pipe(factory, name="comp", config=component_config(factory, loss))
     examples = COMPONENTS[factory][2](nlp)
     nlp.initialize(lambda: examples)
@@ -208,7 +216,7 @@ train = "{corpus}"
 dev = "{corpus}"
 
 [nlp]
-lang = "en"
+lang = "{lang_of(factory)}"
 pipeline = ["comp"]
 
 [components]

@@ -12,6 +12,7 @@ from typing import Any, Dict, Optional
 import typer
 from wasabi import msg
 
+from ..corpus.chars import POS_COLUMNS
 from ..corpus.convert import FORMATS, convert_file
 from ..corpus.errors import CorpusFormatError
 from ..corpus.iob import SCHEMES
@@ -21,6 +22,9 @@ from .flags import flag_message
 
 FormatName = Enum("FormatName", {name: name for name in FORMATS}, type=str)  # type: ignore[misc]
 SchemeName = Enum("SchemeName", {name: name for name in SCHEMES}, type=str)  # type: ignore[misc]
+PosColumn = Enum("PosColumn", {name: name for name in POS_COLUMNS}, type=str)  # type: ignore[misc]
+CHAR_FORMATS = tuple(name for name, fmt in FORMATS.items() if "chars" in fmt.options)
+POS_FORMATS = tuple(name for name, fmt in FORMATS.items() if "pos" in fmt.options)
 
 
 def _print_counts(counts: Dict[str, int], total: Optional[int] = None) -> None:
@@ -50,10 +54,17 @@ def print_conversion(stats: Dict[str, Any]) -> None:
         )
         _print_counts(stats["cats"], total=stats["documents"])
         return
-    msg.info(
-        f"Read {stats['sentences']:,} sentences, {stats['tokens']:,} tokens "
-        f"in {stats['documents']:,} documents"
-    )
+    if stats.get("chars"):
+        msg.info(
+            f"Read {stats['sentences']:,} sentences, {stats['words']:,} words, "
+            f"{stats['characters']:,} characters (one token per character) "
+            f"in {stats['documents']:,} documents"
+        )
+    else:
+        msg.info(
+            f"Read {stats['sentences']:,} sentences, {stats['tokens']:,} tokens "
+            f"in {stats['documents']:,} documents"
+        )
     if stats.get("scheme"):
         msg.text(f"Tag scheme: {stats['scheme']}")
     if task == "ner":
@@ -65,11 +76,20 @@ def print_conversion(stats: Dict[str, Any]) -> None:
             f"Spans: the {sum(stats['entities'].values()):,} entities are also in"
             f" doc.spans[{stats['spans_key']!r}] (span categorization: dice_spancat, spancat)"
         )
+    if stats.get("chars"):
+        column = stats.get("pos_column")
+        if column:
+            where = f"doc.spans[{stats['words_key']!r}]"
+            msg.text(f"Words per {column.upper()} ({where} labels): {len(stats['word_labels'])} labels")
+            _print_counts(stats["word_labels"], total=stats["words"])
     if stats["pos"]:
         msg.text(f"UPOS (pos_) labels: {len(stats['pos'])}")
         _print_counts(stats["pos"])
     if stats["tag"]:
-        label = "XPOS (tag_)" if task == "pos" else "POS (tag_)"
+        if stats.get("chars"):
+            label = f"Character tags (tag_: BILU position in the word x {str(stats.get('pos_column')).upper()})"
+        else:
+            label = "XPOS (tag_)" if task == "pos" else "POS (tag_)"
         msg.text(f"{label} labels: {len(stats['tag'])}")
 
 
@@ -100,6 +120,15 @@ def convert_cli(
         None, "--spans-key", help="NER formats: also write the entities to doc.spans[KEY]"
         " (span categorization, e.g. sc for dice_spancat / spancat)."
     ),
+    chars: bool = typer.Option(
+        False, "--chars", help=f"{', '.join(CHAR_FORMATS)}: one token per character (Chinese)."
+        " conllu: the words as spans in doc.spans['words'] labelled with their POS, and BILU x POS"
+        " per character in tag_; uner: the entities over the characters."
+    ),
+    pos: Optional[PosColumn] = typer.Option(  # type: ignore[valid-type]
+        None, "--pos", help=f"{', '.join(POS_FORMATS)} with --chars: the column that labels the"
+        " words (default upos)."
+    ),
 ) -> None:
     """Convert a corpus file to spaCy's binary .spacy format and print its counts.
 
@@ -122,10 +151,26 @@ def convert_cli(
     elif scheme_name != "auto" or comments:
         flag = "--scheme" if scheme_name != "auto" else "--comments"
         raise typer.BadParameter(f"{flag} is only supported for iob, not {name}", param_hint=flag)
+    pos_name = pos.value if isinstance(pos, Enum) else pos
+    if chars:
+        if name not in CHAR_FORMATS:
+            raise typer.BadParameter(
+                f"--chars is only supported for {', '.join(CHAR_FORMATS)}, not {name}", param_hint="--chars"
+            )
+        options["chars"] = True
+    if pos_name is not None:
+        if name not in POS_FORMATS or not chars:
+            raise typer.BadParameter(
+                f"--pos is only used with --chars, for {', '.join(POS_FORMATS)} (it picks the column"
+                f" that labels the words); found {name}{' with --chars' if chars else ' without --chars'}",
+                param_hint="--pos",
+            )
+        options["pos"] = pos_name
     try:
         stats = convert_file(name, input_path, output_path, n_sents=n_sents, limit=limit,
                              spans_key=spans_key, **options)
     except (CorpusFormatError, ValueError) as err:  # malformed input; --spans-key for a format without entities
-        msg.fail(f"Cannot convert {input_path}", flag_message(str(err), {"spans_key": "--spans-key"}))
+        msg.fail(f"Cannot convert {input_path}", flag_message(
+            str(err), {"spans_key": "--spans-key", "chars": "--chars", "pos": "--pos"}))
         raise typer.Exit(code=1)
     print_conversion(stats)

@@ -4,6 +4,7 @@ Each reader yields ``Doc`` objects built from the gold tokens; :func:`convert_fi
 writes them to a ``.spacy`` file and returns counts to compare with the published
 ones. Malformed input raises :class:`CorpusFormatError` with ``file:line``.
 """
+from .chars import WORDS_KEY
 from .conll2003 import read_conll2003
 from .conllu import read_conllu
 from .convert import FORMATS, CorpusStats, convert_file, read_corpus
@@ -18,6 +19,7 @@ from .uner import read_uner
 __all__ = [
     "FORMATS",
     "PAIR_SEPARATOR",
+    "WORDS_KEY",
     "CorpusFormatError",
     "CorpusStats",
     "convert_file",

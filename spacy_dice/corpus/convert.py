@@ -12,6 +12,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Tuple
 from spacy.tokens import Doc
 
 from . import mrpc, sst2
+from .chars import DEFAULT_POS_COLUMN, WORDS_KEY, CharDocs
 from .conll2003 import read_conll2003
 from .conllu import read_conllu
 from .iob import read_iob
@@ -40,8 +41,17 @@ FORMATS: Dict[str, CorpusFormat] = {
         "conll2003", "ner", read_conll2003,
         "CoNLL-2003 NER (word POS chunk NER, space separated, IOB1)",
     ),
-    "conllu": CorpusFormat("conllu", "pos", read_conllu, "CoNLL-U (UPOS -> pos_, XPOS -> tag_)"),
-    "uner": CorpusFormat("uner", "ner", read_uner, "Universal NER .iob2 (tab separated, IOB2)"),
+    "conllu": CorpusFormat(
+        "conllu", "pos", read_conllu,
+        "CoNLL-U (UPOS -> pos_, XPOS -> tag_; chars: one token per character, the words as"
+        " spans labelled with their UPOS or XPOS, BILU x POS in tag_)",
+        options=("chars", "pos"),
+    ),
+    "uner": CorpusFormat(
+        "uner", "ner", read_uner,
+        "Universal NER .iob2 (tab separated, IOB2; chars: the entities over characters)",
+        options=("chars",),
+    ),
     "iob": CorpusFormat(
         "iob", "ner", read_iob,
         "NER columns: token ... tag, tab or space separated, IOB1/IOB2/BILUO (auto-detected)",
@@ -81,7 +91,9 @@ def read_corpus(
 
     ``n_sents`` (sentences per doc) is only supported for ``conll2003``; ``limit``
     keeps the first sentences (or pairs, or rows); ``options`` are the format's own reader
-    options (:attr:`CorpusFormat.options`, e.g. ``scheme`` and ``comments`` for ``iob``).
+    options (:attr:`CorpusFormat.options`, e.g. ``scheme`` and ``comments`` for ``iob``;
+    ``chars`` for ``conllu`` and ``uner``, with ``pos`` for ``conllu``: character docs, see
+    :mod:`spacy_dice.corpus.chars`).
 
     Raises:
         CorpusFormatError: malformed input (while iterating).
@@ -92,7 +104,11 @@ def read_corpus(
     unknown = sorted(set(options) - set(fmt.options))
     if unknown:
         allowed = ", ".join(fmt.options) or "none"
-        raise ValueError(f"format {fmt.name} has no option {unknown[0]!r} (its options: {allowed})")
+        having = ", ".join(name for name, other in FORMATS.items() if unknown[0] in other.options)
+        elsewhere = f"; formats with {unknown[0]}: {having}" if having else ""
+        raise ValueError(
+            f"format {fmt.name} has no option {unknown[0]!r} (its options: {allowed}){elsewhere}"
+        )
     if fmt.name == "conll2003":
         return read_conll2003(path, n_sents=n_sents, limit=limit)
     if n_sents != 1:
@@ -102,11 +118,16 @@ def read_corpus(
 
 @dataclass
 class CorpusStats:
-    """Counts over docs, to compare a conversion with the published corpus counts."""
+    """Counts over docs, to compare a conversion with the published corpus counts.
+
+    The gold words of character docs (``doc.spans[WORDS_KEY]``, :mod:`spacy_dice.corpus.chars`)
+    are counted per label in ``word_labels`` (words per POS); their ``tokens`` are characters.
+    """
 
     documents: int = 0
     sentences: int = 0
     tokens: int = 0
+    word_labels: Counter = field(default_factory=Counter)
     entities: Counter = field(default_factory=Counter)
     pos: Counter = field(default_factory=Counter)
     tag: Counter = field(default_factory=Counter)
@@ -124,6 +145,8 @@ class CorpusStats:
         self.pos.update(token.pos_ for token in doc if token.pos_)
         self.tag.update(token.tag_ for token in doc if token.tag_)
         self.cats.update(label for label, value in doc.cats.items() if value >= 0.5)
+        if WORDS_KEY in doc.spans:
+            self.word_labels.update(span.label_ for span in doc.spans[WORDS_KEY])
 
     def counting(self, docs: Iterable[Doc]) -> Iterator[Doc]:
         """Yield ``docs`` unchanged, counting each."""
@@ -137,6 +160,7 @@ class CorpusStats:
             "documents": self.documents,
             "sentences": self.sentences,
             "tokens": self.tokens,
+            "word_labels": dict(self.word_labels.most_common()),
             "entities": dict(self.entities.most_common()),
             "pos": dict(self.pos.most_common()),
             "tag": dict(self.tag.most_common()),
@@ -158,17 +182,25 @@ def convert_file(
 
     ``spans_key`` (NER formats only): also write each doc's entities to ``doc.spans[spans_key]``
     for span categorization (``dice_spancat``; see :mod:`spacy_dice.corpus.spans`).
+    ``options`` are the format's reader options (see :func:`read_corpus`), e.g.
+    ``convert_file("conllu", "zh-ud-train.conllu", "train.spacy", chars=True, pos="upos")`` for
+    the character docs of joint word segmentation + POS (:mod:`spacy_dice.corpus.chars`).
 
     The output is written atomically (see :func:`write_docbin`): after a
     :class:`CorpusFormatError` there is no new output and no temporary file.
 
     Returns:
         A stats dict: ``format``, ``task``, ``input``, ``output``, ``documents``,
-        ``sentences``, ``tokens``, ``entities`` (label -> count), ``pos`` (UPOS ->
+        ``sentences``, ``tokens``, ``word_labels`` (words of character docs per label),
+        ``entities`` (label -> count), ``pos`` (UPOS ->
         count), ``tag`` (fine-grained tag -> count), ``cats`` (label -> number of docs
         where it is 1) and, for text classification, ``positive_label`` and
         ``positive_share``; for ``iob``, ``scheme`` (the tag scheme found or given); with
-        ``spans_key``, ``spans_key`` (the entities counted in ``entities`` are also its spans).
+        ``spans_key``, ``spans_key`` (the entities counted in ``entities`` are also its spans);
+        with ``chars=True``, ``chars`` (True), ``words`` (how many words the characters came
+        from), ``characters`` (= ``tokens``) and, for ``conllu``, ``words_key`` (the
+        ``doc.spans`` key of the words) and ``pos_column`` (``upos`` or ``xpos``: what labels the
+        words and makes the BILU tags counted in ``tag``).
 
     Raises:
         CorpusFormatError: malformed input.
@@ -199,6 +231,11 @@ def convert_file(
         result["scheme"] = reader.scheme  # what the reader found (iob), also under --spans-key
     if spans_key is not None:
         result["spans_key"] = spans_key  # doc.spans[spans_key] = the entities of each doc
+    if isinstance(reader, CharDocs):
+        result.update(chars=True, words=reader.words, characters=stats.tokens)
+        if "pos" in fmt.options:
+            result["words_key"] = WORDS_KEY
+            result["pos_column"] = options.get("pos") or DEFAULT_POS_COLUMN
     if fmt.positive_label is not None:
         positives = stats.cats.get(fmt.positive_label, 0)
         result["positive_label"] = fmt.positive_label

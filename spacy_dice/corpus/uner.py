@@ -5,17 +5,25 @@ tags (every entity starts with ``B-``); ``#`` lines are comments and a blank lin
 ends a sentence. Entities become ``doc.ents`` (every other token is ``O``). The
 spaces between tokens come from the ``# text = ...`` comment when the tokens can
 be found in it in order; otherwise every token but the last is followed by a space.
+
+With ``chars=True`` (Chinese NER) each sentence becomes a character doc
+(:mod:`spacy_dice.corpus.chars`): one token per character of the tokens (whitespace inside a token
+dropped), the entities over the characters of their tokens (``B-`` on a token starts the entity at
+its first character); the reader counts the tokens (``words``). A ``# text = ...``
+comment must then equal the tokens' characters once its whitespace is dropped, a token of only
+whitespace is an error, and so is a file without any token.
 """
 from __future__ import annotations
 
 import re
-from typing import Iterator, List, Optional
+from typing import Iterable, Iterator, List, Optional, Tuple
 
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
 from ._docs import build_doc, default_vocab
 from ._lines import check_limit, take, is_blank, iter_lines, preview, split_columns
+from .chars import CharDocs, char_doc, text_mismatch, word_characters
 from .errors import CorpusFormatError, PathLike
 from .tags import SpanBuilder
 
@@ -50,42 +58,82 @@ def align_spaces(words: List[str], text: Optional[str]) -> List[bool]:
 
 
 def read_uner(
-    path: PathLike, *, limit: Optional[int] = None, vocab: Optional[Vocab] = None
-) -> Iterator[Doc]:
+    path: PathLike,
+    *,
+    limit: Optional[int] = None,
+    vocab: Optional[Vocab] = None,
+    chars: bool = False,
+) -> Iterable[Doc]:
     """Read a UNER ``.iob2`` file into one ``Doc`` per sentence, lazily.
 
     Args:
         path: the ``.iob2`` file.
         limit: keep only the first ``limit`` sentences (``None``: all).
         vocab: the vocab of the docs (default: that of ``spacy.blank("en")``).
+        chars: one token per character, the entities over characters (see the module doc).
+
+    Returns:
+        The docs: the file's tokens with their entities (an iterator), or with ``chars`` the
+        character docs (a :class:`~spacy_dice.corpus.chars.CharDocs`, which counts the tokens).
 
     Raises:
         CorpusFormatError: malformed input (raised while iterating): column count,
             separator, token ids out of sequence, empty token, invalid tag, ``I-X``
-            not continuing an ``X`` entity, encoding.
+            not continuing an ``X`` entity, encoding; with ``chars`` also a ``# text``
+            that differs from the tokens, a token of only whitespace, a file without tokens.
     """
     check_limit(limit)
-    return take(_read(path, default_vocab(vocab)), limit)
+    vocab = default_vocab(vocab)
+    if chars:
+        return CharDocs(lambda: _read(path, vocab, chars=True), limit)
+    return take((doc for doc, _n_words in _read(path, vocab)), limit)
 
 
-def _read(path: PathLike, vocab: Vocab) -> Iterator[Doc]:
+def _read(path: PathLike, vocab: Vocab, chars: bool = False) -> Iterator[Tuple[Doc, int]]:
+    """``(doc, number of tokens)`` per sentence."""
     words: List[str] = []
+    lines: List[int] = []
     text: Optional[str] = None
+    text_line = 0
     builder = SpanBuilder("iob2")
+    n_sentences = 0
+    lineno = 0
 
     def make() -> Doc:
-        return build_doc(vocab, words, align_spaces(words, text), entities=builder.finish())
+        if not chars:
+            return build_doc(vocab, words, align_spaces(words, text), entities=builder.finish())
+        characters = [word_characters(word) for word in words]
+        for word, word_chars, word_line in zip(words, characters, lines):
+            if not word_chars:
+                raise CorpusFormatError(
+                    path, word_line,
+                    f"expected a token with characters in column token, found {preview(word)}: a"
+                    " character corpus has no token for a form of only whitespace",
+                )
+        problem = None if text is None else text_mismatch(text, "".join(characters))
+        if problem is not None:
+            raise CorpusFormatError(
+                path, text_line, f"# text does not match the tokens (lines {lines[0]}-{lines[-1]}): {problem}"
+            )
+        return char_doc(vocab, characters, entities=builder.finish())
 
     for lineno, line in iter_lines(path):
         if is_blank(line):
             if words:
-                yield make()
-            words, text, builder = [], None, SpanBuilder("iob2")
+                n_sentences += 1
+                yield make(), len(words)
+            elif chars and text is not None:
+                raise CorpusFormatError(
+                    path, text_line,
+                    f"expected the token lines of the sentence whose # text is {preview(text)},"
+                    f" found a blank line (line {lineno})",
+                )
+            words, lines, text, builder = [], [], None, SpanBuilder("iob2")
             continue
         if line.startswith("#"):
             match = _TEXT_COMMENT.match(line)
             if match and not words:
-                text = match.group(1)
+                text, text_line = match.group(1), lineno
             continue
         token_id, token, tag, _dash, _annotator = split_columns(
             line, sep="\t", names=COLUMNS, path=path, lineno=lineno
@@ -104,5 +152,19 @@ def _read(path: PathLike, vocab: Vocab) -> Iterator[Doc]:
         except ValueError as err:
             raise CorpusFormatError(path, lineno, str(err)) from None
         words.append(token)
+        lines.append(lineno)
     if words:
-        yield make()
+        n_sentences += 1
+        yield make(), len(words)
+    elif chars and text is not None:
+        raise CorpusFormatError(
+            path, text_line,
+            f"expected the token lines of the sentence whose # text is {preview(text)}, found the"
+            " end of the file",
+        )
+    if chars and not n_sentences:
+        raise CorpusFormatError(
+            path, None,
+            f"expected token lines (5 tab-separated columns {' '.join(COLUMNS)}), found none in"
+            f" {lineno} line{'s' if lineno != 1 else ''}: the file has no sentence to convert",
+        )

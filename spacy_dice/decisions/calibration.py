@@ -17,7 +17,7 @@ factory                    setting          stored
 ========================== ================ ==================================================
 ``dice_spancat``           thresholds       global -> ``threshold``, departures -> ``thresholds``
 ``dice_span_finder``       threshold        one value for start and end -> ``threshold``
-``dice_ner``, ``dice_textcat``, ``dice_spancat_singlelabel``, ``dice_tagger``
+``dice_ner``, ``dice_textcat``, ``dice_spancat_singlelabel``, ``dice_tagger``, ``dice_seg_tagger``
                            label_bias       every label -> ``label_bias`` (global + departures)
 ``spancat`` (spaCy)        threshold        global only (spaCy has one ``threshold``)
 ``span_finder`` (spaCy)    threshold        global only
@@ -449,7 +449,9 @@ def _calibrate_by_annotation(plan: Component, docs: List[Any], examples: Sequenc
                              options: Dict[str, Any]) -> Result:
     """Any setting whose effect needs the component's own ``set_annotations`` (label biases;
     thresholds with ``max_positive``)."""
-    from ..pipeline.descriptions import ENTITIES, EXCLUSIVE_CATS, MULTILABEL_SPANS, SINGLELABEL_SPANS, TOKEN_TAGS
+    from ..pipeline.descriptions import (
+        ENTITIES, EXCLUSIVE_CATS, MULTILABEL_SPANS, SINGLELABEL_SPANS, TOKEN_TAGS, WORDS,
+    )
 
     pipe = plan.pipe
     labels = list(getattr(pipe, "decision_labels", None) or pipe.labels)
@@ -461,6 +463,9 @@ def _calibrate_by_annotation(plan: Component, docs: List[Any], examples: Sequenc
     elif plan.task == ENTITIES:
         what = "ents"
         gold = span_gold(examples, labels, "ents", component=plan.name)
+    elif plan.task == WORDS:  # dice_seg_tagger: (word, POS) pairs over the dev docs' characters
+        what = "words"
+        gold = span_gold(examples, labels, "spans", key=pipe.cfg["words_key"], component=plan.name)
     elif plan.task == EXCLUSIVE_CATS:
         what = "cats"
         gold = cats_gold(examples, labels, plan.name)
@@ -500,7 +505,7 @@ def _calibrate_by_annotation(plan: Component, docs: List[Any], examples: Sequenc
         labels=labels, grid=grid, current=current, neutral=neutral, docs=docs, gold=gold,
         apply=apply, annotate=annotate, what=what, key=getattr(pipe, "key", None), attr=attr,
         fixed=fixed, in_place=not (what == "tokens" and not pipe.cfg.get("overwrite", True)),
-        items=_decoded_entities(pipe, scores) if what == "ents" else None,
+        items=_decoded_entities(pipe, scores) if what in ("ents", "words") else None,
     )
     try:
         fit = fit_problem(problem, objective, **_search_options(options, plan.setting != "label_bias"),
@@ -534,7 +539,9 @@ def _calibrate_by_annotation(plan: Component, docs: List[Any], examples: Sequenc
 
 def _decoded_entities(pipe: Any, scores: List[Any]) -> Optional[Any]:
     """``dice_ner``: the entities its decoder gives the docs ``rows`` under the current bias,
-    without writing them (``set_annotations`` writes exactly these, :meth:`decode`). The decoded
+    without writing them (``set_annotations`` writes exactly these, :meth:`decode`);
+    ``dice_seg_tagger``: its words, in the characters' positions (``set_annotations`` would merge
+    them into tokens). The decoded
     sequences are valid BILUO, so an entity is a ``U-X`` or a ``B-X ... L-X`` run."""
     if not (hasattr(pipe, "decode") and hasattr(pipe, "class_names")):
         return None

@@ -23,7 +23,8 @@ from .report import to_json, to_markdown
 from .write import check_output, report_stem, write_pipeline, write_report
 
 PathLike = Union[str, Path]
-HEADLINE_KEYS = ("ents_p", "ents_r", "ents_f", "cats_score", "tag_acc", "pos_acc")
+HEADLINE_KEYS = ("ents_p", "ents_r", "ents_f", "cats_score", "tag_acc", "pos_acc", "pos_p", "pos_r", "pos_f",
+                 "seg_f")
 """The test scores the project's report shows before and after calibration (and spans_*_p/r/f)."""
 
 

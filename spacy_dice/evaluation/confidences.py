@@ -16,7 +16,10 @@ one confidence per decision and whether that decision is correct:
   (document x label);
 * **entities**: when ``dice_ner`` writes entity confidences (a span group, default ``"ents"``,
   whose ``attrs["scores"]`` hold one value per entity), each predicted entity's confidence,
-  correct when an entity of the same label has exactly its characters in the gold.
+  correct when an entity of the same label has exactly its characters in the gold;
+* **words**: ``dice_seg_tagger`` likewise, per character (its BILU-POS softmax, top-label) and per
+  predicted word (``doc.spans[scores_key]``, default ``"words"``), correct when a gold word
+  (``doc.spans[words_key]``) has exactly its characters and its POS.
 
 Which of these a component gives is its description's ``confidences``
 (:class:`spacy_dice.pipeline.descriptions.ComponentDescription`), collected by its task. A
@@ -162,12 +165,17 @@ class _Collector:
 
 
 class _TokenClassifierCollector(_Collector):
-    """Token tags (dice_tagger / tagger) and entities as BILUO tags (dice_ner): top-label per token."""
+    """Token tags (dice_tagger / tagger), entities as BILUO tags (dice_ner) and words as BILU-POS
+    tags (dice_seg_tagger): top-label per token; entities and words also per predicted span."""
 
     def __init__(self, name: str, pipe: Any, description: ComponentDescription) -> None:
         super().__init__(name, pipe, description)
-        self.biluo = description.task == d.ENTITIES
-        if self.biluo:
+        self.biluo = description.task in (d.ENTITIES, d.WORDS)
+        self.words = description.task == d.WORDS
+        if self.words:
+            self.tokens = self.new("character (BILU-POS tag)", TOP_LABEL)
+            self.entities = self.new("word", TOP_LABEL)
+        elif self.biluo:
             self.tokens = self.new("token (BILUO tag)", TOP_LABEL)
             self.entities = self.new("entity", TOP_LABEL)
         else:
@@ -221,7 +229,14 @@ class _TokenClassifierCollector(_Collector):
             scores = group.attrs.get("scores")
             if scores is None or len(scores) != len(group):
                 continue
-            gold = {(e.start_char, e.end_char, e.label_) for e in eg.reference.ents}
+            reference = eg.reference
+            if self.words:
+                words_key = self.pipe.cfg["words_key"]
+                if words_key not in reference.spans:
+                    continue
+                gold = {(w.start_char, w.end_char, w.label_) for w in reference.spans[words_key]}
+            else:
+                gold = {(e.start_char, e.end_char, e.label_) for e in reference.ents}
             hits = [(s.start_char, s.end_char, s.label_) in gold for s in group]
             self.entities.add(numpy.clip(numpy.asarray(_host(numpy.asarray(scores)), "float64"), 0.0, 1.0), hits)
 
@@ -304,6 +319,7 @@ class _SpanFinderCollector(_Collector):
 
 _COLLECTORS = {
     d.TOKEN_TAGS: _TokenClassifierCollector, d.ENTITIES: _TokenClassifierCollector,
+    d.WORDS: _TokenClassifierCollector,
     d.EXCLUSIVE_CATS: _TextcatCollector, d.MULTILABEL_CATS: _TextcatCollector,
     d.MULTILABEL_SPANS: _SpancatCollector, d.SINGLELABEL_SPANS: _SpancatCollector,
     d.SPAN_CANDIDATES: _SpanFinderCollector,
@@ -365,7 +381,7 @@ def collect_confidences(nlp: Any, examples: Sequence[Any], batch_size: int = 64)
         for s in c.sets:
             if sum(len(x) for x in s.confidences):
                 sets.append(s)
-            elif s.what == "entity":
-                skipped.setdefault(f"{s.component} (entity)", "no entity confidences in doc.spans"
+            elif s.what in ("entity", "word"):
+                skipped.setdefault(f"{s.component} ({s.what})", f"no {s.what} confidences in doc.spans"
                                    f"[{_scores_key(c.pipe)!r}] (scores_key)")
     return CollectedConfidences(sets, skipped)

@@ -230,7 +230,7 @@ def evaluate_table(
     support: Dict[str, int] = {}
     attr: Optional[str] = None
     notes: List[str] = []
-    needs_labels = not any(k in found for k in ("ents_per_type", "cats_f_per_type")) and not any(
+    needs_labels = not any(k in found for k in ("ents_per_type", "cats_f_per_type", "pos_per_type")) and not any(
         k.startswith("spans_") for k in found)
     measure = reliability and model is not None and data is not None
     if compare_model is not None and not measure:

@@ -13,7 +13,10 @@ start / end pointers). What counts as a negative depends on the component:
   span starts (ends), negatives all other tokens;
 * ``dice_textcat`` / ``textcat``: documents; positives are the ``positive_label``'s (else the
   rarest class's) documents; ``textcat_multilabel``: per label;
-* ``dice_tagger`` / ``tagger``: tokens per tag; the majority tag against the rarest.
+* ``dice_tagger`` / ``tagger``: tokens per tag; the majority tag against the rarest;
+* ``dice_seg_tagger``: words per POS label (``doc.spans[words_key]``); the model's classes are
+  BILU-POS tags of characters, so the imbalance is that of characters: the rarest BILU-POS class
+  against all other characters.
 
 Which of these a component gets is its description's ``statistics``
 (:class:`spacy_dice.pipeline.descriptions.ComponentDescription`). :func:`component_stats` takes a
@@ -29,7 +32,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..pipeline.descriptions import (
     BOUNDARY_STATISTICS, CATS_STATISTICS, ENTITY_STATISTICS, MULTILABEL_CATS, SPAN_STATISTICS, TAG_STATISTICS,
-    UndescribedComponentError, describe,
+    WORD_STATISTICS, UndescribedComponentError, describe,
 )
 
 WHICH_LOSS = {
@@ -39,6 +42,7 @@ WHICH_LOSS = {
     CATS_STATISTICS: "texts: DSC (the dice_textcat default) or set-level DSC for the positive class's F1;"
                      " CE for accuracy",
     TAG_STATISTICS: "token tags: cross-entropy (the dice_tagger default)",
+    WORD_STATISTICS: "words over characters: cross-entropy (the dice_seg_tagger default, dice_ner's lattice)",
 }
 """The advice of the README's "Which loss to pick", by statistics kind (``ComponentStats.task``)."""
 WHICH_LOSS_WHERE = 'README.md, "Which loss to pick"; the runs behind it: docs/LOSSES.md'
@@ -52,8 +56,8 @@ class ComponentStats:
 
     component: str
     factory: str
-    task: str  # "ner", "spans", "span_finder", "textcat", "tagger"
-    unit: str  # what the label counts count: "entities", "spans", "documents", "tokens"
+    task: str  # "ner", "spans", "span_finder", "textcat", "tagger", "words"
+    unit: str  # what the label counts count: "entities", "spans", "documents", "tokens", "words"
     train_counts: Dict[str, int]
     dev_counts: Dict[str, int]
     positives: Optional[int] = None  # train positives of the negative-per-positive figure
@@ -342,6 +346,58 @@ def tagger_stats(name: str, factory: str, pipe: Any, train: Sequence[Any], dev: 
     return stats
 
 
+# --- words over characters -------------------------------------------------------------------------
+def _word_counts(examples: Sequence[Any], key: str) -> Tuple[Counter, Counter, int, int]:
+    """(words per label, characters per BILU-POS class, characters, unannotated docs)."""
+    words: Counter = Counter()
+    classes: Counter = Counter()
+    chars = unannotated = 0
+    for eg in examples:
+        doc = eg.reference
+        if key not in doc.spans:
+            unannotated += 1
+            continue
+        chars += sum(1 for token in doc if not token.is_space)
+        for span in doc.spans[key]:
+            words[span.label_] += 1
+            n = len(span)
+            if n == 1:
+                classes[f"U-{span.label_}"] += 1
+            elif n > 1:
+                classes[f"B-{span.label_}"] += 1
+                classes[f"L-{span.label_}"] += 1
+                if n > 2:
+                    classes[f"I-{span.label_}"] += n - 2
+    return words, classes, chars, unannotated
+
+
+def word_stats(name: str, factory: str, pipe: Any, train: Sequence[Any], dev: Sequence[Any]) -> ComponentStats:
+    """``dice_seg_tagger``: words per POS label; the imbalance of its per-character BILU-POS
+    classes (the rarest class's characters against the other characters)."""
+    key = (getattr(pipe, "cfg", {}) or {}).get("words_key") or "words"
+    words, classes, chars, unannotated = _word_counts(train, key)
+    dev_words = _word_counts(dev, key)[0]
+    stats = ComponentStats(name, factory, WORD_STATISTICS, f"words (doc.spans[{key!r}])", _sorted_counts(words),
+                           _sorted_counts(dev_words))
+    per_label_chars: Counter = Counter()
+    for tag, n in classes.items():
+        per_label_chars[tag.split("-", 1)[1]] += n
+    stats.per_label_ratio = {label: (chars - n) / n for label, n in per_label_chars.items() if n}
+    if classes:
+        rare, n_rare = min(classes.items(), key=lambda kv: (kv[1], kv[0]))
+        major, n_major = max(classes.items(), key=lambda kv: (kv[1], kv[0]))
+        stats.positives, stats.negatives = n_rare, chars - n_rare
+        stats.positive_name = f"{rare!r} characters (the rarest BILU-POS class)"
+        stats.negative_name = "other characters"
+        stats.notes.append(
+            f"{len(classes)} of the {4 * len(words)} BILU-POS classes occur in train; the largest,"
+            f" {major!r}, holds {100 * n_major / chars:.1f} % of the train characters"
+        )
+    if unannotated:
+        stats.notes.append(f"{unannotated:,} train docs have no doc.spans[{key!r}] (unannotated): they count nowhere")
+    return stats
+
+
 def component_stats(nlp: Any, train: Sequence[Any], dev: Sequence[Any],
                     max_span_docs: int = MAX_SPAN_DOCS) -> Tuple[List[ComponentStats], List[str]]:
     """The statistics of every component of ``nlp`` whose description has some (its
@@ -366,6 +422,8 @@ def component_stats(nlp: Any, train: Sequence[Any], dev: Sequence[Any],
             out.append(textcat_stats(name, factory, pipe, train, dev))
         elif kind == TAG_STATISTICS:
             out.append(tagger_stats(name, factory, pipe, train, dev))
+        elif kind == WORD_STATISTICS:
+            out.append(word_stats(name, factory, pipe, train, dev))
         else:
             other.append(name)
     return out, other

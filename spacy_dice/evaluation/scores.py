@@ -31,7 +31,7 @@ class UnknownScores(ValueError):
 class Summary:
     """The headline numbers of one evaluation, whatever the task."""
 
-    task: str  # "ner", "spans", "tagger" or "textcat"
+    task: str  # "ner", "words", "spans", "tagger" or "textcat"
     metrics: List[Tuple[str, Optional[float]]]  # (name, value in 0..1), e.g. P, R, F1
     main: Tuple[str, Optional[float]]  # the number a table sorts by (F1 or accuracy)
     per_label: Dict[str, Dict[str, float]]  # label -> {"p", "r", "f"} in 0..1
@@ -54,7 +54,8 @@ def _f(value: Any) -> Optional[float]:
 
 def summarize_scores(scores: Dict[str, Any], per_label: Optional[Dict[str, Dict[str, float]]] = None) -> Summary:
     """The :class:`Summary` of spaCy scores (``spacy evaluate`` JSON or ``nlp.evaluate``):
-    headline metrics and per-label P/R/F1 of the first task found (NER, spans, textcat, tagger);
+    headline metrics and per-label P/R/F1 of the first task found (NER, words: ``dice_seg_tagger``'s
+    ``pos_f``, spans, textcat, tagger);
     ``per_label`` (e.g. from :func:`token_attr_prf`) fills in where the scores have none (taggers).
     Raises :class:`UnknownScores` (a ``ValueError``) naming the keys found when ``scores`` hold
     none of these tasks."""
@@ -64,6 +65,15 @@ def summarize_scores(scores: Dict[str, Any], per_label: Optional[Dict[str, Dict[
             [("P", _f(scores.get("ents_p"))), ("R", _f(scores.get("ents_r"))), ("F1", _f(scores.get("ents_f")))],
             ("F1", _f(scores.get("ents_f"))),
             dict(scores.get("ents_per_type") or per_label or {}),
+        )
+    if scores.get("pos_f") is not None or "pos_per_type" in scores:  # dice_seg_tagger: (word, POS) pairs
+        return Summary(
+            "words",
+            [("P", _f(scores.get("pos_p"))), ("R", _f(scores.get("pos_r"))), ("F1", _f(scores.get("pos_f"))),
+             ("segmentation P", _f(scores.get("seg_p"))), ("segmentation R", _f(scores.get("seg_r"))),
+             ("segmentation F1", _f(scores.get("seg_f")))],
+            ("F1", _f(scores.get("pos_f"))),
+            dict(scores.get("pos_per_type") or per_label or {}),
         )
     spans_f = sorted(k for k in scores if k.startswith("spans_") and k.endswith("_f")
                      and scores[k] is not None)
@@ -154,8 +164,9 @@ def predict_examples(nlp: Any, data_path: PathLike) -> List[Any]:
 
 
 def gold_support(data_path: PathLike, task: str, attr: Optional[str] = None) -> Dict[str, int]:
-    """How many gold entities / spans / documents / tokens (``task`` ``ner``, ``spans``,
-    ``textcat``, ``tagger`` with ``attr``) each label has in the ``.spacy`` file ``data_path``."""
+    """How many gold entities / spans / documents / tokens / words (``task`` ``ner``, ``spans``,
+    ``textcat``, ``tagger`` with ``attr``, ``words``: ``doc.spans["words"]``) each label has in the
+    ``.spacy`` file ``data_path``."""
     import spacy
     from spacy.tokens import DocBin
 
@@ -165,6 +176,8 @@ def gold_support(data_path: PathLike, task: str, attr: Optional[str] = None) -> 
             counts.update(ent.label_ for ent in doc.ents)
         elif task == "spans":
             counts.update(span.label_ for group in doc.spans.values() for span in group)
+        elif task == "words":
+            counts.update(span.label_ for span in doc.spans.get("words", []))
         elif task == "textcat":
             counts.update(k for k, v in doc.cats.items() if v >= 0.5)
         elif attr:

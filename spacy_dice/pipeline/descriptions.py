@@ -24,6 +24,7 @@ task                      score key             decisions     confidences      s
 ========================= ===================== ============= ================ ==================
 ``token tags``            ``{attr}_acc``        label_bias    top-label        ``tagger``
 ``entities``              ``ents_f``            label_bias    top-label        ``ner``
+``words``                 ``pos_f``             label_bias    top-label        ``words``
 ``exclusive cats``        ``cats_score``        label_bias    top-label        ``textcat``
 ``multi-label cats``      ``cats_score``        threshold     binary           ``textcat``
 ``multi-label spans``     ``spans_{key}_f``     thresholds,   binary           ``spans``
@@ -45,7 +46,8 @@ not covered; :func:`spacy_dice.evaluation.imbalance.not_covered_reason` gives th
 What each tool then needs of the component itself (spaCy's components and ours have it):
 ``predict(docs)`` giving decision-free scores and ``set_annotations(docs, scores)`` applying the
 current decision setting; token tags: ``labels`` (one column each); entities: ``dice_ner``'s
-BILUO ``class_names``, ``gold_ids`` and, with a label bias, ``biased_log_probs``; exclusive cats
+BILUO ``class_names``, ``gold_ids`` and, with a label bias, ``biased_log_probs``; words: the same
+as entities, with ``cfg["words_key"]`` (the gold words' ``doc.spans`` key); exclusive cats
 with a label bias: ``biased_scores``; spans: spaCy's span categorizer (``suggester``, ``key``);
 span candidates: spaCy's span finder (``cfg["spans_key"]``).
 """
@@ -62,6 +64,10 @@ THRESHOLD = "threshold"
 # --- tasks: what a component predicts --------------------------------------------------------------
 TOKEN_TAGS = "token tags"
 ENTITIES = "entities"
+WORDS = "words"
+"""Words over character tokens (joint segmentation + POS, ``dice_seg_tagger``): one BILU tag per
+character, a word per ``U-X`` or ``B-X ... L-X`` run, written as one token with its POS; gold in
+``doc.spans[words_key]``."""
 EXCLUSIVE_CATS = "exclusive cats"
 MULTILABEL_CATS = "multi-label cats"
 MULTILABEL_SPANS = "multi-label spans"
@@ -81,6 +87,7 @@ BINARY = "binary"
 # --- statistics kinds (debug-data: ComponentStats.task) ------------------------------------------
 TAG_STATISTICS = "tagger"
 ENTITY_STATISTICS = "ner"
+WORD_STATISTICS = "words"
 CATS_STATISTICS = "textcat"
 SPAN_STATISTICS = "spans"
 BOUNDARY_STATISTICS = "span_finder"
@@ -97,6 +104,7 @@ class _Task:
 _TASKS: Dict[str, _Task] = {
     TOKEN_TAGS: _Task("{attr}_acc", (LABEL_BIAS,), TOP_LABEL, TAG_STATISTICS),
     ENTITIES: _Task("ents_f", (LABEL_BIAS,), TOP_LABEL, ENTITY_STATISTICS),
+    WORDS: _Task("pos_f", (LABEL_BIAS,), TOP_LABEL, WORD_STATISTICS),
     EXCLUSIVE_CATS: _Task("cats_score", (LABEL_BIAS,), TOP_LABEL, CATS_STATISTICS),
     MULTILABEL_CATS: _Task("cats_score", (THRESHOLD,), BINARY, CATS_STATISTICS),
     MULTILABEL_SPANS: _Task("spans_{spans_key}_f", (THRESHOLDS, THRESHOLD), BINARY, SPAN_STATISTICS),

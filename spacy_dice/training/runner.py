@@ -33,7 +33,8 @@ class RunResult:
     """What one training run produced.
 
     ``scores`` are the summary scores on the evaluation set (``test_path`` when given, else the
-    best dev scores): NER (and span categorization, ``spans_<key>_*``) ``p``/``r``/``f``, tagging ``acc``, text classification ``accuracy``,
+    best dev scores): NER (and span categorization, ``spans_<key>_*``; joint segmentation + POS,
+    ``pos_*``, with ``seg_f``) ``p``/``r``/``f``, tagging ``acc``, text classification ``accuracy``,
     ``macro_f`` and ``f_<label>`` per label; all in [0, 1]. ``per_type`` is the per-label F1.
     ``metrics`` is spaCy's full metrics dict. ``best_dev_score`` is spaCy's weighted dev score of
     the kept model and ``dev_scores`` its summary dev scores (same keys as ``scores``).
@@ -167,6 +168,10 @@ def headline_scores(metrics: Dict[str, Any]) -> Tuple[Dict[str, float], Dict[str
                 for label, prf in (metrics.get(f"{stem}_per_type") or {}).items():
                     per_type[label] = prf["f"]
                 break
+    if not scores and metrics.get("pos_f") is not None:  # dice_seg_tagger: (word, POS) pairs
+        scores.update(p=metrics["pos_p"], r=metrics["pos_r"], f=metrics["pos_f"], seg_f=metrics.get("seg_f"))
+        for label, prf in (metrics.get("pos_per_type") or {}).items():
+            per_type[label] = prf["f"]
     for key in ("pos_acc", "tag_acc"):
         if metrics.get(key) is not None:
             scores[key.replace("_acc", "") + "_acc"] = metrics[key]
