@@ -9,7 +9,10 @@ models stay in its ``--work-dir``):
   global threshold of the span categorizer, ``--trials`` values from 0 to 1 (spaCy's default is
   11; 21 gives steps of 0.05), computed from one prediction (:func:`find_global_threshold`);
 * ``calibrated``: ``python -m spacy_dice calibrate`` on dev with its defaults (cross-fitted
-  per-label thresholds / biases; for the span-finder pipeline the finder and the categorizer);
+  per-label thresholds / biases; for the span-finder pipeline the finder and the categorizer;
+  a change adopted only when its cross-fitted gain is beyond the noise at ``--confidence 0.95``);
+* ``calibrated_rule_before``: the same with ``--confidence 0``, the rule before the noise check
+  (any positive cross-fitted gain is adopted), so both rules are scored on the same models;
 * ``recall_at_P`` (with ``--recall-at P``): ``calibrate --metric recall --min-precision P``, the
   most recall at precision >= P (``current``: each label keeps the precision it has on dev).
 
@@ -47,7 +50,8 @@ from benchmarks.run_accuracy import TASKS, git_commit, machine
 from spacy_dice.files import read_examples, write_atomic
 from spacy_dice.formatting import percent
 
-RULES = ("as_trained", "find_threshold", "calibrated")
+RULES = ("as_trained", "find_threshold", "calibrated")  # compared across rows
+RULE_BEFORE = {"confidence": 0.0}  # calibrate's rule before the noise check
 RECALL_RULE = "recall_at_"
 SPAN_KEY = "sc"
 
@@ -200,6 +204,11 @@ def score_run(task: str, run: Dict[str, Any], dev: Path, test: Path, trials: int
         calibrated = spacy.load(calibrated_dir)
         counts["calibrated"] = test_counts(calibrated, examples, what, labels)
         record["rules"]["calibrated"] = {**summarize(counts["calibrated"], labels), **calibration}
+        before_dir = model.parent / "decisions" / "model-calibrated-rule-before"
+        before = our_calibration(model, dev, before_dir, **RULE_BEFORE)
+        counts["calibrated_rule_before"] = test_counts(spacy.load(before_dir), examples, what, labels)
+        record["rules"]["calibrated_rule_before"] = {**summarize(counts["calibrated_rule_before"], labels),
+                                                     **before, **RULE_BEFORE}
     for floor in recall_at:
         rule = f"{RECALL_RULE}{floor}"
         out_dir = model.parent / "decisions" / f"model-{rule}"
@@ -221,6 +230,8 @@ def comparisons(records: List[Dict[str, Any]], reference: str) -> List[Tuple[str
     for row in rows:
         if "calibrated" in rules[row]:
             pairs.append((f"{row}/as_trained", f"{row}/calibrated"))
+        if "calibrated_rule_before" in rules[row]:
+            pairs.append((f"{row}/calibrated_rule_before", f"{row}/calibrated"))
         if "find_threshold" in rules[row]:
             pairs.append((f"{row}/as_trained", f"{row}/find_threshold"))
             if "calibrated" in rules[row]:

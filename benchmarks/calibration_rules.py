@@ -10,12 +10,16 @@ held-out counts are pooled, so each rule gets the F1 it would have on dev docs i
   span tasks only);
 * ``global_only``: ``calibrate`` with ``--min-support`` above every label's dev support, so no
   label departs from the one global value;
-* ``calibrate``: ``calibrate`` with its defaults (cross-fitted per-label departures).
+* ``calibrate@C`` for each ``--confidences`` value C: ``calibrate --confidence C`` (cross-fitted
+  per-label departures, each adopted only when its gain is beyond the noise at C; ``calibrate@0``
+  is the rule before the noise check). This is where ``calibrate``'s default confidence is chosen.
 
-The paired bootstrap (:mod:`benchmarks.bootstrap`) over the held-out dev docs gives the
-intervals. Results: ``benchmarks/results/STEM_rules.json`` and ``STEM_rules_counts.npz``::
+``--dev-limit N`` keeps the first N dev docs (what a small dev set costs). The paired bootstrap
+(:mod:`benchmarks.bootstrap`) over the held-out dev docs gives the intervals. Results:
+``benchmarks/results/STEM_rules.json`` and ``STEM_rules_counts.npz`` (``--name`` to change)::
 
-    python -m benchmarks.calibration_rules --results uner_spans_rules
+    python -m benchmarks.calibration_rules --results uner_spans_calib
+    python -m benchmarks.calibration_rules --results uner_calib --dev-limit 300 --name uner_calib_dev300
 """
 from __future__ import annotations
 
@@ -56,17 +60,31 @@ def _to_file(examples: Sequence[Any], path: Path) -> Path:
     return path
 
 
-def held_out_counts(model: Path, task: str, dev: Path, folds: int, trials: int) -> Dict[str, Any]:
-    """Per rule, the ``(n_dev_docs, n_labels, 3)`` counts of each dev doc when it was held out."""
+DEFAULT_CONFIDENCES = (0.0, 0.95)
+
+
+def confidence_rule(confidence: float) -> str:
+    """The rule name of ``calibrate --confidence confidence``: ``calibrate@0.95``."""
+    return f"calibrate@{confidence:g}"
+
+
+def held_out_counts(model: Path, task: str, dev: Path, folds: int, trials: int,
+                    confidences: Sequence[float] = DEFAULT_CONFIDENCES,
+                    dev_limit: Optional[int] = None) -> Dict[str, Any]:
+    """Per rule, the ``(n_dev_docs, n_labels, 3)`` counts of each dev doc when it was held out
+    (the first ``dev_limit`` dev docs when given)."""
     import spacy
 
     from spacy_dice.decisions import calibrate, read_dev
 
     pipe_name, what = scored_component(task)
     as_trained = spacy.load(model)
-    examples = read_dev(as_trained, dev)
+    examples = read_dev(as_trained, dev)[:dev_limit]
     labels = model_labels(as_trained, pipe_name, examples, what)
-    rules = ["as_trained"] + (["find_threshold"] if what == "spans" else []) + ["global_only", "calibrate"]
+    by_rule = {confidence_rule(c): {"confidence": c} for c in confidences}
+    by_rule["global_only"] = {"min_support": NO_DEPARTURE}
+    rules = ["as_trained"] + (["find_threshold"] if what == "spans" else []) + ["global_only"] \
+        + [confidence_rule(c) for c in confidences]
     counts = {rule: numpy.zeros((len(examples), len(labels), 3), dtype="int32") for rule in rules}
     chosen: Dict[str, List[Any]] = {rule: [] for rule in rules}
     for held in make_folds(len(examples), folds, OUTER_SEED):
@@ -80,7 +98,7 @@ def held_out_counts(model: Path, task: str, dev: Path, folds: int, trials: int) 
                 nlp.get_pipe(pipe_name).cfg["threshold"] = found["threshold"]
                 chosen[rule].append(found["threshold"])
             elif rule != "as_trained":
-                options = {"min_support": NO_DEPARTURE} if rule == "global_only" else {}
+                options = by_rule[rule]
                 with contextlib.redirect_stdout(io.StringIO()):
                     calibration = calibrate(nlp, fit_on, **options)
                 chosen[rule].append({r.name: r.config for r in calibration.results})
@@ -93,9 +111,16 @@ def main(argv: Optional[List[str]] = None) -> None:
     p.add_argument("--results", required=True, help="stem of a run_accuracy results file")
     p.add_argument("--folds", type=int, default=5, help="outer folds of the dev docs")
     p.add_argument("--trials", type=int, default=21, help="spaCy find-threshold trials (values 0..1)")
+    p.add_argument("--confidences", default=",".join(f"{c:g}" for c in DEFAULT_CONFIDENCES),
+                   help="comma-separated calibrate --confidence values, one rule each")
+    p.add_argument("--dev-limit", type=int, default=None, help="keep the first N dev docs (a small dev set)")
+    p.add_argument("--name", default="", help="output stem (default: RESULTS_rules)")
     p.add_argument("--resamples", type=int, default=RESAMPLES)
     p.add_argument("--results-dir", default=str(RESULTS))
     args = p.parse_args(argv)
+    confidences = [float(c) for c in args.confidences.split(",") if c.strip()]
+    if not confidences or any(not 0 <= c < 1 for c in confidences):
+        p.error(f"--confidences {args.confidences!r}: each value must be in [0, 1)")
 
     out = Path(args.results_dir)
     source = json.loads((out / f"{args.results}.json").read_text())
@@ -105,7 +130,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     arrays: Dict[str, numpy.ndarray] = {}
     for run in source["runs"]:
         started = time.perf_counter()
-        found = held_out_counts(Path(run["paths"]["model_best"]), task, dev, args.folds, args.trials)
+        found = held_out_counts(Path(run["paths"]["model_best"]), task, dev, args.folds, args.trials,
+                                confidences, args.dev_limit)
         rules = {rule: summarize(c, found["labels"]) for rule, c in found["counts"].items()}
         for rule, array in found["counts"].items():
             arrays[f"{run['name']}/{rule}/s{run['seed']}"] = array
@@ -116,7 +142,10 @@ def main(argv: Optional[List[str]] = None) -> None:
         print(f"=== {run['name']} seed {run['seed']} (held-out dev): {line}", flush=True)
     comparisons = []
     rules = list(records[0]["rules"])
-    pairs = [("as_trained", rule) for rule in rules[1:]] + [(rule, "calibrate") for rule in rules[1:-1]]
+    calibrate_rules = [confidence_rule(c) for c in confidences]
+    pairs = [("as_trained", rule) for rule in rules[1:]]
+    pairs += [(rule, b) for rule in ("find_threshold", "global_only") if rule in rules for b in calibrate_rules]
+    pairs += [(calibrate_rules[0], b) for b in calibrate_rules[1:]]
     for row in dict.fromkeys(r["name"] for r in records):
         seeds = [r["seed"] for r in records if r["name"] == row]
         for a, b in pairs:
@@ -126,11 +155,13 @@ def main(argv: Optional[List[str]] = None) -> None:
             print(f"{row}/{b} - {row}/{a}: {found['pooled']}")
     command = "python -m benchmarks.calibration_rules " + " ".join(argv if argv is not None else sys.argv[1:])
     data = {"meta": {"task": task, "source": args.results, "dev": str(dev), "folds": args.folds,
+                     "confidences": confidences, "dev_limit": args.dev_limit,
                      "outer_seed": OUTER_SEED, "trials": args.trials, "resamples": args.resamples,
                      "commands": [command], "train_rerun": source["meta"].get("commands", []),
                      "machine": machine(), "git_commit": git_commit()},
             "runs": records, "comparisons": comparisons}
-    save_results(out / f"{args.results}_rules.json", out / f"{args.results}_rules_counts.npz", data, arrays)
+    stem = args.name or f"{args.results}_rules"
+    save_results(out / f"{stem}.json", out / f"{stem}_counts.npz", data, arrays)
 
 
 if __name__ == "__main__":

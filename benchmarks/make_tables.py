@@ -914,6 +914,13 @@ HELD_OUT_RULES = {
 }
 
 
+def held_out_rule(rule: str) -> str:
+    """How the rules table names a rule of ``benchmarks/calibration_rules.py``."""
+    if rule.startswith("calibrate@"):
+        return f"`calibrate --confidence {rule.split('@', 1)[1]}`"
+    return HELD_OUT_RULES.get(rule, rule)
+
+
 def rules_table(results_dir: Path, stem: str) -> str:
     """``benchmarks/calibration_rules.py``: each decision rule's F1 on dev docs it was not fitted
     on (outer folds of dev), and the paired bootstrap intervals of the differences."""
@@ -923,7 +930,7 @@ def rules_table(results_dir: Path, stem: str) -> str:
     lines = [f"Held-out dev F1 (P / R), mean +- std over seeds: each rule fitted on {meta['folds'] - 1} of"
              f" {meta['folds']} outer folds of the {data['runs'][0]['dev_docs']} dev docs and scored on the"
              " fold it did not see; test is not used.", "",
-             "| row | seeds | " + " | ".join(HELD_OUT_RULES.get(r, r) for r in rules) + " |",
+             "| row | seeds | " + " | ".join(held_out_rule(r) for r in rules) + " |",
              "|---|---|" + "---|" * len(rules)]
     for name, records in _group(data["runs"]).items():
         cells = [name, ",".join(str(r["seed"]) for r in records)]
@@ -933,7 +940,7 @@ def rules_table(results_dir: Path, stem: str) -> str:
               " intervals over the dev docs; **bold**: the interval excludes 0):", "",
               "| b - a | pooled |", "|---|---|"]
     for c in data["comparisons"]:
-        a, b = (HELD_OUT_RULES.get(k.split("/")[1], k) for k in (c["a"], c["b"]))
+        a, b = (held_out_rule(k.split("/")[1]) for k in (c["a"], c["b"]))
         lines.append(f"| {c['b'].split('/')[0]}: {b} - {a} | {_interval_cell(c['pooled'])} |")
     lines += ["", "Commands (training, then the held-out rules):", ""]
     lines += [f"    {c}" for c in meta.get("train_rerun", []) + meta.get("commands", [])]
