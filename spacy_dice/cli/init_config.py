@@ -26,7 +26,10 @@ def init_config_cli(
         " or default (each component's own default).",
     ),
     backbone: str = typer.Option("cnn", "--backbone", "-b", help="Shared embedding: cnn (CPU) or trf (a transformer)."),
-    lang: str = typer.Option("en", "--lang", help="Language code of the blank pipeline."),
+    lang: str = typer.Option(
+        "en", "--lang", help="Language code of the blank pipeline (zh: spaCy's char segmenter and a"
+        " character n-gram CNN; e.g. --pipeline seg_tagger --lang zh).",
+    ),
     force: bool = typer.Option(False, "--force", "-F", help="Overwrite OUTPUT if it exists."),
 ) -> None:
     """Write a complete, commented training config for spacy-dice components.

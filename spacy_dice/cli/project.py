@@ -71,7 +71,7 @@ def project_convert_cli(
     ds, rows = converted.dataset, []
     for split in SPLITS:
         s = converted.stats.get(split, {})
-        labels = s.get("entities") or s.get("cats") or s.get(ds.attr or "", {}) or {}
+        labels = s.get("entities") or s.get("cats") or s.get("word_labels") or s.get(ds.attr or "", {}) or {}
         rows.append((split, f"{s.get('documents', 0):,}", f"{s.get('tokens', 0):,}" if "tokens" in s else "",
                      ", ".join(f"{k} {v}" for k, v in list(labels.items())[:6])))
     msg.good(f"{ds.description} -> {output_dir}")

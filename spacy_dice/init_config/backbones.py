@@ -7,7 +7,7 @@ agree), but are written here so that ``init-config`` works from an installed whe
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Tuple
 
 TRF_HEAD_LEARN_RATE_SCALE = 200.0
@@ -34,9 +34,44 @@ class Backbone:
     train_hint: str = ""
 
 
-def cnn() -> Backbone:
-    """A CNN tok2vec on hash embeddings, as ``spacy init config -o efficiency`` builds it."""
+CHAR_LANGS = ("zh",)
+"""Languages whose default tokenizer makes one token per character (``spacy.blank("zh")``'s
+``char`` segmenter): their ``cnn`` backbone embeds character n-grams (:func:`char_cnn_embed`)."""
+CHAR_NGRAM_ROWS = [5000, 10000, 10000]
+"""``spacy-dice.CharNgramEmbed.v1``'s table rows for unigrams, bigrams and trigrams (UD Chinese-GSD
+train has 3.6k distinct characters, 19k bigrams and 13k trigrams seen twice or more;
+``HashEmbed`` sums 4 rows per key, so collisions among the rarer ones cost little)."""
+CHINESE_TRANSFORMER = "bert-base-chinese"
+"""The transformer of the ``trf`` backbone for Chinese: the paper's BERT-base Chinese."""
+
+
+def char_cnn_embed(width: Any) -> Dict[str, Any]:
+    """The ``embed`` block of the CNN for character tokens: each character with the character
+    bigrams and trigrams around it (``spacy-dice.CharNgramEmbed.v1``, :mod:`spacy_dice.layers.char_ngrams`)."""
+    return {"@architectures": "spacy-dice.CharNgramEmbed.v1", "width": width, "rows": list(CHAR_NGRAM_ROWS),
+            "attr": "NORM"}
+
+
+def cnn(lang: str = "en") -> Backbone:
+    """A CNN tok2vec on hash embeddings, as ``spacy init config -o efficiency`` builds it; for a
+    language of :data:`CHAR_LANGS`, on character n-grams (:func:`char_cnn_embed`)."""
     width = "${components.tok2vec.model.encode.width}"
+    chars = lang in CHAR_LANGS
+    embed = char_cnn_embed(width) if chars else {
+        "@architectures": "spacy.MultiHashEmbed.v2",
+        "width": width,
+        "attrs": ["NORM", "PREFIX", "SUFFIX", "SHAPE"],
+        "rows": [5000, 1000, 2500, 2500],
+        "include_static_vectors": False,
+    }
+    features = (
+        ["The shared embedding: a CNN over the characters, each embedded with the character bigrams",
+         "and trigrams around it (hashed), no pretrained vectors. Every dice component listens to it",
+         "([components.X.model.tok2vec])."]
+        if chars else
+        ["The shared embedding: a CNN on hash embeddings of NORM, PREFIX, SUFFIX and SHAPE, no",
+         "pretrained vectors. Every dice component listens to it ([components.X.model.tok2vec])."]
+    )
     return Backbone(
         name="cnn",
         component="tok2vec",
@@ -44,13 +79,7 @@ def cnn() -> Backbone:
             "factory": "tok2vec",
             "model": {
                 "@architectures": "spacy.Tok2Vec.v2",
-                "embed": {
-                    "@architectures": "spacy.MultiHashEmbed.v2",
-                    "width": width,
-                    "attrs": ["NORM", "PREFIX", "SUFFIX", "SHAPE"],
-                    "rows": [5000, 1000, 2500, 2500],
-                    "include_static_vectors": False,
-                },
+                "embed": embed,
                 "encode": {
                     "@architectures": "spacy.MaxoutWindowEncoder.v2",
                     "width": 96,
@@ -72,18 +101,28 @@ def cnn() -> Backbone:
             "size": {"@schedules": "compounding.v1", "start": 100, "stop": 1000, "compound": 1.001, "t": 0.0},
         },
         learn_rate=0.001,
-        comments={
-            "components.tok2vec": [
-                "The shared embedding: a CNN on hash embeddings of NORM, PREFIX, SUFFIX and SHAPE, no",
-                "pretrained vectors. Every dice component listens to it ([components.X.model.tok2vec]).",
-            ],
-        },
+        comments={"components.tok2vec": features},
         train_hint="",
     )
 
 
-def trf() -> Backbone:
-    """A transformer (spacy-transformers) shared through listeners; the model from ``[paths]``."""
+def trf(lang: str = "en") -> Backbone:
+    """A transformer (spacy-transformers) shared through listeners; the model from ``[paths]``
+    (all-MiniLM-L6-v2; for Chinese :data:`CHINESE_TRANSFORMER`)."""
+    if lang in CHAR_LANGS:
+        return replace(
+            _trf(), paths={"transformer_model": CHINESE_TRANSFORMER},
+            comments={**_trf().comments, "paths": [
+                f"transformer_model: any Chinese encoder by name or folder ({CHINESE_TRANSFORMER}, the",
+                "paper's setting, needs the Hugging Face hub or its cache, and a GPU to train at speed);",
+                "spacy-transformers aligns its wordpieces to the character tokens.",
+            ]},
+            train_hint=f" --paths.transformer_model {CHINESE_TRANSFORMER} --gpu-id 0",
+        )
+    return _trf()
+
+
+def _trf() -> Backbone:
     return Backbone(
         name="trf",
         component="transformer",
@@ -144,10 +183,10 @@ def trf() -> Backbone:
 BACKBONES = {"cnn": cnn, "trf": trf}
 
 
-def get_backbone(name: str) -> Backbone:
-    """The backbone called ``name`` (``cnn`` or ``trf``)."""
+def get_backbone(name: str, lang: str = "en") -> Backbone:
+    """The backbone called ``name`` (``cnn`` or ``trf``) for the language ``lang``."""
     try:
-        return BACKBONES[name]()
+        return BACKBONES[name](lang)
     except KeyError:
         raise ValueError(f"unknown backbone {name!r}: expected one of {', '.join(BACKBONES)}") from None
 

@@ -114,6 +114,15 @@ def score_weights(entries: Sequence[ComponentEntry]) -> Dict[str, Optional[float
     return combine_score_weights(weights)
 
 
+def language_tokenizer(lang: str) -> Dict[str, Any]:
+    """The ``[nlp.tokenizer]`` block of ``spacy.blank(lang)``: ``spacy.Tokenizer.v1`` for most
+    languages, ``spacy.zh.ChineseTokenizer`` with the ``char`` segmenter for ``zh`` (one token per
+    character, no pkuseg / jieba download)."""
+    from spacy.util import get_lang_class
+
+    return copy.deepcopy(dict(get_lang_class(lang).default_config["nlp"]["tokenizer"]))
+
+
 def build_config(
     pipeline: Sequence[str], *, loss: LossSpec = None, backbone: str = "cnn", lang: str = "en"
 ) -> Config:
@@ -126,7 +135,7 @@ def build_config(
         raise ValueError(f"--pipeline names {duplicates[0]!r} twice")
     entries = [get_entry(name) for name in names]
     presets = parse_loss_spec(loss, names)
-    bb = get_backbone(backbone)
+    bb = get_backbone(backbone, lang)
     components: Dict[str, Any] = {bb.component: copy.deepcopy(bb.block)}
     for entry in entries:
         components[entry.name] = component_block(entry, bb, presets[entry.name])
@@ -148,7 +157,7 @@ def build_config(
             "before_creation": None,
             "after_creation": None,
             "after_pipeline_creation": None,
-            "tokenizer": {"@tokenizers": "spacy.Tokenizer.v1"},
+            "tokenizer": language_tokenizer(lang),
             "vectors": {"@vectors": "spacy.Vectors.v1"},
         },
         "components": components,
@@ -324,7 +333,7 @@ def generate_config(
     config = fill(build_config(pipeline, loss=loss, backbone=backbone, lang=lang))
     names = list(pipeline)
     entries = [get_entry(name) for name in names]
-    bb = get_backbone(backbone)
+    bb = get_backbone(backbone, lang)
     presets = parse_loss_spec(loss, names)
     text = _depth_first(_QUOTED_VARIABLE.sub(r"\1", config.to_str(interpolate=False)))
     comments = _comments(entries, bb, presets)

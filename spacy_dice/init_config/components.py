@@ -72,6 +72,7 @@ COMPONENTS: Dict[str, ComponentEntry] = {
             "pos", "dice_tagger", settings={"attr": "pos"},
             predicts_text="token.pos_ (UPOS)", gold_text="token.pos_",
         ),
+        ComponentEntry("seg_tagger", "dice_seg_tagger"),  # Chinese: --lang zh (character tokens)
         ComponentEntry("textcat", "dice_textcat"),
         ComponentEntry("spancat", "dice_spancat"),
         ComponentEntry("spancat_singlelabel", "dice_spancat_singlelabel"),

@@ -16,6 +16,12 @@ Scores (spaCy's ``PRFScore``, micro-averaged over the words of every annotated d
 
 Docs whose reference has no ``doc.spans[words_key]`` count nowhere (missing annotation, as spaCy's
 scorers skip them); with no annotated doc every score is ``None``.
+
+spaCy's own counterpart, its ``tagger`` trained on the BILU-POS ``token.tag_`` of the same
+character docs, is scored the same way by ``spacy-dice.bilu_tag_words_scorer.v1``
+(:func:`bilu_tag_words_score`): its words are read off its tags as they come
+(:func:`bilu_tag_words`), a character in no well-formed ``U-X`` / ``B-X I-X* L-X`` run being in
+no predicted word (its gold word counts as missed).
 """
 from typing import Any, Callable, Dict, Iterable, Optional, Set, Tuple
 
@@ -23,6 +29,8 @@ from spacy.scorer import PRFScore
 from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.util import registry
+
+from .biluo import BEGIN, IN, LAST, OUT, UNIT, split_biluo_tag
 
 DEFAULT_WORDS_KEY = "words"
 """The ``doc.spans`` key of the gold words (``convert conllu --chars``) and of the predicted ones."""
@@ -70,6 +78,14 @@ def seg_tagger_score(
     ``None`` when no reference doc has ``doc.spans[words_key]``. Other keywords (the component's
     settings, which spaCy passes on) are ignored."""
     attr = _check_attr(attr)
+    return score_words(examples, lambda doc: predicted_words(doc, attr), words_key)
+
+
+def score_words(
+    examples: Iterable[Example], read_words: Callable[[Doc], Set[Word]], words_key: str = DEFAULT_WORDS_KEY
+) -> Dict[str, Any]:
+    """The scores of :func:`seg_tagger_score` with the predicted words of each ``predicted`` doc
+    read by ``read_words`` (``(start_char, end_char, label)`` triples)."""
     joint, seg = PRFScore(), PRFScore()
     per_type: Dict[str, PRFScore] = {}
     annotated = False
@@ -78,7 +94,7 @@ def seg_tagger_score(
         if gold is None:
             continue
         annotated = True
-        guess = predicted_words(example.predicted, attr)
+        guess = read_words(example.predicted)
         joint.score_set(guess, gold)
         seg.score_set({(s, e) for s, e, _ in guess}, {(s, e) for s, e, _ in gold})
         by_label: Dict[str, Tuple[Set[Word], Set[Word]]] = {}
@@ -100,3 +116,60 @@ def seg_tagger_score(
 def make_seg_tagger_scorer() -> Callable:
     """The scorer of ``dice_seg_tagger`` (:func:`seg_tagger_score`)."""
     return seg_tagger_score
+
+
+def bilu_tag_words(doc: Doc) -> Set[Word]:
+    """The words of ``doc``'s BILU-POS tags (``token.tag_``, e.g. spaCy's ``tagger`` trained on
+    the tags ``convert conllu --chars`` writes) taken as they come, with no repair: a word is a
+    ``U-X`` token or a run ``B-X I-X ... L-X`` of one label ``X``, as ``(start_char, end_char,
+    X)``. A token in no such run (an ``I-X`` or ``L-X`` without its ``B-X``, a run that changes
+    label, stops before its ``L-X`` or crosses whitespace, an ``O``, an empty or non-BILU tag) is
+    in no word, so its gold word is missed; whitespace tokens are in no word."""
+    words: Set[Word] = set()
+    run: Optional[Tuple[int, str]] = None  # (start_char, label) of the open B-X ... run
+    for token in doc:
+        if token.is_space:
+            run = None
+            continue
+        try:
+            prefix, label = split_biluo_tag(token.tag_)
+        except ValueError:
+            prefix, label = OUT, ""
+        end = token.idx + len(token.text)
+        if prefix == UNIT:
+            words.add((token.idx, end, label))
+            run = None
+        elif prefix == BEGIN:
+            run = (token.idx, label)
+        elif prefix == IN and run is not None and run[1] == label:
+            pass
+        elif prefix == LAST and run is not None and run[1] == label:
+            words.add((run[0], end, label))
+            run = None
+        else:  # O, a non-BILU tag, or an I / L that continues no run of its label
+            run = None
+        if run is not None and token.whitespace_:
+            run = None  # a word does not cross whitespace
+    return words
+
+
+def bilu_tag_words_score(
+    examples: Iterable[Example], *, words_key: str = DEFAULT_WORDS_KEY, **kwargs: Any
+) -> Dict[str, Any]:
+    """:func:`seg_tagger_score`'s ``pos_p/r/f``, ``seg_p/r/f`` and ``pos_per_type`` for a tagger
+    of BILU-POS tags over characters, its words read by :func:`bilu_tag_words` (ill-formed runs
+    count as no word). Other keywords (the tagger's settings, which spaCy passes on) are ignored."""
+    return score_words(examples, bilu_tag_words, words_key)
+
+
+@registry.scorers("spacy-dice.bilu_tag_words_scorer.v1")
+def make_bilu_tag_words_scorer(words_key: str = DEFAULT_WORDS_KEY) -> Callable:
+    """The scorer of spaCy's ``tagger`` trained on the BILU-POS tags of character docs (the
+    baseline of ``dice_seg_tagger``): :func:`bilu_tag_words_score` on the gold words of
+    ``doc.spans[words_key]``."""
+
+    def score(examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
+        kwargs.pop("words_key", None)
+        return bilu_tag_words_score(examples, words_key=words_key, **kwargs)
+
+    return score

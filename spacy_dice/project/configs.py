@@ -22,15 +22,16 @@ def template_path(
     task: str = "auto",
 ) -> Path:
     """The repository config a run starts from: ``configs_dir/<stem>_<backbone>.cfg``, the stem
-    being the data set's task (``ner``, ``tagger``, ``textcat``) or the span task's config
-    (``spancat``, ``spans``). The file need not exist.
+    being the data set's config (``Dataset.config_stem``: its task, ``ner``, ``tagger``,
+    ``seg_tagger``, ``textcat``, or its own, ``ner_zh`` for Chinese NER over characters) or the
+    span task's config (``spancat``, ``spans``). The file need not exist.
 
     Raises:
         DatasetError: an unknown data set, format or task, or a span task on non-NER data.
     """
     ds = get_dataset(dataset, custom_format)
     check_task(task, ds)
-    stem = SPAN_TASKS[task][0] if task in SPAN_TASKS else ds.task
+    stem = SPAN_TASKS[task][0] if task in SPAN_TASKS else ds.config_stem
     return Path(configs_dir) / f"{stem}_{backbone}.cfg"
 
 
@@ -48,8 +49,10 @@ def project_config(
     custom_format: str = "iob",
     task: str = "auto",
 ) -> Tuple[Any, str]:
-    """``configs/<task>_<backbone>.cfg`` (:func:`template_path`) with the ``loss`` preset and the
-    data set's settings (the tagger's ``attr``, the textcat's ``positive_label``).
+    """``configs/<stem>_<backbone>.cfg`` (:func:`template_path`) with the ``loss`` preset and the
+    data set's settings (the tagger's or seg tagger's ``attr``, the textcat's ``positive_label``).
+    The component is the one named by the data set's task (``ner``, ``tagger``, ``seg_tagger``,
+    ``textcat``).
 
     ``task``: ``auto`` or a span task (:data:`~spacy_dice.project.datasets.SPAN_TASKS`:
     ``configs/spancat_<backbone>.cfg`` or ``configs/spans_<backbone>.cfg``, the loss given to every
@@ -75,7 +78,9 @@ def project_config(
     path = template_path(dataset, backbone, configs_dir=configs_dir, custom_format=custom_format,
                          task=task)
     if not path.exists():
-        raise FileNotFoundError(f"no config {path} for task {ds.task!r} and backbone {backbone!r}")
+        raise FileNotFoundError(
+            f"no config {path} for data set {ds.name!r} (task {ds.task!r}) and backbone {backbone!r}"
+        )
     config = Config().from_disk(path, interpolate=False)
     span_components = SPAN_TASKS[task][1] if task in SPAN_TASKS else ()
     if span_components:

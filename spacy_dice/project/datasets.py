@@ -27,13 +27,28 @@ class Dataset:
 
     name: str
     format: str  # a name in spacy_dice.corpus.convert.FORMATS
-    task: str  # "ner", "tagger" or "textcat": the config is configs/<task>_<backbone>.cfg
+    # "ner", "tagger", "seg_tagger" or "textcat": the component's name in the config
+    task: str
     folder: str  # sub-folder of data_dir ("" for the shipped sample)
     files: Dict[str, str]  # split -> file name; "dev" may be missing (split off train)
     description: str
-    attr: Optional[str] = None  # tagger: "pos" (UPOS) or "tag"
+    attr: Optional[str] = None  # tagger, seg_tagger: "pos" (UPOS) or "tag"
     positive_label: Optional[str] = None  # textcat: whose F1 is cats_score
     notes: Tuple[str, ...] = field(default_factory=tuple)
+    # the reader options of the conversion (convert_file), e.g. {"chars": True, "pos": "upos"}
+    options: Dict[str, Any] = field(default_factory=dict)
+    # the config stem, configs/<config>_<backbone>.cfg; "" = the task
+    config: str = ""
+
+    @property
+    def config_stem(self) -> str:
+        """The stem of the repository config the data set trains with (``configs/<stem>_<backbone>.cfg``)."""
+        return self.config or self.task
+
+    @property
+    def chars(self) -> bool:
+        """Whether the data set is converted into character docs (Chinese; its own configs)."""
+        return bool(self.options.get("chars"))
 
 
 SAMPLE_DIR = Path("assets") / "sample"
@@ -67,6 +82,24 @@ DATASETS: Dict[str, Dataset] = {
             "test": "en_ewt-ud-test.iob2",
         },
         "Universal NER English-EWT (LOC, PER, ORG; 94% of tokens O)",
+    ),
+    "ud_zh": Dataset(
+        "ud_zh", "conllu", "seg_tagger", "ud_chinese_gsd_r1.4",
+        {"train": "zh-ud-train.conllu", "dev": "zh-ud-dev.conllu", "test": "zh-ud-test.conllu"},
+        "UD Chinese-GSD r1.4 (the paper's UD1.4) joint word segmentation + UPOS over characters",
+        attr="pos", options={"chars": True, "pos": "upos"},
+    ),
+    "ud_zh_xpos": Dataset(
+        "ud_zh_xpos", "conllu", "seg_tagger", "ud_chinese_gsd_r1.4",
+        {"train": "zh-ud-train.conllu", "dev": "zh-ud-dev.conllu", "test": "zh-ud-test.conllu"},
+        "UD Chinese-GSD r1.4 joint word segmentation + XPOS (token.tag_) over characters",
+        attr="tag", options={"chars": True, "pos": "xpos"},
+    ),
+    "uner_zh": Dataset(
+        "uner_zh", "uner", "ner", "uner_chinese_gsd",
+        {"train": "zh_gsd-ud-train.iob2", "dev": "zh_gsd-ud-dev.iob2", "test": "zh_gsd-ud-test.iob2"},
+        "Universal NER Chinese-GSD (LOC, PER, ORG) over characters",
+        options={"chars": True}, config="ner_zh",
     ),
     "mrpc": Dataset(
         "mrpc", "mrpc", "textcat", "mrpc",
@@ -205,6 +238,13 @@ def check_task(task: str, ds: Dataset) -> str:
             f" {ds.task} data set; use an NER data set (sample, conll2003, uner_ewt, custom iob)",
             "task",
         )
+    if task != "auto" and ds.chars:
+        raise DatasetError(
+            f"task={task!r}: data set {ds.name!r} is made of character docs (Chinese), which the span"
+            " configs (English tokens) do not fit; use task auto (dice_ner over the characters)"
+            " or another NER data set (sample, conll2003, uner_ewt, custom iob)",
+            "task",
+        )
     return task
 
 
@@ -314,7 +354,7 @@ def convert_dataset(
     sources = _source_files(ds, Path(data_dir), Path(sample_dir), output_dir / "raw", notes)
     stats: Dict[str, Dict[str, Any]] = {}
     for split, src in sources.items():
-        stats[split] = convert_file(ds.format, src, output_dir / f"{split}.spacy", limit=limit)
+        stats[split] = convert_file(ds.format, src, output_dir / f"{split}.spacy", limit=limit, **ds.options)
     if "dev" not in sources:
         import spacy
 

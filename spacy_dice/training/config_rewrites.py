@@ -111,6 +111,10 @@ def with_loss(config: Config, component: str, loss: str, **params: Any) -> Confi
     return new
 
 
+BILU_TAG_WORDS_SCORER = "spacy-dice.bilu_tag_words_scorer.v1"
+"""The scorer of spaCy's ``tagger`` standing in for ``dice_seg_tagger`` (:func:`spacy_baseline`)."""
+
+
 def _listener(section: Dict[str, Any]) -> Dict[str, Any]:
     model = section.get("model", {})
     tok2vec = model.get("tok2vec")
@@ -153,6 +157,10 @@ def spacy_baseline(config: Config, component: str) -> Config:
     * ``dice_tagger`` with ``attr = "pos"`` -> ``morphologizer`` (``spacy.Tagger.v2``): spaCy's
       component that predicts ``token.pos_`` (with no morphological features in the data its
       labels are the UPOS tags); scored by ``pos_acc``;
+    * ``dice_seg_tagger`` -> ``tagger`` (``spacy.Tagger.v2``) on the BILU-POS ``token.tag_`` of
+      the character docs (``convert conllu --chars``), scored by the seg tagger's metric
+      (``pos_f``, ``seg_f``, ``pos_per_type``) with its words read off the tags as they come
+      (:data:`BILU_TAG_WORDS_SCORER`: an ill-formed run is no word);
     * ``dice_textcat`` -> ``textcat`` with the same model block (``TextCatEnsemble``);
     * ``dice_spancat`` -> ``spancat``, ``dice_spancat_singlelabel`` -> ``spancat_singlelabel``,
       ``dice_span_finder`` -> ``span_finder``: see :func:`spacy_span_baseline`.
@@ -160,7 +168,8 @@ def spacy_baseline(config: Config, component: str) -> Config:
     Raises:
         ValueError: no such component, or a factory this function does not know.
     """
-    from ..pipeline.descriptions import SPAN_TASKS
+    from ..pipeline.descriptions import SPAN_TASKS, WORDS
+    from ..pipeline.seg_tagger_scorer import DEFAULT_WORDS_KEY
 
     new = Config(config).copy()
     section = _component_section(new, component)
@@ -214,6 +223,18 @@ def spacy_baseline(config: Config, component: str) -> Config:
                 weights[key] = None
             # None drops the morphologizer's default morph_acc / morph_per_feat weights
             weights.update(pos_acc=1.0, morph_acc=None, morph_per_feat=None, tag_acc=None)
+        elif description.task == WORDS:  # dice_seg_tagger: the BILU-POS tags of the characters
+            new["components"][component] = {
+                "factory": "tagger",
+                "neg_prefix": "!",
+                "overwrite": False,
+                "scorer": {"@scorers": BILU_TAG_WORDS_SCORER,
+                           "words_key": section.get("words_key", DEFAULT_WORDS_KEY)},
+                "model": model,
+            }
+            for key in list(weights):
+                weights[key] = None
+            weights.update(pos_f=1.0, tag_acc=None, pos_acc=None)
         else:
             new["components"][component] = {
                 "factory": "tagger",
