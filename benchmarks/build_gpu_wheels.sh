@@ -24,6 +24,9 @@
 # save_pretrained folder on the GPU machine.
 # data/: UNER English-EWT train (80% of its dev file) / dev (20%) / test as .spacy files, converted
 # from ../shared/data (never committed; skipped when that folder is absent).
+# ud_zh/: UD Chinese-GSD r1.4 (the paper's UD1.4) train / dev / test as character docs (the project's
+# data set ud_zh, ~2 MB), for the UD1.4 row of gpu_check.py. The corpus is CC BY-NC-SA: it may travel
+# to the GPU machine for the check (.gpu/ is git-ignored) but is never committed; NO_UD_ZH=1 leaves it out.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -91,6 +94,22 @@ for split, path in paths.items():
 EOF
 else
   echo "== $DATA_DIR/uner_english_ewt not found: no data in the bundle (the MiniLM run is skipped)"
+fi
+
+if [ -z "${NO_UD_ZH:-}" ] && [ -d "$DATA_DIR/ud_chinese_gsd_r1.4" ]; then
+  echo "== UD Chinese-GSD r1.4 as character docs (CC BY-NC-SA: never commit) -> $BUNDLE_DIR/ud_zh"
+  (cd "$ROOT" && "$PYTHON" - "$DATA_DIR" "$BUNDLE_DIR/ud_zh" "$CACHE_DIR") <<'EOF'
+import shutil, sys
+from pathlib import Path
+from benchmarks import run_accuracy
+data, out, cache = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+paths = run_accuracy.prepare_data("ud_zh", data, cache, 0)
+out.mkdir(parents=True, exist_ok=True)
+for split, path in paths.items():
+    shutil.copy(path, out / f"{split}.spacy")
+EOF
+else
+  echo "== no UD1.4 in the bundle (NO_UD_ZH set or $DATA_DIR/ud_chinese_gsd_r1.4 absent): the UD1.4 row is skipped"
 fi
 
 if [ -z "${NO_MINILM:-}" ]; then

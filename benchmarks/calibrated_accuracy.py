@@ -20,7 +20,9 @@ Every rule chooses on dev only (the dev set the model was chosen on); test is sc
 rule. Per test doc and label the true positives, false positives and false negatives go to
 ``benchmarks/results/STEM_counts.npz`` (``ROW/RULE/sSEED``), the scores, the chosen settings and
 the calibration times to ``STEM_decisions.json``, and the paired bootstrap intervals
-(:mod:`benchmarks.bootstrap`) of each comparison to the same JSON:
+(:mod:`benchmarks.bootstrap`) of each comparison to the same JSON. The joint word segmentation +
+POS tasks (``ud_zh``, ``ud_zh_xpos``) count (word span, POS) pairs per doc and POS (their scorer's
+``pos_f``; ``calibrate`` tunes ``dice_seg_tagger``'s ``label_bias`` and refuses spaCy's tagger):
 
     python -m benchmarks.calibrated_accuracy --results uner_spans_calib
     python -m benchmarks.calibrated_accuracy --results uner_spans_calib --report-only
@@ -54,20 +56,70 @@ RULES = ("as_trained", "find_threshold", "calibrated")  # compared across rows
 RULE_BEFORE = {"confidence": 0.0}  # calibrate's rule before the noise check
 RECALL_RULE = "recall_at_"
 SPAN_KEY = "sc"
+WORDS_KEY = "words"  # the gold words of the character docs (convert conllu --chars)
 
 
 def scored_component(task: str) -> Tuple[str, str]:
-    """``(pipe name, what)`` of the component whose F1 the task reports: ``ents`` or ``spans``."""
+    """``(pipe name, what)`` of the component whose F1 the task reports: ``ents``, ``spans`` or
+    ``words`` (joint word segmentation + POS: (word span, POS) pairs, the seg tagger's ``pos_f``)."""
     spec = TASKS[task]
+    if spec.get("kind") == "words":
+        return spec["component"], "words"
     return spec["component"], ("spans" if "spans_of" in spec else "ents")
+
+
+def words_reader(nlp: Any) -> Tuple[Any, str]:
+    """``(read, words_key)`` for a pipeline of the ``words`` tasks: ``read(doc)`` gives the predicted
+    words of a processed doc as ``(start_char, end_char, label)`` triples, as the component's scorer
+    reads them (``dice_seg_tagger``: its merged tokens with their ``pos_`` / ``tag_``; spaCy's
+    ``tagger`` on BILU-POS tags: the words of its tags as they come, ill-formed runs no word), and
+    ``words_key`` is the ``doc.spans`` key of the gold words."""
+    from spacy_dice.pipeline.seg_tagger_scorer import DEFAULT_WORDS_KEY, bilu_tag_words, predicted_words
+
+    for name, pipe in nlp.pipeline:
+        factory = nlp.get_pipe_meta(name).factory
+        if factory == "dice_seg_tagger":
+            return (lambda doc: predicted_words(doc, pipe.attr)), pipe.words_key
+        if factory == "tagger":
+            scorer = nlp.config["components"][name].get("scorer") or {}
+            return bilu_tag_words, scorer.get("words_key", DEFAULT_WORDS_KEY)
+    raise ValueError(f"no dice_seg_tagger or tagger in the pipeline ({', '.join(nlp.pipe_names)}):"
+                     " the words tasks score one of them")
+
+
+def word_counts(nlp: Any, examples: Sequence[Any], labels: List[str]) -> numpy.ndarray:
+    """``(n_docs, n_labels, 3)`` tp / fp / fn of (word span, POS) pairs, counted as the seg
+    tagger's scorer (``spacy_dice.pipeline.seg_tagger_scorer``) counts them: a predicted word is
+    right when its characters and its label are the gold word's; a doc without gold words counts
+    nothing. Summed over docs and labels the counts give its ``pos_p`` / ``pos_r`` / ``pos_f``."""
+    from spacy_dice.pipeline.seg_tagger_scorer import gold_words
+
+    read, key = words_reader(nlp)
+    index = {label: i for i, label in enumerate(labels)}
+    out = numpy.zeros((len(examples), len(labels), 3), dtype="int32")
+    docs = nlp.pipe((eg.predicted.copy() for eg in examples), batch_size=256)
+    for d, (doc, eg) in enumerate(zip(docs, examples)):
+        gold = gold_words(eg.reference, key)
+        if gold is None:
+            continue
+        pred = read(doc)
+        for column, words in ((0, pred & gold), (1, pred - gold), (2, gold - pred)):
+            for _, _, label in words:
+                if label not in index:
+                    raise ValueError(f"label {label!r} of doc {d} is not among the counted labels {labels}")
+                out[d, index[label], column] += 1
+    return out
 
 
 def test_counts(nlp: Any, examples: Sequence[Any], what: str, labels: List[str]) -> numpy.ndarray:
     """``(n_docs, n_labels, 3)`` tp / fp / fn of ``nlp``'s predictions, counted as spaCy's
     ``Scorer.score_spans`` counts them (gold in the reference's tokens, predictions aligned to
-    them; a doc without the gold annotation counts nothing)."""
+    them; a doc without the gold annotation counts nothing); ``what == "words"``: (word span, POS)
+    pairs, :func:`word_counts`."""
     from spacy.training import Example
 
+    if what == "words":
+        return word_counts(nlp, examples, labels)
     index = {label: i for i, label in enumerate(labels)}
     out = numpy.zeros((len(examples), len(labels), 3), dtype="int32")
 
@@ -112,10 +164,27 @@ def model_labels(nlp: Any, pipe_name: str, examples: Sequence[Any], what: str) -
     """The component's labels plus any gold label of test (so no prediction or gold goes uncounted)."""
     pipe = nlp.get_pipe(pipe_name)
     labels = set(getattr(pipe, "labels", ()))
+    if what == "words":
+        key = words_reader(nlp)[1]
+        if nlp.get_pipe_meta(pipe_name).factory == "tagger":  # spaCy's tagger: the POS of its BILU tags
+            labels = {_tag_label(label) for label in labels}
     for eg in examples:
-        spans = eg.reference.ents if what == "ents" else eg.reference.spans.get(SPAN_KEY, [])
+        if what == "words":
+            spans = eg.reference.spans.get(key, [])
+        else:
+            spans = eg.reference.ents if what == "ents" else eg.reference.spans.get(SPAN_KEY, [])
         labels.update(s.label_ for s in spans)
     return sorted(labels)
+
+
+def _tag_label(tag: str) -> str:
+    """The label of a BILU tag (``B-NOUN`` -> ``NOUN``); a label without a BILU prefix as it is."""
+    from spacy_dice.pipeline.biluo import split_biluo_tag
+
+    try:
+        return split_biluo_tag(tag)[1] or tag
+    except ValueError:
+        return tag
 
 
 def find_global_threshold(nlp: Any, dev: Path, pipe_name: str, trials: int) -> Dict[str, Any]:
@@ -271,8 +340,9 @@ def train_counts(train: Path, what: str) -> Dict[str, int]:
     from spacy.tokens import DocBin
 
     counts: Dict[str, int] = {}
+    key = {"ents": None, "spans": SPAN_KEY, "words": WORDS_KEY}[what]
     for doc in DocBin().from_disk(train).get_docs(spacy.blank("en").vocab):
-        for span in (doc.ents if what == "ents" else doc.spans.get(SPAN_KEY, [])):
+        for span in (doc.ents if key is None else doc.spans.get(key, [])):
             counts[span.label_] = counts.get(span.label_, 0) + 1
     return counts
 

@@ -14,11 +14,22 @@
 # 2. python -m benchmarks.gpu_check check: the tiny-BERT code-path checks (CE, DSC, ce_then_dsc: loss on
 #    cupy, transformer on cuda, decoding), then, when the bundle has MiniLM and UNER data, STEPS
 #    updates of dice_ner per loss on MiniLM: words/s (train, predict), P/R/F1 on UNER test, and the
-#    DSC/CE speed ratio (target >= 0.95).
+#    DSC/CE speed ratio (target >= 0.95); then, when the bundle has ud_zh/ (UD Chinese-GSD r1.4, the
+#    paper's UD1.4, as character docs), the UD1.4 row: dice_seg_tagger (joint word segmentation +
+#    UPOS) with CE and DSC on the CNN (ZH_STEPS updates) and on a random BERT with one word piece
+#    per character (ZH_TRF_SIZE, default bert-base-chinese's sizes; ZH_TRF_STEPS updates), each run
+#    cut at ZH_MAX_SECONDS of training: joint F1 on dev/test, characters/s, DSC/CE speed ratio.
+#    About 5-8 minutes in all on an H100 with the defaults (an estimate: not run on a GPU yet).
 # Results: $OUT/gpu_check.json and $OUT/gpu_check.log when OUT names a folder, metrics/gpu_check/
 # otherwise. Exit status 0 = every check passed.
 #
-# Environment: BUNDLE (.gpu/bundle), STEPS (300), GPU_ID (0), MIXED_PRECISION (0), PYTHON (python3).
+# Environment: BUNDLE (.gpu/bundle), STEPS (300), GPU_ID (0), MIXED_PRECISION (0), PYTHON (python3),
+# SKIP (parts not to run, comma-separated: tiny_bert, minilm, ud_zh), ZH_STEPS (1500), ZH_TRF_STEPS (400),
+# ZH_TRF_SIZE (base; small, tiny), ZH_BACKBONES (cnn,trf), ZH_MAX_SECONDS (60).
+#
+# With this workplace's device tool (.gpu/ is git-ignored, so it travels only when carried):
+#   run(command="bash benchmarks/gpu_check.sh", carry=[".gpu/bundle"], timeout_s=600)
+#   run(command="SKIP=tiny_bert,minilm bash benchmarks/gpu_check.sh", carry=[".gpu/bundle"])  # UD1.4 only
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -52,7 +63,11 @@ extra=()
 [ "${MIXED_PRECISION:-0}" = "1" ] && extra+=(--mixed-precision)
 [ -d "$BUNDLE/minilm" ] && extra+=(--minilm "$BUNDLE/minilm")
 [ -d "$BUNDLE/data" ] && extra+=(--data "$BUNDLE/data")
-echo "== checks (tiny BERT, then MiniLM: $STEPS steps per loss)"
+[ -d "$BUNDLE/ud_zh" ] && extra+=(--ud-zh "$BUNDLE/ud_zh")
+[ -n "${SKIP:-}" ] && extra+=(--skip "$SKIP")
+extra+=(--zh-steps "${ZH_STEPS:-1500}" --zh-trf-steps "${ZH_TRF_STEPS:-400}" --zh-trf-size "${ZH_TRF_SIZE:-base}"
+        --zh-backbone "${ZH_BACKBONES:-cnn,trf}" --zh-max-seconds "${ZH_MAX_SECONDS:-60}")
+echo "== checks (tiny BERT, then MiniLM: $STEPS steps per loss, then UD1.4 when $BUNDLE/ud_zh is there)"
 set +e
 "$PYTHON" -m benchmarks.gpu_check check --gpu-id "$GPU_ID" --steps "$STEPS" \
   --out "$OUT_DIR/gpu_check.json" ${extra[@]+"${extra[@]}"} 2>&1 | tee "$OUT_DIR/gpu_check.log"

@@ -22,6 +22,14 @@ Data splits:
   XPOS: spaCy's ``tagger`` row).
 * ``mrpc``: train on the first 90% of the train file, choose on its last 10%, report test.
 * ``sst2``: train on the first ``--sst2-train`` rows of train, choose on dev, report test.
+* ``ud_zh`` / ``ud_zh_xpos``: UD Chinese-GSD r1.4 (the paper's UD1.4) train / dev / test as
+  character docs (the project's data sets of the same names, ``convert conllu --chars --pos
+  upos|xpos``), joint word segmentation + POS with ``dice_seg_tagger`` (configs/seg_tagger_cnn.cfg);
+  scored by the joint F1 of (word span, POS) pairs (``pos_f``; ``seg_f``, ``pos_per_type``). spaCy
+  row: its ``tagger`` on the BILU-POS tags of the characters, words read off its tags as they come
+  (``spacy-dice.bilu_tag_words_scorer.v1``: an ill-formed run is no word).
+* ``uner_zh``: UNER Chinese-GSD train / dev / test as character docs (``convert uner --chars``),
+  ``dice_ner`` over characters (configs/ner_zh_cnn.cfg); spaCy row: its ``ner``.
 """
 from __future__ import annotations
 
@@ -35,6 +43,7 @@ from typing import Any, Dict, List, Optional, Tuple
 ROOT = Path(__file__).resolve().parents[1]
 
 from spacy_dice.corpus.convert import convert_file  # noqa: E402
+from spacy_dice.project.datasets import DATASETS as PROJECT_DATASETS, convert_dataset  # noqa: E402
 from spacy_dice.files import write_atomic  # noqa: E402
 from spacy_dice.formatting import percent  # noqa: E402
 from spacy_dice.training import (  # noqa: E402
@@ -71,9 +80,30 @@ TASKS: Dict[str, Dict[str, Any]] = {
     "uner_trf": {"config": "configs/ner_trf.cfg", "component": "ner", "kind": "ner", "data_of": "uner",
                  "transformer": "minilm", "max_steps": 2000, "eval_frequency": 200},
 }
+# the Chinese character tasks (issue 23): the project's data sets (spacy_dice/project/datasets.py,
+# converted with chars=True) and their CNN configs (configs/<config_stem>_cnn.cfg); "dataset" names
+# the data set, "chars": tokens are characters (speeds in characters/s); rows: the paper's four
+# losses, ce_then_dsc and spaCy's counterpart (any other preset can be asked for with --losses)
+ZH_ROWS = ["ce", "focal", "dl", "dsc", "ce_then_dsc", "spacy"]
+
+
+def _chars_task(dataset: str, kind: str) -> Dict[str, Any]:
+    ds = PROJECT_DATASETS[dataset]
+    return {"config": f"configs/{ds.config_stem}_cnn.cfg", "component": ds.task, "kind": kind,
+            "dataset": dataset, "chars": True, "rows": ZH_ROWS,
+            "max_steps": 20000, "eval_frequency": 200}
+
+
+TASKS.update({
+    "ud_zh": _chars_task("ud_zh", "words"),  # joint segmentation + UPOS (token.pos_)
+    "ud_zh_xpos": _chars_task("ud_zh_xpos", "words"),  # joint segmentation + XPOS (token.tag_)
+    "uner_zh": _chars_task("uner_zh", "ner"),
+})
 # every row's preset takes the form of its component's factory (with_loss): softmax for the
 # token / text tasks, sigmoid for dice_spancat / dice_span_finder (spacy_dice/losses/presets.py)
 ALL_ROWS = list(LOSS_PRESETS) + ["spacy"]
+# the seg tagger's test scores kept under their own names (besides p / r / f / seg_f)
+SEG_SCORES = ("pos_p", "pos_r", "pos_f", "seg_p", "seg_r", "seg_f")
 # span tasks: the presets named by their sigmoid form (bce, dsc_set, ...; the recorded rows),
 # spaCy's spancat ("spacy") and spancat_singlelabel ("spacy_single"), and
 # dice_spancat_singlelabel with CE ("single_ce")
@@ -82,8 +112,16 @@ NGRAM_SIZES = [1, 2, 3, 4]  # configs/spancat_cnn.cfg
 
 
 def task_rows(task: str) -> List[str]:
-    """The rows a task knows (besides --variant rows)."""
-    return SPAN_ROWS if "spans_of" in TASKS[task] else ALL_ROWS
+    """The rows a task runs by default (besides --variant rows)."""
+    spec = TASKS[task]
+    return SPAN_ROWS if "spans_of" in spec else list(spec.get("rows", ALL_ROWS))
+
+
+def allowed_rows(task: str) -> List[str]:
+    """The rows ``--losses`` may name for a task (besides --variant rows): its default rows and,
+    for a task with its own row list, every softmax preset."""
+    extra = [] if "spans_of" in TASKS[task] else [r for r in ALL_ROWS if r not in task_rows(task)]
+    return task_rows(task) + extra
 
 
 # ----------------------------------------------------------------------------- data
@@ -97,15 +135,25 @@ def _split_docbin(src: Path, first: Path, second: Path, fraction: float) -> None
     DocBin(docs=docs[k:], store_user_data=True).to_disk(second)
 
 
-def prepare_data(task: str, data_dir: Path, work: Path, sst2_train: int) -> Dict[str, Path]:
-    """Convert (once, cached under ``work``) and return the train/dev/test ``.spacy`` paths."""
-    out = work / "data" / task
+def prepare_data(task: str, data_dir: Path, work: Path, sst2_train: int,
+                 limit: Optional[int] = None) -> Dict[str, Path]:
+    """Convert (once, cached under ``work``) and return the train/dev/test ``.spacy`` paths.
+
+    ``limit`` (the tasks of a project data set, e.g. ``ud_zh``, only): the first ``limit``
+    sentences of each split, in their own folder ``data/<task>-first<limit>`` (a smoke test)."""
+    if limit and "dataset" not in TASKS.get(task, {}):
+        raise ValueError(f"limit={limit}: only the tasks of a project data set take a limit"
+                         f" ({', '.join(t for t, s in TASKS.items() if 'dataset' in s)}), not {task!r}")
+    out = work / "data" / (f"{task}-first{limit}" if limit else task)
     out.mkdir(parents=True, exist_ok=True)
     paths = {split: out / f"{split}.spacy" for split in ("train", "dev", "test")}
     if all(p.exists() for p in paths.values()):
         return paths
     if "data_of" in TASKS.get(task, {}):
         return prepare_data(TASKS[task]["data_of"], data_dir, work, sst2_train)
+    if "dataset" in TASKS.get(task, {}):  # the project's data set (its files, reader options)
+        convert_dataset(TASKS[task]["dataset"], data_dir, out, limit=limit or None)
+        return paths
     if "spans_of" in TASKS.get(task, {}):
         import spacy
         from spacy.tokens import DocBin
@@ -165,6 +213,10 @@ def parse_variant(spec: str) -> Tuple[str, str, Dict[str, Any]]:
 
 def task_config(task: str):
     spec = TASKS[task]
+    if "dataset" in spec:  # the project's config of the data set (its attr), CE on the component
+        from spacy_dice.project.configs import project_config
+
+        return project_config(spec["dataset"], "cnn", "ce", configs_dir=ROOT / "configs")[0]
     config = load_config(str(ROOT / spec["config"]))
     if spec["kind"] == "tag":
         config["components"]["tagger"]["attr"] = "tag"
@@ -236,6 +288,7 @@ def _num(x: Optional[float]) -> str:
 
 def markdown(task: str, runs: List[Dict[str, Any]], meta: Dict[str, Any]) -> str:
     kind = TASKS[task]["kind"]
+    unit = "characters/s" if TASKS[task].get("chars") else "words/s"
     commands = meta.get("commands") or [meta["command"]]
     seeds = sorted({r["seed"] for r in runs})
     lines = [f"### {task}", "", meta["note"], "",
@@ -245,13 +298,17 @@ def markdown(task: str, runs: List[Dict[str, Any]], meta: Dict[str, Any]) -> str
              + (f" at most, early stopping with patience {meta['patience']} steps (a run stops"
                 " when the dev score has not improved for that many steps)" if meta.get("patience") else "")
              + f", eval every {meta['eval_frequency']} steps; seeds {', '.join(map(str, seeds))}. `dev` is the dev score of the"
-             " model kept (the best of the evaluations); every other score is on the test set. Speeds in words/s"
-             f" (prediction: `nlp.pipe`, batch size {meta['predict_batch_size']}, best of 3;"
+             " model kept (the best of the evaluations); every other score is on the test set. Speeds in " + unit
+             + f" (prediction: `nlp.pipe`, batch size {meta['predict_batch_size']}, best of 3;"
              " training: from spaCy's log, evaluation time removed; the machine was shared,"
              " so speeds are noisy).", ""]
     steps_col = ["best/last step"] if meta.get("patience") else []
+    speed_cols = ["train chars/s", "predict chars/s"] if TASKS[task].get("chars") else ["train w/s", "predict w/s"]
     if kind == "ner":
-        head = ["row", "seed"] + steps_col + ["dev F1", "P", "R", "F1", "per-type F1", "train w/s", "predict w/s"]
+        head = ["row", "seed"] + steps_col + ["dev F1", "P", "R", "F1", "per-type F1"] + speed_cols
+    elif kind == "words":
+        head = ["row", "seed"] + steps_col + ["dev F1", "P", "R", "F1", "seg F1", "macro F1 (POS)",
+                                              "lowest per-POS F1"] + speed_cols
     elif kind in ("pos", "tag"):
         head = ["row", "seed"] + steps_col + ["dev acc", "accuracy", "train w/s", "predict w/s"]
     else:
@@ -271,6 +328,9 @@ def markdown(task: str, runs: List[Dict[str, Any]], meta: Dict[str, Any]) -> str
                 f"{k} {percent(v, 2, '')}" + (f" (R {percent(prf[k]['r'], 2, '')})" if k in prf else "")
                 for k, v in sorted(r["per_type"].items()))
             cells = common + [percent(s.get(k), 2, "") for k in ("p", "r", "f")] + [per] + speeds
+        elif kind == "words":
+            cells = common + [percent(s.get(k), 2, "") for k in ("p", "r", "f", "seg_f")] + [
+                percent(_macro(r["per_type"]), 2, ""), _lowest(r["per_type"], 3)] + speeds
         elif kind in ("pos", "tag"):
             cells = common + [percent(s.get(f"{kind}_acc"), 2, "")] + speeds
         else:
@@ -309,8 +369,19 @@ def _dev_main(kind: str, record: Dict[str, Any]) -> Optional[float]:
 
 
 def _main_score(kind: str, scores: Dict[str, float]) -> Optional[float]:
-    key = {"ner": "f", "pos": "pos_acc", "tag": "tag_acc"}.get(kind, "accuracy")
+    key = {"ner": "f", "words": "f", "pos": "pos_acc", "tag": "tag_acc"}.get(kind, "accuracy")
     return scores.get(key)
+
+
+def _macro(per_type: Dict[str, float]) -> Optional[float]:
+    """The mean of the per-label F1 (None without labels)."""
+    return sum(per_type.values()) / len(per_type) if per_type else None
+
+
+def _lowest(per_type: Dict[str, float], n: int) -> str:
+    """The ``n`` labels with the lowest F1, e.g. ``X 0.00, SYM 12.50``."""
+    worst = sorted(per_type.items(), key=lambda item: (item[1], item[0]))[:n]
+    return ", ".join(f"{label} {percent(f, 2, '')}" for label, f in worst)
 
 
 def _seed_summary(kind: str, runs: List[Dict[str, Any]], meta: Dict[str, Any]) -> List[str]:
@@ -322,7 +393,7 @@ def _seed_summary(kind: str, runs: List[Dict[str, Any]], meta: Dict[str, Any]) -
         by_row.setdefault(r["name"], []).append(r)
     if not any(len(v) > 1 for v in by_row.values()):
         return []
-    metric = {"ner": "F1", "pos": "accuracy", "tag": "accuracy"}.get(kind, "accuracy")
+    metric = {"ner": "F1", "words": "joint F1", "pos": "accuracy", "tag": "accuracy"}.get(kind, "accuracy")
     extra = f" | F1 ({meta.get('positive')})" if kind == "textcat" else ""
     lines = ["", f"Mean ± standard deviation over seeds (test {metric}; dev: the kept model's dev score):", "",
              f"| row | seeds | dev | test {metric}{extra} |", "|---|---|---|---|" + ("---|" if extra else "")]
@@ -389,6 +460,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     p.add_argument("--gpu-id", type=int, default=-1)
     p.add_argument("--sst2-train", type=int, default=10000, help="SST-2 training rows used")
+    p.add_argument("--limit", type=int, default=0,
+                   help="the Chinese tasks (ud_zh, ud_zh_xpos, uner_zh): only the first N sentences of"
+                        " each split (a smoke test; results stem <task>_first<N> by default)")
     p.add_argument("--resume", action="store_true",
                    help="reuse finished runs (result.json) found in the work dir")
     p.add_argument("--engine", choices=["local", "ray"], default="local",
@@ -410,19 +484,22 @@ def main(argv: Optional[List[str]] = None) -> None:
     for v in args.variant:
         name, preset, params = parse_variant(v)
         variants[name] = (preset, params)
-    known_rows = task_rows(args.task)
-    rows = [r for r in (args.losses or ",".join(known_rows)).split(",") if r]
+    known_rows = allowed_rows(args.task)
+    rows = [r for r in (args.losses or ",".join(task_rows(args.task))).split(",") if r]
     for row in rows:
         if row not in known_rows and row not in variants:
             raise SystemExit(f"unknown row {row!r}: expected {known_rows} or a --variant name")
 
-    stem = args.results_name or args.task
+    stem = args.results_name or (f"{args.task}_first{args.limit}" if args.limit else args.task)
     if args.report_only:
         data = json.loads((Path(args.out) / f"{stem}.json").read_text())
         write_atomic(Path(args.out) / f"{stem}.md", markdown(args.task, data["runs"], data["meta"]))
         return
     work = Path(args.work_dir)
-    paths = prepare_data(args.task, Path(args.data_dir), work, args.sst2_train)
+    if args.limit and "dataset" not in spec:
+        raise SystemExit(f"--limit {args.limit}: only the tasks of a project data set take a limit"
+                         f" ({', '.join(t for t, s in TASKS.items() if 'dataset' in s)}), not {args.task!r}")
+    paths = prepare_data(args.task, Path(args.data_dir), work, args.sst2_train, limit=args.limit)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     json_path = out / f"{stem}.json"
@@ -442,6 +519,20 @@ def main(argv: Optional[List[str]] = None) -> None:
         "sst2": f"SST-2: trained on the first {args.sst2_train:,} rows of train, chosen on dev"
                 " (872), reported on test (1,821).",
     }
+    zh_splits = (" train / dev / test, as character docs (one token per character; the project's data"
+                 " set {name}, spacy_dice/project/datasets.py).")
+    joint = (" Joint word segmentation + {pos} with dice_seg_tagger (configs/seg_tagger_cnn.cfg):"
+             " P/R/F1 are the joint scores of (word span, {pos}) pairs (pos_p/pos_r/pos_f, the paper's"
+             " metric), `seg F1` the word spans alone (seg_f), the per-label F1 pos_per_type. spaCy row:"
+             " its `tagger` on the BILU-{pos} tags of the characters, same tok2vec, its words read off"
+             " its tags as they come (spacy-dice.bilu_tag_words_scorer.v1: an ill-formed run is no word,"
+             " its gold word a miss).")
+    notes["ud_zh"] = "UD Chinese-GSD r1.4 (the paper's UD1.4)" + zh_splits.format(name="ud_zh") + joint.format(pos="UPOS")
+    notes["ud_zh_xpos"] = ("UD Chinese-GSD r1.4 (the paper's UD1.4)" + zh_splits.format(name="ud_zh_xpos")
+                           + joint.format(pos="XPOS"))
+    notes["uner_zh"] = ("Universal NER Chinese-GSD" + zh_splits.format(name="uner_zh") + " dice_ner over the"
+                        " characters (configs/ner_zh_cnn.cfg), entity P/R/F1 over character spans. spaCy row:"
+                        " its `ner` on the same tok2vec.")
     notes["uner_trf"] = (notes["uner"] + " Config: configs/ner_trf.cfg (all-MiniLM-L6-v2 fine-tuned, head_learn_rate_scale 200),"
                          " its loss block set per row, on CPU, one thread per run.")
     for name, task_spec in TASKS.items():
@@ -465,6 +556,9 @@ def main(argv: Optional[List[str]] = None) -> None:
             "predict_batch_size": 1000, "note": notes[args.task],
             "positive": spec.get("positive"),
             "data": {k: str(v) for k, v in paths.items()}}
+    if args.limit:
+        meta["limit"] = args.limit
+        meta["note"] += f" Smoke test: only the first {args.limit} sentences of each split."
     if "spans_of" in spec:
         meta["candidates"] = {split: candidate_ratio(path) for split, path in paths.items()}
         meta["note"] += " Negative:positive n-gram candidates (sizes {}): {}.".format(
@@ -482,9 +576,12 @@ def main(argv: Optional[List[str]] = None) -> None:
 
     def finish(record: Dict[str, Any], rerun: str) -> None:
         record["rerun"] = rerun
-        per_type = (record.get("metrics") or {}).get("ents_per_type")
-        if per_type:  # P/R/F1 per entity type on the test set (rarest-class recall)
+        metrics = record.get("metrics") or {}
+        per_type = metrics.get("ents_per_type") or metrics.get("pos_per_type")
+        if per_type:  # P/R/F1 per entity type (per POS) on the test set (rarest-class recall)
             record["per_type_prf"] = per_type
+        if metrics.get("pos_f") is not None:  # the seg tagger's scores under their own names too
+            record["scores"].update({key: metrics[key] for key in SEG_SCORES if metrics.get(key) is not None})
         record.pop("metrics", None)
         runs.append(record)
         write()
@@ -493,7 +590,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         executor = TrialExecutor(args.engine, args.workers, args.ray_address, args.cpus_per_trial)
     except (ImportError, ValueError) as err:
         raise SystemExit(str(err)) from None
-    suffix = f"-p{args.patience}" if args.patience else ""
+    suffix = (f"-p{args.patience}" if args.patience else "") + (f"-first{args.limit}" if args.limit else "")
     reruns: Dict[str, str] = {}
     specs: List[TrialSpec] = []
     for seed in seeds:
@@ -505,6 +602,8 @@ def main(argv: Optional[List[str]] = None) -> None:
                 rerun += f" --patience {args.patience}"
             if args.results_name:
                 rerun += f" --results-name {args.results_name}"
+            if args.limit:
+                rerun += f" --limit {args.limit}"
             if row in variants:
                 rerun += f" --variant {shlex.quote(next(v for v in args.variant if v.startswith(row + '=')))}"
             if args.resume and (run_dir / "record.json").exists():

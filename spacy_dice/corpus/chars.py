@@ -37,7 +37,8 @@ from spacy.tokens import Doc, Span
 from spacy.training import offsets_to_biluo_tags
 from spacy.vocab import Vocab
 
-from ._lines import take
+from ._lines import preview, take
+from .errors import CorpusFormatError, PathLike
 from .tags import EntitySpan
 
 WORDS_KEY = "words"
@@ -144,3 +145,11 @@ def char_doc(
                 raise ValueError(f"entity over words {first}..{end} is outside the {len(words)} words")
         doc.ents = [Span(doc, starts[first], starts[end], label=label) for first, end, label in entities]
     return doc
+
+
+def sentence_without_lines(path: PathLike, text_line: int, text: str, lines: str, found: str) -> CorpusFormatError:
+    """The error for a ``# text`` comment (at ``text_line``) that no ``lines`` ("word lines",
+    "token lines") follow before ``found`` ("a blank line (line 12)", "the end of the file")."""
+    return CorpusFormatError(
+        path, text_line, f"expected the {lines} of the sentence whose # text is {preview(text)}, found {found}"
+    )

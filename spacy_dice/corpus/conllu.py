@@ -35,8 +35,8 @@ from spacy.vocab import Vocab
 from ._docs import build_doc, default_vocab
 from ._lines import check_limit, take, is_blank, iter_lines, preview, split_columns
 from .chars import (
-    DEFAULT_POS_COLUMN, MULTIWORD_JOIN, POS_COLUMNS, WORDS_KEY, CharDocs, char_doc, text_mismatch,
-    word_characters,
+    DEFAULT_POS_COLUMN, MULTIWORD_JOIN, POS_COLUMNS, WORDS_KEY, CharDocs, char_doc, sentence_without_lines,
+    text_mismatch, word_characters,
 )
 from .errors import CorpusFormatError, PathLike
 
@@ -222,11 +222,8 @@ def _sentences(path: PathLike, *, require_words: bool = False) -> Iterator[_Sent
                 n_sentences += 1
                 yield sentence
             elif require_words and sentence.text is not None:
-                raise CorpusFormatError(
-                    path, sentence.text_line,
-                    f"expected the word lines of the sentence whose # text is {preview(sentence.text)},"
-                    f" found a blank line (line {lineno})",
-                )
+                raise sentence_without_lines(path, sentence.text_line, sentence.text, "word lines",
+                                             f"a blank line (line {lineno})")
             sentence = _Sentence()
             range_end = 0
             continue
@@ -299,11 +296,7 @@ def _sentences(path: PathLike, *, require_words: bool = False) -> Iterator[_Sent
         n_sentences += 1
         yield sentence
     elif require_words and sentence.text is not None:
-        raise CorpusFormatError(
-            path, sentence.text_line,
-            f"expected the word lines of the sentence whose # text is {preview(sentence.text)},"
-            " found the end of the file",
-        )
+        raise sentence_without_lines(path, sentence.text_line, sentence.text, "word lines", "the end of the file")
     if require_words and not n_sentences:
         raise CorpusFormatError(
             path, None,

@@ -23,7 +23,7 @@ from spacy.vocab import Vocab
 
 from ._docs import build_doc, default_vocab
 from ._lines import check_limit, take, is_blank, iter_lines, preview, split_columns
-from .chars import CharDocs, char_doc, text_mismatch, word_characters
+from .chars import CharDocs, char_doc, sentence_without_lines, text_mismatch, word_characters
 from .errors import CorpusFormatError, PathLike
 from .tags import SpanBuilder
 
@@ -123,11 +123,7 @@ def _read(path: PathLike, vocab: Vocab, chars: bool = False) -> Iterator[Tuple[D
                 n_sentences += 1
                 yield make(), len(words)
             elif chars and text is not None:
-                raise CorpusFormatError(
-                    path, text_line,
-                    f"expected the token lines of the sentence whose # text is {preview(text)},"
-                    f" found a blank line (line {lineno})",
-                )
+                raise sentence_without_lines(path, text_line, text, "token lines", f"a blank line (line {lineno})")
             words, lines, text, builder = [], [], None, SpanBuilder("iob2")
             continue
         if line.startswith("#"):
@@ -157,11 +153,7 @@ def _read(path: PathLike, vocab: Vocab, chars: bool = False) -> Iterator[Tuple[D
         n_sentences += 1
         yield make(), len(words)
     elif chars and text is not None:
-        raise CorpusFormatError(
-            path, text_line,
-            f"expected the token lines of the sentence whose # text is {preview(text)}, found the"
-            " end of the file",
-        )
+        raise sentence_without_lines(path, text_line, text, "token lines", "the end of the file")
     if chars and not n_sentences:
         raise CorpusFormatError(
             path, None,
