@@ -46,6 +46,7 @@ from benchmarks.calibrated_accuracy import (
     test_counts,
 )
 from benchmarks.run_accuracy import git_commit, machine
+from spacy_dice.decisions.calibration import CalibrationError
 from spacy_dice.decisions.search import make_folds
 from spacy_dice.formatting import percent
 
@@ -115,6 +116,8 @@ def main(argv: Optional[List[str]] = None) -> None:
                    help="comma-separated calibrate --confidence values, one rule each")
     p.add_argument("--dev-limit", type=int, default=None, help="keep the first N dev docs (a small dev set)")
     p.add_argument("--name", default="", help="output stem (default: RESULTS_rules)")
+    p.add_argument("--rows", default="", help="comma-separated rows (default: every row; a row whose"
+                   " component calibrate cannot tune, e.g. spaCy's ner, is skipped and said so)")
     p.add_argument("--resamples", type=int, default=RESAMPLES)
     p.add_argument("--results-dir", default=str(RESULTS))
     args = p.parse_args(argv)
@@ -128,10 +131,17 @@ def main(argv: Optional[List[str]] = None) -> None:
     dev = Path(source["meta"]["data"]["dev"])
     records: List[Dict[str, Any]] = []
     arrays: Dict[str, numpy.ndarray] = {}
+    wanted = [r for r in args.rows.split(",") if r]
     for run in source["runs"]:
+        if wanted and run["name"] not in wanted:
+            continue
         started = time.perf_counter()
-        found = held_out_counts(Path(run["paths"]["model_best"]), task, dev, args.folds, args.trials,
-                                confidences, args.dev_limit)
+        try:
+            found = held_out_counts(Path(run["paths"]["model_best"]), task, dev, args.folds, args.trials,
+                                    confidences, args.dev_limit)
+        except CalibrationError as err:  # e.g. nothing calibrate can tune in this pipeline
+            print(f"=== {run['name']} seed {run['seed']}: skipped, {' '.join(str(err).split())[:300]}", flush=True)
+            continue
         rules = {rule: summarize(c, found["labels"]) for rule, c in found["counts"].items()}
         for rule, array in found["counts"].items():
             arrays[f"{run['name']}/{rule}/s{run['seed']}"] = array
