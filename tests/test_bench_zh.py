@@ -245,7 +245,7 @@ def test_character_bert_has_one_piece_per_character(tmp_path):
 # --- the harness end to end, on made-up files ---------------------------------------------------
 @pytest.mark.slow
 def test_tiny_harness_runs_and_calibrates_on_made_up_files(tmp_path):
-    """run_accuracy on ud_zh (ce and spaCy's tagger) and uner_zh (ce), a few steps on made-up
+    """run_accuracy on ud_zh (ce and spaCy's tagger), a few steps on made-up
     files in the upstream layout, then calibrated_accuracy on the ud_zh results: the words counts
     reproduce each model's test pos_f, calibrate tunes dice_seg_tagger and refuses spaCy's tagger."""
     from test_project_zh import fake_data_dir
@@ -257,7 +257,6 @@ def test_tiny_harness_runs_and_calibrates_on_made_up_files(tmp_path):
     common = ["--data-dir", str(data), "--work-dir", str(work), "--out", str(out), "--max-steps", "4",
               "--eval-frequency", "2", "--seeds", "0", "--quiet"]
     run_accuracy.main(["--task", "ud_zh", "--losses", "ce,spacy"] + common)
-    run_accuracy.main(["--task", "uner_zh", "--losses", "ce"] + common)
     results = json.loads((out / "ud_zh.json").read_text())
     assert [r["name"] for r in results["runs"]] == ["ce", "spacy"]
     for run in results["runs"]:
@@ -265,8 +264,6 @@ def test_tiny_harness_runs_and_calibrates_on_made_up_files(tmp_path):
         assert run["scores"]["f"] == run["scores"]["pos_f"]
         assert set(run["per_type_prf"]) == set(run["per_type"]) and run["per_type"]
     assert "seg F1" in (out / "ud_zh.md").read_text()
-    uner = json.loads((out / "uner_zh.json").read_text())
-    assert uner["runs"][0]["factory"] == "dice_ner" and "f" in uner["runs"][0]["scores"]
 
     calibrated_accuracy.main(["--results", "ud_zh", "--results-dir", str(out), "--out", str(out),
                               "--resamples", "50"])

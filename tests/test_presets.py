@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ACTIVATION = {
     "ner": "softmax", "tagger": "softmax", "pos": "softmax", "textcat": "softmax",
     "spancat_singlelabel": "softmax", "spancat": "sigmoid", "span_finder": "sigmoid",
+    "seg_tagger": "softmax",
 }
 """Every ``init-config`` component and the form of preset it takes."""
 # project-config: (data set, task) and the components it gives the loss; dice_spancat_singlelabel
@@ -40,6 +41,7 @@ PROJECT = {
     "textcat": ("mrpc", "auto", ["textcat"]),
     "spancat": ("sample", "spans", ["spancat"]),
     "span_finder": ("sample", "spans_finder", ["span_finder", "spancat"]),
+    "seg_tagger": ("ud_zh", "auto", ["seg_tagger"]),
 }
 GENERAL = ("ce", "wce", "focal", "dl", "dsc", "tversky", "combined", "logdice", "ce_then_dsc")
 SPAN_NAMES = ("bce", "wbce", "focal_sig", "dl_inst", "dsc_inst", "dl_set", "dsc_set",
