@@ -751,6 +751,7 @@ RULE_LABELS = {
     "as_trained": "as trained",
     "find_threshold": "spaCy `find-threshold`",
     "calibrated": "`calibrate`",
+    "calibrated_rule_before": "`calibrate --confidence 0`",
 }
 
 
@@ -878,7 +879,8 @@ def which_loss_table(results_dir: Path) -> str:
     every other row against CE / BCE once both are calibrated, calibration against the model as
     trained and, for spans, against spaCy's ``find-threshold``."""
     lines = ["| setting | each other row - CE / BCE, both calibrated | `calibrate` - as trained (CE / BCE) |"
-             " `calibrate` - spaCy `find-threshold` (BCE) |", "|---|---|---|---|"]
+             " `calibrate` - spaCy `find-threshold` (BCE) | `calibrate` - `--confidence 0` (CE / BCE) |",
+             "|---|---|---|---|---|"]
     for label, stem in DECISION_SETTINGS:
         if not (results_dir / f"{stem}_decisions.json").exists():
             continue
@@ -894,9 +896,12 @@ def which_loss_table(results_dir: Path) -> str:
             if cell:
                 name = ROW_NAMES.get(row, row) if row != "spacy" else "spaCy's component"
                 others.append(f"{name}{' (as trained)' if rule == 'as_trained' else ''}: {cell}")
-        cells = [label, "; ".join(others) or "-",
+        rule_before = any("calibrated_rule_before" in r["rules"] for r in data["runs"])
+        cells = [label if rule_before else f"{label} (`calibrate`: the rule before the noise check)",
+                 "; ".join(others) or "-",
                  _pooled(data, f"{ref}/as_trained", f"{ref}/calibrated") or "-",
-                 _pooled(data, f"{ref}/find_threshold", f"{ref}/calibrated") or "-"]
+                 _pooled(data, f"{ref}/find_threshold", f"{ref}/calibrated") or "-",
+                 _pooled(data, f"{ref}/calibrated_rule_before", f"{ref}/calibrated") or "-"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -947,7 +952,7 @@ def rules_table(results_dir: Path, stem: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-for _stem in ("uner_recall", "uner_spans_rules"):
+for _stem in ("uner_recall", "uner_spans_rules", "uner_calib"):
     generator(f"rules_{_stem}")(lambda results_dir, _s=_stem: rules_table(results_dir, _s))
 
 
