@@ -217,10 +217,7 @@ def seg_tagger_run(backbone: str, loss: str, data: Path, *, steps: int, gpu_id: 
     characters/s (``nlp.evaluate``'s speed on test), the device check's record and the words a
     raw sentence is turned into. Raises AssertionError when the work leaves the device.
     """
-    import random
-
     import spacy
-    from spacy.training.batchers import minibatch_by_padded_size
     from thinc.api import CupyOps, NumpyOps, fix_random_seed, get_current_ops, set_gpu_allocator
 
     from spacy_dice.files import read_examples
@@ -257,15 +254,7 @@ def seg_tagger_run(backbone: str, loss: str, data: Path, *, steps: int, gpu_id: 
         assert record["torch_device"].startswith("cuda" if gpu else "cpu"), record["torch_device"]
     log(f"[ud_zh {backbone}/{loss}] initialized in {init_s:.1f}s; {len(train)} train, {len(dev)} dev,"
         f" {len(test)} test docs")
-    rng = random.Random(seed)
-
-    def batches():
-        while True:
-            order = list(train)
-            rng.shuffle(order)
-            yield from minibatch_by_padded_size(order, size=batch_words, buffer=256)
-
-    stream = batches()
+    stream = trf_cpu.padded_batches(train, seed, batch_words)
     loss_class = type(pipe.loss)
     instrument_loss(pipe.loss, record, gpu=gpu)
     losses: Dict[str, float] = {}

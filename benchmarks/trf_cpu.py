@@ -44,6 +44,19 @@ LOSSES: Dict[str, Dict[str, Any]] = {
 }
 
 
+
+def padded_batches(train: List[Any], seed: int, batch_words: int):
+    """Endless training batches: ``train`` shuffled each pass (``random.Random(seed)``), cut by
+    padded size = longest doc x docs (spaCy's batch_by_padded.v1, the trf configs' batcher), so
+    docs of similar length share a batch and little compute goes to padding."""
+    from spacy.training.batchers import minibatch_by_padded_size
+
+    rng = random.Random(seed)
+    while True:
+        order = list(train)
+        rng.shuffle(order)
+        yield from minibatch_by_padded_size(order, size=batch_words, buffer=256)
+
 def loss_config(loss: str, steps: int) -> Dict[str, Any]:
     """The loss block for ``loss``; ``ce_then_dsc`` is the preset with its ramp over steps/3..2*steps/3."""
     if loss != "ce_then_dsc":
@@ -84,7 +97,6 @@ def run(
 ) -> Dict[str, Any]:
     """Train for ``steps`` updates and evaluate; return the measurements (see module doc)."""
     import spacy
-    from spacy.training.batchers import minibatch_by_padded_size
     from thinc.api import fix_random_seed, set_gpu_allocator
 
     from spacy_dice.files import read_examples
@@ -118,19 +130,10 @@ def run(
     init_s = time.perf_counter() - t0
     log(f"[{backbone}/{loss}] initialized in {init_s:.1f}s; {len(train)} train docs, {len(test)} test docs")
 
-    rng = random.Random(seed)
-    def batches():
-        while True:
-            order = list(train)
-            rng.shuffle(order)
-            # Padded size = longest doc x docs (spaCy's batch_by_padded.v1, the trf configs' batcher):
-            # docs of similar length share a batch, so little compute goes to padding.
-            yield from minibatch_by_padded_size(order, size=batch_words, buffer=256)
-
     words = 0
     train_s = 0.0
     losses: Dict[str, float] = {}
-    stream = batches()
+    stream = padded_batches(train, seed, batch_words)
     for step in range(1, steps + 1):
         batch = next(stream)
         start = time.perf_counter()
