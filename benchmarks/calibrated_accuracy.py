@@ -49,6 +49,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 from benchmarks.bootstrap import RESAMPLES, seed_intervals, label_recall
 from benchmarks.run_accuracy import TASKS, git_commit, machine
+from spacy_dice.corpus.chars import WORDS_KEY  # the gold words of the character docs
 from spacy_dice.files import read_examples, write_atomic
 from spacy_dice.formatting import percent
 
@@ -56,7 +57,6 @@ RULES = ("as_trained", "find_threshold", "calibrated")  # compared across rows
 RULE_BEFORE = {"confidence": 0.0}  # calibrate's rule before the noise check
 RECALL_RULE = "recall_at_"
 SPAN_KEY = "sc"
-WORDS_KEY = "words"  # the gold words of the character docs (convert conllu --chars)
 
 
 def scored_component(task: str) -> Tuple[str, str]:
