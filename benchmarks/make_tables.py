@@ -952,7 +952,7 @@ def rules_table(results_dir: Path, stem: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-for _stem in ("uner_recall", "uner_spans_rules", "uner_calib"):
+for _stem in ("uner_recall", "uner_spans_rules", "uner_calib", "conll03_calib", "uner_spans_calib"):
     generator(f"rules_{_stem}")(lambda results_dir, _s=_stem: rules_table(results_dir, _s))
 
 

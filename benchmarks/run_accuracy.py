@@ -80,7 +80,7 @@ TASKS: Dict[str, Dict[str, Any]] = {
     "uner_trf": {"config": "configs/ner_trf.cfg", "component": "ner", "kind": "ner", "data_of": "uner",
                  "transformer": "minilm", "max_steps": 2000, "eval_frequency": 200},
 }
-# the Chinese character tasks (issue 23): the project's data sets (spacy_dice/project/datasets.py,
+# the Chinese character tasks: the project's data sets (spacy_dice/project/datasets.py,
 # converted with chars=True) and their CNN configs (configs/<config_stem>_cnn.cfg); "dataset" names
 # the data set, "chars": tokens are characters (speeds in characters/s); rows: the paper's four
 # losses, ce_then_dsc and spaCy's counterpart (any other preset can be asked for with --losses)

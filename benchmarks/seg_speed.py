@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Joint word segmentation + POS speed: ``dice_seg_tagger`` against spaCy's ``tagger`` on the
-same characters, and its training speed with each loss against CE (issue 23).
+same characters, and its training speed with each loss against CE.
 
     python benchmarks/seg_speed.py --out benchmarks/results
     python benchmarks/seg_speed.py --runs-dir /tmp/spacy_dice_bench/runs/ud_zh --seed 0  # trained models

@@ -105,29 +105,33 @@ def _numbers(path: Path) -> dict:
 
 @pytest.mark.slow
 def test_local_pool_and_ray_give_the_same_scores_and_resume_skips_finished_trials(sample, ray_local):
+    """Two seeds in the local pool of two workers, seed 0 again as a Ray task: the same scores,
+    dev curve and metrics; then ``--resume`` on Ray trains nothing and writes the same outputs."""
     tmp = sample
-    grid = ["--losses", "ce", "--seeds", "0,1", "--max-steps", "6", "--eval-frequency", "3"]
+    grid = ["--losses", "ce", "--max-steps", "6", "--eval-frequency", "3"]
     outputs = {}
-    for engine in ("local", "ray"):
+    for engine, seeds in (("local", "0,1"), ("ray", "0")):
         out = tmp / "metrics" / engine
-        result = runner.invoke(app, ["compare", *_data(tmp), *grid, "--engine", engine, "--workers", "2",
-                                     "--runs-dir", str(tmp / f"runs_{engine}"), "--output", str(out)])
+        result = runner.invoke(app, ["compare", *_data(tmp), *grid, "--seeds", seeds, "--engine", engine,
+                                     "--workers", "2", "--runs-dir", str(tmp / f"runs_{engine}"),
+                                     "--output", str(out)])
         assert result.exit_code == 0, (result.output, result.exception)
         outputs[engine] = out.with_suffix(".json")
     local, ray = _numbers(outputs["local"]), _numbers(outputs["ray"])
-    assert sorted(local) == [("ce", 0), ("ce", 1)]
-    assert local == ray
-    data = json.loads(outputs["ray"].read_text())
+    assert sorted(local) == [("ce", 0), ("ce", 1)] and sorted(ray) == [("ce", 0)]
+    assert local[("ce", 0)] == ray[("ce", 0)]
+    assert local[("ce", 0)] != local[("ce", 1)]  # the seed reached the trial
+    data = json.loads(outputs["local"].read_text())
     assert data["complete"] and [row["name"] for row in data["rows"]] == ["ce"]
     assert data["rows"][0]["best_dev"]["std"] is not None  # mean +- std over the two seeds
-    table = outputs["ray"].with_suffix(".md").read_text()
+    table = outputs["local"].with_suffix(".md").read_text()
     assert "| loss | seeds |" in table and " ± " in table
     # --resume: every trial is finished, none trains again, the outputs are the same
     stamps = {p: p.stat().st_mtime for p in (tmp / "runs_ray").glob("*/result.json")}
-    result = runner.invoke(app, ["compare", *_data(tmp), *grid, "--engine", "ray", "--workers", "2", "--resume",
-                                 "--runs-dir", str(tmp / "runs_ray"), "--output", str(tmp / "metrics" / "ray")])
+    result = runner.invoke(app, ["compare", *_data(tmp), *grid, "--seeds", "0", "--engine", "ray", "--workers", "2",
+                                 "--resume", "--runs-dir", str(tmp / "runs_ray"), "--output", str(tmp / "metrics" / "ray")])
     assert result.exit_code == 0, (result.output, result.exception)
-    assert "2 of 2 trials already finished" in " ".join(result.output.split())
+    assert "1 of 1 trials already finished" in " ".join(result.output.split())
     assert stamps and all(p.stat().st_mtime == t for p, t in stamps.items())
     assert _numbers(outputs["ray"]) == ray
 
@@ -146,7 +150,7 @@ def test_a_failing_trial_is_recorded_and_the_other_finishes(sample, monkeypatch)
     monkeypatch.setattr(grid, "trial_specs", one_broken)
     out = sample / "metrics" / "failing"
     result = runner.invoke(app, ["compare", *_data(sample), "--losses", "ce,dsc", "--max-steps", "3",
-                                 "--eval-frequency", "3", "--workers", "2",
+                                 "--eval-frequency", "3", "--workers", "1",
                                  "--runs-dir", str(sample / "runs_failing"), "--output", str(out)])
     assert result.exit_code == 1
     assert "1 trial(s) failed" in " ".join(result.output.split())

@@ -210,6 +210,23 @@ def test_gold_masks_what_does_not_align_and_unknown_labels(trained):
     assert pipe.gold_ids(bare, index).tolist() == [-1, -1]
 
 
+def test_gold_of_the_same_tokens_skips_the_alignment_and_agrees_with_it(trained, monkeypatch):
+    """Training docs and predicted docs share their character tokens: the gold words' own
+    offsets are used, and they give what spaCy's alignment gives."""
+    from spacy_dice.pipeline import seg_tagger
+
+    nlp, _ = trained
+    pipe = nlp.get_pipe(FACTORY)
+    index = {name: i for i, name in enumerate(pipe.class_names)}
+    examples = seg_examples(nlp, 30, seed=3)
+    spaced = Doc(nlp.vocab, words=["我", "們", "看"], spaces=[False, True, False])  # same ORTHs, other text
+    assert all(seg_tagger.same_tokens(eg) for eg in examples)
+    assert not seg_tagger.same_tokens(Example(spaced, char_doc(nlp, "我們看")))
+    direct = [pipe.gold_ids(eg, index) for eg in examples]
+    monkeypatch.setattr(seg_tagger, "same_tokens", lambda example: False)
+    assert all(numpy.array_equal(a, pipe.gold_ids(eg, index)) for a, eg in zip(direct, examples))
+
+
 def test_refusals():
     nlp = spacy.blank("zh")
     with pytest.raises(ValueError, match="attr='upos' is not allowed; use 'pos'"):
