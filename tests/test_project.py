@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import srsly
 from typer.testing import CliRunner
+from weasel.util import get_checksum
 
 from spacy_dice.cli import app
 from spacy_dice.evaluation.scores import summarize_scores, summary_markdown
@@ -153,10 +154,13 @@ def test_project_run_all_on_the_sample(tmp_path):
     assert set(metrics["ents_per_type"]) <= {"LOC", "PER", "ORG"}
     table = (metrics_dir / f"{name}.md").read_text()
     assert "| label | P | R | F1 | support |" in table
-    # calibrate ran after evaluate and wrote nothing into model-best or its test scores
-    evaluated = (metrics_dir / f"{name}.json").stat().st_mtime
-    assert all(path.stat().st_mtime <= evaluated for path in (training / "model-best").rglob("*") if path.is_file())
-    assert (training / "model-calibrated" / "meta.json").stat().st_mtime >= evaluated
+    # calibrate, the last step, left model-best and its test scores as train and evaluate wrote
+    # them: their checksums are the ones weasel recorded when those steps ran
+    recorded = {out["path"]: out["md5"] for step in srsly.read_yaml(tmp_path / "project.lock").values()
+                for out in step.get("outs", [])}
+    for path in (f"training/{name}/model-best", f"metrics/{name}.json", f"metrics/{name}.md"):
+        assert get_checksum(tmp_path / path) == recorded[path], path
+    assert (training / "model-calibrated" / "meta.json").exists()
     after = json.loads((metrics_dir / f"{name}-calibrated.json").read_text())
     assert 0.0 <= after["ents_f"] <= 1.0
     assert "| label | P | R | F1 | support |" in (metrics_dir / f"{name}-calibrated.md").read_text()
