@@ -80,34 +80,30 @@ if ls "$SITE" | grep -Eiq '^(torch|nvidia|cupy|numpy)'; then
 fi
 tar -C "$CACHE_DIR" -cf - site | xz -T1 -6 > "$BUNDLE_DIR/site.tar.xz"
 
-if [ -d "$DATA_DIR/uner_english_ewt" ]; then
-  echo "== UNER English-EWT -> $BUNDLE_DIR/data"
-  (cd "$ROOT" && "$PYTHON" - "$DATA_DIR" "$BUNDLE_DIR/data" "$CACHE_DIR") <<'EOF'
+# bundle_task TASK OUT: run_accuracy's converted train / dev / test of TASK, copied to OUT/<split>.spacy
+bundle_task() {
+  (cd "$ROOT" && "$PYTHON" - "$DATA_DIR" "$2" "$CACHE_DIR" "$1") <<'EOF'
 import shutil, sys
 from pathlib import Path
 from benchmarks import run_accuracy
-data, out, cache = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
-paths = run_accuracy.prepare_data("uner", data, cache, 0)
+data, out, cache, task = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
+paths = run_accuracy.prepare_data(task, data, cache, 0)
 out.mkdir(parents=True, exist_ok=True)
 for split, path in paths.items():
     shutil.copy(path, out / f"{split}.spacy")
 EOF
+}
+
+if [ -d "$DATA_DIR/uner_english_ewt" ]; then
+  echo "== UNER English-EWT -> $BUNDLE_DIR/data"
+  bundle_task uner "$BUNDLE_DIR/data"
 else
   echo "== $DATA_DIR/uner_english_ewt not found: no data in the bundle (the MiniLM run is skipped)"
 fi
 
 if [ -z "${NO_UD_ZH:-}" ] && [ -d "$DATA_DIR/ud_chinese_gsd_r1.4" ]; then
   echo "== UD Chinese-GSD r1.4 as character docs (CC BY-NC-SA: never commit) -> $BUNDLE_DIR/ud_zh"
-  (cd "$ROOT" && "$PYTHON" - "$DATA_DIR" "$BUNDLE_DIR/ud_zh" "$CACHE_DIR") <<'EOF'
-import shutil, sys
-from pathlib import Path
-from benchmarks import run_accuracy
-data, out, cache = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
-paths = run_accuracy.prepare_data("ud_zh", data, cache, 0)
-out.mkdir(parents=True, exist_ok=True)
-for split, path in paths.items():
-    shutil.copy(path, out / f"{split}.spacy")
-EOF
+  bundle_task ud_zh "$BUNDLE_DIR/ud_zh"
 else
   echo "== no UD1.4 in the bundle (NO_UD_ZH set or $DATA_DIR/ud_chinese_gsd_r1.4 absent): the UD1.4 row is skipped"
 fi
