@@ -12,7 +12,9 @@ held-out counts are pooled, so each rule gets the F1 it would have on dev docs i
   label departs from the one global value;
 * ``calibrate@C`` for each ``--confidences`` value C: ``calibrate --confidence C`` (cross-fitted
   per-label departures, each adopted only when its gain is beyond the noise at C; ``calibrate@0``
-  is the rule before the noise check). This is where ``calibrate``'s default confidence is chosen.
+  is the rule before the noise check). This is where ``calibrate``'s default confidence is chosen;
+* ``calibrate@C/global@G`` for each ``--pairs`` value ``C:G``: ``calibrate --confidence C
+  --global-confidence G`` (a separate bar for the one global value).
 
 ``--dev-limit N`` keeps the first N dev docs (what a small dev set costs). The paired bootstrap
 (:mod:`benchmarks.bootstrap`) over the held-out dev docs gives the intervals. Results:
@@ -20,6 +22,7 @@ held-out counts are pooled, so each rule gets the F1 it would have on dev docs i
 
     python -m benchmarks.calibration_rules --results uner_spans_calib
     python -m benchmarks.calibration_rules --results uner_calib --dev-limit 300 --name uner_calib_dev300
+    python -m benchmarks.calibration_rules --results uner_spans_calib --confidences 0.95 --pairs 0.95:0,0.95:0.5
 """
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy
 
@@ -69,9 +72,29 @@ def confidence_rule(confidence: float) -> str:
     return f"calibrate@{confidence:g}"
 
 
+def pair_rule(confidence: float, global_confidence: float) -> str:
+    """The rule name of ``calibrate --confidence C --global-confidence G``: ``calibrate@0.95/global@0``."""
+    return f"{confidence_rule(confidence)}/global@{global_confidence:g}"
+
+
+def parse_pairs(text: str) -> List[Tuple[float, float]]:
+    """``"0.95:0,0.99:0.5"`` -> ``[(0.95, 0.0), (0.99, 0.5)]``; ``ValueError`` for anything else."""
+    pairs = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        try:
+            confidence, global_confidence = (float(x) for x in item.split(":"))
+        except ValueError:
+            raise ValueError(f"--pairs {text!r}: each item is CONFIDENCE:GLOBAL_CONFIDENCE, not {item!r}") from None
+        if not (0 <= confidence < 1 and 0 <= global_confidence < 1):
+            raise ValueError(f"--pairs {text!r}: both values of {item!r} must be in [0, 1)")
+        pairs.append((confidence, global_confidence))
+    return pairs
+
+
 def held_out_counts(model: Path, task: str, dev: Path, folds: int, trials: int,
                     confidences: Sequence[float] = DEFAULT_CONFIDENCES,
-                    dev_limit: Optional[int] = None) -> Dict[str, Any]:
+                    dev_limit: Optional[int] = None,
+                    pairs: Sequence[Tuple[float, float]] = ()) -> Dict[str, Any]:
     """Per rule, the ``(n_dev_docs, n_labels, 3)`` counts of each dev doc when it was held out
     (the first ``dev_limit`` dev docs when given)."""
     import spacy
@@ -83,9 +106,10 @@ def held_out_counts(model: Path, task: str, dev: Path, folds: int, trials: int,
     examples = read_dev(as_trained, dev)[:dev_limit]
     labels = model_labels(as_trained, pipe_name, examples, what)
     by_rule = {confidence_rule(c): {"confidence": c} for c in confidences}
+    by_rule.update({pair_rule(c, g): {"confidence": c, "global_confidence": g} for c, g in pairs})
     by_rule["global_only"] = {"min_support": NO_DEPARTURE}
     rules = ["as_trained"] + (["find_threshold"] if what == "spans" else []) + ["global_only"] \
-        + [confidence_rule(c) for c in confidences]
+        + [confidence_rule(c) for c in confidences] + [pair_rule(c, g) for c, g in pairs]
     counts = {rule: numpy.zeros((len(examples), len(labels), 3), dtype="int32") for rule in rules}
     chosen: Dict[str, List[Any]] = {rule: [] for rule in rules}
     for held in make_folds(len(examples), folds, OUTER_SEED):
@@ -114,6 +138,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     p.add_argument("--trials", type=int, default=21, help="spaCy find-threshold trials (values 0..1)")
     p.add_argument("--confidences", default=",".join(f"{c:g}" for c in DEFAULT_CONFIDENCES),
                    help="comma-separated calibrate --confidence values, one rule each")
+    p.add_argument("--pairs", default="", help="comma-separated CONFIDENCE:GLOBAL_CONFIDENCE, one rule each"
+                   " (calibrate --confidence C --global-confidence G)")
     p.add_argument("--dev-limit", type=int, default=None, help="keep the first N dev docs (a small dev set)")
     p.add_argument("--name", default="", help="output stem (default: RESULTS_rules)")
     p.add_argument("--rows", default="", help="comma-separated rows (default: every row; a row whose"
@@ -124,6 +150,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     confidences = [float(c) for c in args.confidences.split(",") if c.strip()]
     if not confidences or any(not 0 <= c < 1 for c in confidences):
         p.error(f"--confidences {args.confidences!r}: each value must be in [0, 1)")
+    try:
+        pairs = parse_pairs(args.pairs)
+    except ValueError as err:
+        p.error(str(err))
 
     out = Path(args.results_dir)
     source = json.loads((out / f"{args.results}.json").read_text())
@@ -138,7 +168,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         started = time.perf_counter()
         try:
             found = held_out_counts(Path(run["paths"]["model_best"]), task, dev, args.folds, args.trials,
-                                    confidences, args.dev_limit)
+                                    confidences, args.dev_limit, pairs)
         except CalibrationError as err:  # e.g. nothing calibrate can tune in this pipeline
             print(f"=== {run['name']} seed {run['seed']}: skipped, {' '.join(str(err).split())[:300]}", flush=True)
             continue
@@ -152,7 +182,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         print(f"=== {run['name']} seed {run['seed']} (held-out dev): {line}", flush=True)
     comparisons = []
     rules = list(records[0]["rules"])
-    calibrate_rules = [confidence_rule(c) for c in confidences]
+    calibrate_rules = [confidence_rule(c) for c in confidences] + [pair_rule(c, g) for c, g in pairs]
     pairs = [("as_trained", rule) for rule in rules[1:]]
     pairs += [(rule, b) for rule in ("find_threshold", "global_only") if rule in rules for b in calibrate_rules]
     pairs += [(calibrate_rules[0], b) for b in calibrate_rules[1:]]
@@ -165,7 +195,7 @@ def main(argv: Optional[List[str]] = None) -> None:
             print(f"{row}/{b} - {row}/{a}: {found['pooled']}")
     command = "python -m benchmarks.calibration_rules " + " ".join(argv if argv is not None else sys.argv[1:])
     data = {"meta": {"task": task, "source": args.results, "dev": str(dev), "folds": args.folds,
-                     "confidences": confidences, "dev_limit": args.dev_limit,
+                     "confidences": confidences, "pairs": pairs, "dev_limit": args.dev_limit,
                      "outer_seed": OUTER_SEED, "trials": args.trials, "resamples": args.resamples,
                      "commands": [command], "train_rerun": source["meta"].get("commands", []),
                      "machine": machine(), "git_commit": git_commit()},

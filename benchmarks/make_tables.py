@@ -922,7 +922,9 @@ HELD_OUT_RULES = {
 def held_out_rule(rule: str) -> str:
     """How the rules table names a rule of ``benchmarks/calibration_rules.py``."""
     if rule.startswith("calibrate@"):
-        return f"`calibrate --confidence {rule.split('@', 1)[1]}`"
+        confidence, _, global_confidence = rule.split("@", 1)[1].partition("/global@")
+        return f"`calibrate --confidence {confidence}" + (
+            f" --global-confidence {global_confidence}`" if global_confidence else "`")
     return HELD_OUT_RULES.get(rule, rule)
 
 

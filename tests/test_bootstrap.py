@@ -152,7 +152,12 @@ def test_rules_are_scored_on_dev_docs_they_were_not_fitted_on(tmp_path):
     from spacy.tokens import DocBin
 
     from benchmarks.calibrated_accuracy import model_labels, test_counts
-    from benchmarks.calibration_rules import held_out_counts
+    from benchmarks.calibration_rules import held_out_counts, parse_pairs
+
+    assert parse_pairs("0.95:0, 0.99:0.5") == [(0.95, 0.0), (0.99, 0.5)]
+    for bad in ("0.95", "0.95:1", "a:b"):
+        with pytest.raises(ValueError, match="--pairs"):
+            parse_pairs(bad)
 
     nlp = spacy.blank("en")
     nlp.add_pipe("dice_spancat", name="spancat", config={
@@ -161,8 +166,11 @@ def test_rules_are_scored_on_dev_docs_they_were_not_fitted_on(tmp_path):
     nlp.to_disk(tmp_path / "model")
     dev = span_examples(nlp, 30, seed=7)
     DocBin(docs=[eg.reference for eg in dev]).to_disk(tmp_path / "dev.spacy")
-    found = held_out_counts(tmp_path / "model", "uner_spans", tmp_path / "dev.spacy", folds=3, trials=11)
-    assert set(found["counts"]) == {"as_trained", "find_threshold", "global_only", "calibrate@0", "calibrate@0.95"}
+    found = held_out_counts(tmp_path / "model", "uner_spans", tmp_path / "dev.spacy", folds=3, trials=11,
+                            pairs=parse_pairs("0.95:0"))
+    assert set(found["counts"]) == {"as_trained", "find_threshold", "global_only", "calibrate@0", "calibrate@0.95",
+                                    "calibrate@0.95/global@0"}
+    assert len(found["chosen"]["calibrate@0.95/global@0"]) == 3
     assert found["n_docs"] == 30 and found["labels"] == model_labels(nlp, "spancat", dev, "spans")
     whole = test_counts(nlp, dev, "spans", found["labels"])
     assert (found["counts"]["as_trained"] == whole).all()

@@ -1,8 +1,6 @@
 """``python -m spacy_dice calibrate``: the search (global first, departures earned on held-out
 folds), every decision setting path, the atomic save, the bad inputs, and a fresh-process reload."""
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy
@@ -14,6 +12,7 @@ from spacy.util import fix_random_seed
 from thinc.api import Adam
 from typer.testing import CliRunner
 
+from fresh_python import fresh_python
 from span_synthetic import (
     KEY,
     SMALL_SINGLELABEL_MODEL,
@@ -412,8 +411,7 @@ def test_cli_calibrates_dice_spancat_per_label_and_a_fresh_process_reloads_it(di
         f"nlp = spacy.load({str(out)!r})\n"
         f"print(json.dumps([sorted([s.start, s.end, s.label_] for s in d.spans['sc']) for d in nlp.pipe({TEXTS!r})]))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True,
-                          cwd=tmp_path)
+    proc = fresh_python(["-c", program], check=True, cwd=tmp_path)
     fresh = json.loads(proc.stdout.strip().splitlines()[-1])
     assert fresh == [[list(s) for s in doc] for doc in _spans(spacy.load(out), TEXTS)]
     before = _spans(spacy.load(model), TEXTS)

@@ -136,6 +136,29 @@ def test_a_large_real_gain_moves_the_setting():
     assert 0 < lo <= fit.label_gains[moved].value <= hi
 
 
+def test_the_global_value_has_its_own_bar():
+    """``global_confidence`` judges the one global value; the departures keep ``confidence``'s bar:
+    at 0 the global value moves on a positive (here pure-noise) gain, while the departures the
+    rule before takes on noise are still refused at 0.95."""
+    problem = threshold_problem(_flat_candidates(0), ["A", "B"], [0.5, 0.5], THRESHOLD_GRID)
+    fit = fit_problem(problem, Objective(), min_support=5, global_confidence=0)
+    assert (fit.confidence, fit.global_confidence, fit.global_gain.confidence) == (0.95, 0.0, 0.0)
+    assert fit.global_gain.positive and fit.global_value == 0.33 and fit.global_rule.startswith("adopted (")
+    assert fit_problem(problem, Objective(), min_support=5).global_value is None  # one bar: 0.95
+    problem = threshold_problem(_flat_candidates(1), ["A", "B"], [0.5, 0.5], THRESHOLD_GRID)
+    assert all(fit_problem(problem, Objective(), min_support=5, confidence=0).departed)  # the rule before
+    fit = fit_problem(problem, Objective(), min_support=5, global_confidence=0)
+    assert not any(fit.departed) and all("not beyond the noise at 95%" in r or "<= 0" in r for r in fit.reasons)
+    md = to_markdown(Calibration([Result("spancat", "dice_spancat", "thresholds", "F1", "spans_sc_f", fit=fit)],
+                                 {}, 200, dict(metric="f1", min_precision=0.0, folds=5, seed=0, min_support=5,
+                                               confidence=0.95, global_confidence=0.0)))
+    assert "confidence 0.95" in md and "the global value's bar: confidence 0 (adopted when" in md
+    with pytest.raises(ValueError, match=r"^global_confidence=1: use a number in \[0, 1\)"):
+        fit_problem(problem, Objective(), global_confidence=1)
+    with pytest.raises(CalibrationError, match=r"^global_confidence=-0.1"):
+        parse_confidence(-0.1, "global_confidence")
+
+
 def test_higher_confidence_keeps_more_and_the_bound_is_the_quantile():
     problem = threshold_problem(_flat_candidates(0), ["A", "B"], [0.5, 0.5], THRESHOLD_GRID)
     fit = fit_problem(problem, Objective(), min_support=5, confidence=0.5)
@@ -213,9 +236,10 @@ def test_the_cli_refuses_a_bad_confidence_naming_the_flag(tmp_path):
     for command in (["calibrate", str(tmp_path / "model"), str(tmp_path / "dev.spacy"), "-o", str(tmp_path / "out")],
                     ["project-calibrate", "--model", str(tmp_path / "model"), "--dev", "d.spacy", "--test",
                      "t.spacy", "--output", str(tmp_path / "out"), "--metrics", str(tmp_path / "m")]):
-        result = CliRunner().invoke(app, command + ["--confidence", "1.5"])
-        text = " ".join(result.output.split())
-        assert result.exit_code == 1 and "--confidence 1.5" in text and "[0, 1)" in text, text
+        for flag in ("--confidence", "--global-confidence"):
+            result = CliRunner().invoke(app, command + [flag, "1.5"])
+            text = " ".join(result.output.split())
+            assert result.exit_code == 1 and f"{flag} 1.5" in text and "[0, 1)" in text, text
     assert list(tmp_path.iterdir()) == []
 
 
@@ -273,10 +297,13 @@ def test_the_find_threshold_candidate_in_a_joint_choice():
 
 
 def test_the_find_threshold_candidate_is_for_threshold_settings_only():
-    options = dict(folds=5, seed=0, confidence=0.95)
+    options = dict(folds=5, seed=0, confidence=0.95, global_confidence=0.95)
     assert _search_options(options, threshold=True)["coarse_grid"] is COARSE_THRESHOLD_GRID
     assert _search_options(options, threshold=False)["coarse_grid"] is None  # label biases
-    assert _search_options(dict(options, confidence=0.0), threshold=True)["coarse_grid"] is None  # the rule before
+    rule_before = dict(options, confidence=0.0, global_confidence=0.0)
+    assert _search_options(rule_before, threshold=True)["coarse_grid"] is None
+    for split in (dict(options, global_confidence=0.0), dict(rule_before, global_confidence=0.5)):
+        assert _search_options(split, threshold=True)["coarse_grid"] is COARSE_THRESHOLD_GRID
     assert list(COARSE_THRESHOLD_GRID) == [round(0.05 * i, 2) for i in range(21)]
 
 

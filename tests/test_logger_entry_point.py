@@ -1,9 +1,9 @@
 """The JSONL training logger is found through its entry point, without ``--code`` or an import."""
 import json
-import subprocess
-import sys
 
 import pytest
+
+from fresh_python import fresh_python
 
 
 @pytest.mark.slow
@@ -18,7 +18,7 @@ def test_logger_resolves_in_a_fresh_interpreter_without_import(tmp_path):
         "print('imported by resolve:', 'spacy_dice.training.logger' in sys.modules)\n"
     )
     # cwd = tmp_path: the checkout is not on sys.path, only the installed package's entry points
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    run = fresh_python(["-c", code], cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert "imported by resolve: True" in run.stdout  # imported by the registry, through the entry point
 

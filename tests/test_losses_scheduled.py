@@ -7,7 +7,6 @@ checks the schedule mechanics, the component protocol and the error messages.
 import numpy
 import pytest
 import spacy
-from spacy.training import Example
 from spacy.util import registry
 from thinc.api import Config
 

@@ -5,7 +5,6 @@ entity is the total probability of the sequences that contain it exactly. Checke
 possible entity (overlapping alternatives too), several docs in one batch (so the length-sorted
 batching is exercised), random log-probabilities with ``-inf``, NaN and ``NEG_FLOOR`` entries.
 """
-import itertools
 import math
 from typing import Dict, List, Tuple
 

@@ -6,8 +6,6 @@ checked against brute force in ``tests/test_marginals.py``), consistent with the
 bytes and disk round trips and a fresh process that never imports spacy_dice.
 """
 import json
-import subprocess
-import sys
 
 import numpy
 import pytest
@@ -16,6 +14,7 @@ from spacy.tokens import DocBin
 from spacy.util import fix_random_seed
 
 import spacy_dice.pipeline.ner as ner_module
+from fresh_python import fresh_python
 from conftest import blank_nlp, train
 from spacy_dice.pipeline.biluo import spans_from_tags
 from spacy_dice.pipeline.marginals import entity_marginals
@@ -128,8 +127,7 @@ def test_confidences_survive_a_fresh_process_that_never_imports_spacy_dice(nlp, 
         f"scores = [[float(v) for v in d.spans['ents'].attrs['scores']] for d in nlp.pipe({TEXTS!r})]\n"
         "print(json.dumps([out, scores]))\n"
     )
-    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True,
-                            cwd=tmp_path)
+    result = fresh_python(["-c", program], check=True, cwd=tmp_path)
     spans, scores = json.loads(result.stdout.strip().splitlines()[-1])
     assert [[tuple(s) for s in doc] for doc in spans] == [w[0] for w in want]
     numpy.testing.assert_allclose(sum(scores, []), sum((w[1] for w in want), []), rtol=1e-12)

@@ -18,6 +18,7 @@ import srsly
 from typer.testing import CliRunner
 from weasel.util import get_checksum
 
+from fresh_python import fresh_python
 from spacy_dice.cli import app
 from spacy_dice.evaluation.scores import summarize_scores, summary_markdown
 from spacy_dice.project import DATASETS, project_config
@@ -121,8 +122,7 @@ def test_python_m_spacy_dice_has_the_commands_project_yml_runs():
     scripts = " ".join(line for c in _project()["commands"] for line in c.get("script", []))
     used = set(re.findall(r"python -m spacy_dice ([\w-]+)", scripts))
     assert {"project-convert", "project-config"} <= used
-    proc = subprocess.run([sys.executable, "-m", "spacy_dice", "--help"], capture_output=True, text=True,
-                          timeout=120)
+    proc = fresh_python(["-m", "spacy_dice", "--help"], timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     missing = [name for name in sorted(used) if name not in proc.stdout]
     assert not missing, (missing, proc.stdout)

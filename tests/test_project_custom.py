@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -95,11 +93,11 @@ def test_custom_dataset_config_follows_the_format(fmt, task, attr):
 
 @pytest.mark.slow
 def test_custom_run_all_then_compare_leaves_the_main_run_alone(tmp_path):
-    """The workflow `all` on your own files (the custom data set; its commands run in this
-    process), then `spacy project run compare` with another max_steps, end to end through weasel:
-    it writes only under its own run folder and leaves training/<name>/config.cfg byte for byte as
-    it was, the file weasel's dependency check of `train` reads (so the next `run all` skips
-    training: that skip itself is checked in tests/test_project.py). Calibration is off here."""
+    """The workflow `all` on your own files (the custom data set), then the workflow `compare`
+    with another max_steps (the command lines of project.yml, run in this process): compare writes
+    only under its own run folder and leaves training/<name>/config.cfg byte for byte as it was,
+    the file weasel's dependency check of `train` reads (so the next `run all` skips training:
+    weasel itself runs in tests/test_project.py). Calibration is off here."""
     shutil.copy(ROOT / "project.yml", tmp_path / "project.yml")
     shutil.copytree(ROOT / "configs", tmp_path / "configs")
     own = tmp_path / "own"
@@ -110,11 +108,7 @@ def test_custom_run_all_then_compare_leaves_the_main_run_alone(tmp_path):
     assert (tmp_path / "metrics" / "custom-cnn-dsc.json").is_file()
     config = tmp_path / "training" / "custom-cnn-dsc" / "config.cfg"
     before = config.read_bytes()
-    cmd = [sys.executable, "-m", "spacy", "project", "run", "compare", ".",
-           *[arg for key, value in custom.items() for arg in (f"--vars.{key}", value)],
-           "--vars.compare_losses", "ce", "--vars.max_steps", "4", "--vars.eval_frequency", "2"]
-    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, (proc.stdout[-3000:], proc.stderr[-3000:])
+    run_workflow_in_process(tmp_path, "compare", **custom, compare_losses="ce", max_steps=4, eval_frequency=2)
     assert config.read_bytes() == before
     assert (tmp_path / "training" / "compare-custom-cnn" / "base.cfg").is_file()
     assert sorted(p.name for p in (tmp_path / "training").iterdir()) == ["compare-custom-cnn", "custom-cnn-dsc"]

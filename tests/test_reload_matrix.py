@@ -23,7 +23,7 @@ from spacy.util import fix_random_seed, load_model_from_config, registry
 from thinc.api import Adam, Config
 
 from seg_synthetic import seg_examples
-from span_synthetic import KEY, SMALL_SINGLELABEL_MODEL, SMALL_SPAN_FINDER_MODEL, SMALL_SPANCAT_MODEL, span_examples
+from span_synthetic import SMALL_SINGLELABEL_MODEL, SMALL_SPAN_FINDER_MODEL, SMALL_SPANCAT_MODEL, span_examples
 from synthetic import SMALL_TAGGER_MODEL, SMALL_TEXTCAT_MODEL, ner_examples, tagger_examples, textcat_examples
 
 from spacy_dice.pipeline.descriptions import (

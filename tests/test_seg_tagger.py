@@ -9,8 +9,6 @@ a fresh process that never imports spacy_dice loads and runs the pipeline.
 """
 import json
 import math
-import subprocess
-import sys
 
 import numpy
 import pytest
@@ -20,6 +18,7 @@ from spacy.training import Example
 from spacy.util import fix_random_seed
 from thinc.api import Adam
 
+from fresh_python import fresh_python
 from conftest import train
 from seg_synthetic import SENTENCES, XPOS, char_doc, gold_doc, seg_example, seg_examples
 from spacy_dice.pipeline.biluo import spans_from_tags
@@ -497,8 +496,7 @@ def test_a_fresh_process_that_never_imports_spacy_dice_loads_and_segments(tmp_pa
         f"doc = nlp({text!r})\n"
         "print(json.dumps([[t.text, t.pos_] for t in doc]))\n"
     )
-    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True,
-                            cwd=tmp_path)
+    result = fresh_python(["-c", program], check=True, cwd=tmp_path)
     tokens = json.loads(result.stdout.strip().splitlines()[-1])
     assert "".join(t for t, _ in tokens) == text
     assert all(pos in nlp.get_pipe(FACTORY).labels for _, pos in tokens)

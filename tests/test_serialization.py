@@ -1,7 +1,5 @@
 """Saving and loading: bytes round trip, a fresh process that never imports spacy_dice, evaluate, package."""
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +9,7 @@ from spacy.training import Example
 from spacy.util import fix_random_seed
 from thinc.api import Adam
 
+from fresh_python import fresh_python
 from synthetic import (
     SMALL_TAGGER_MODEL,
     SMALL_TEXTCAT_MODEL,
@@ -80,9 +79,7 @@ def test_fresh_process_loads_without_importing_spacy_dice(saved_pipeline):
         " 'cats': {k: round(v, 6) for k, v in d.cats.items()}} for d in nlp.pipe(texts)]\n"
         "print(json.dumps(out))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", program], capture_output=True, text=True, check=True, cwd=path.parent
-    )
+    result = fresh_python(["-c", program], check=True, cwd=path.parent)
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
     expected = json.loads(json.dumps(predictions(nlp)))
     assert loaded == expected

@@ -2,8 +2,6 @@
 downstream dice_spancat; gradient through the whole model, masking, serialisation, bad input."""
 import json
 import math
-import subprocess
-import sys
 
 import pytest
 import spacy
@@ -11,6 +9,7 @@ from spacy.tokens import Doc, DocBin, Span
 from spacy.training import Example
 from thinc.api import Adam
 
+from fresh_python import fresh_python
 from conftest import numeric_gradients, train, train_until
 from span_synthetic import (
     BCE,
@@ -160,8 +159,7 @@ def test_pipeline_loads_in_a_fresh_process_and_evaluates(tmp_path):
         f"docs = list(nlp.pipe({texts!r}))\n"
         f"print(json.dumps([[(s.start, s.end, s.label_) for s in d.spans[{KEY!r}]] for d in docs]))\n"
     )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         cwd=tmp_path, check=True)
+    out = fresh_python(["-c", script], cwd=tmp_path, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == [[list(s) for s in d] for d in expected]
     DocBin(docs=[eg.reference for eg in examples]).to_disk(tmp_path / "gold.spacy")
     result = CliRunner().invoke(spacy_app, ["evaluate", str(tmp_path / "model"), str(tmp_path / "gold.spacy"),

@@ -11,8 +11,8 @@ import conftest
 import realdata
 
 TESTS = Path(__file__).resolve().parent
-# what starts another process: python itself, a shell command, a process pool
-PROCESS_NAMES = {"subprocess", "Popen", "executable", "ProcessPoolExecutor", "multiprocessing"}
+# what starts another process: python itself, a shell command, a process pool, a forked program
+PROCESS_NAMES = {"subprocess", "Popen", "executable", "ProcessPoolExecutor", "multiprocessing", "fresh_python"}
 
 
 class _Config:

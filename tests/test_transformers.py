@@ -10,8 +10,6 @@ import json
 import os
 import random
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -27,6 +25,7 @@ from spacy.tokens import Doc  # noqa: E402
 from spacy.training import Example  # noqa: E402
 from thinc.api import Adam, fix_random_seed  # noqa: E402
 
+from fresh_python import fresh_python
 from spacy_dice import transformers as trf_helper  # noqa: E402
 from spacy_dice.transformers import TransformerModelNotFound, resolve_model_name  # noqa: E402
 
@@ -387,10 +386,7 @@ def test_reload_in_fresh_process_gives_identical_predictions(trained, tmp_path):
     jobs_file, out_file = tmp_path / "jobs.json", tmp_path / "out.json"
     jobs_file.write_text(json.dumps(jobs), encoding="utf8")
     env = {**os.environ, **OFFLINE}
-    proc = subprocess.run(
-        [sys.executable, "-c", RELOAD_SRC, str(jobs_file), str(out_file)],
-        cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=300,
-    )
+    proc = fresh_python(["-c", RELOAD_SRC, str(jobs_file), str(out_file)], cwd=tmp_path, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     reloaded = json.loads(out_file.read_text(encoding="utf8"))
     for component, result in trained.items():

@@ -25,10 +25,15 @@ FALSE = ("false", "0", "no", "off", "")
 FLAGS = {
     "min_precision": "--min-precision", "metric": "--metric", "components": "--components",
     "output": "--output", "overwrite": "--overwrite", "model": "MODEL", "confidence": "--confidence",
+    "global_confidence": "--global-confidence",
 }
 CONFIDENCE_HELP = (
     "One-sided confidence that a change's cross-fitted gain is beyond the noise of dev (paired"
     " bootstrap over dev docs), in [0, 1); 0: adopt any positive gain (the rule before)"
+)
+GLOBAL_CONFIDENCE_HELP = (
+    "The same for the one global value (and the span finder's threshold), in [0, 1); default:"
+    " --confidence's"
 )
 T = TypeVar("T")
 
@@ -78,6 +83,7 @@ def calibrate_command(
     report: Optional[Path] = typer.Option(None, "--report", help="Report path stem: writes STEM.json and STEM.md (default: OUT-calibration.json/.md next to OUT)"),
     gpu_id: int = typer.Option(-1, "--gpu-id", help="GPU id, -1 for CPU"),
     confidence: float = typer.Option(0.95, "--confidence", help=CONFIDENCE_HELP),
+    global_confidence: Optional[float] = typer.Option(None, "--global-confidence", help=GLOBAL_CONFIDENCE_HELP),
 ) -> None:
     """Calibrate the decisions of a trained pipeline on a dev set and save it as a new pipeline.
 
@@ -89,7 +95,8 @@ def calibrate_command(
 
     done = _call(calibrate_model, model, dev, output, overwrite=overwrite, metric=metric,
                  min_precision=min_precision, folds=folds, min_support=min_support, seed=seed,
-                 components=components, report=report, gpu_id=gpu_id, confidence=confidence)
+                 components=components, report=report, gpu_id=gpu_id, confidence=confidence,
+                 global_confidence=global_confidence)
     print_calibration(done)
 
 
@@ -105,6 +112,7 @@ def project_calibrate_command(
     report: Optional[Path] = typer.Option(None, "--report", help="Report stem (default: OUT-calibration)"),
     gpu_id: int = typer.Option(-1, "--gpu-id"),
     confidence: float = typer.Option(0.95, "--confidence", help=CONFIDENCE_HELP),
+    global_confidence: Optional[float] = typer.Option(None, "--global-confidence", help=GLOBAL_CONFIDENCE_HELP),
 ) -> None:
     """The project's calibrate step: calibrate MODEL on dev into OUTPUT, evaluate it on test."""
     if str(enabled).strip().lower() in FALSE:
@@ -113,7 +121,7 @@ def project_calibrate_command(
     from ..decisions import calibrate_and_evaluate
 
     done = _call(calibrate_and_evaluate, model, dev, test, output, metrics, before=before,
-                 report=report, gpu_id=gpu_id, confidence=confidence)
+                 report=report, gpu_id=gpu_id, confidence=confidence, global_confidence=global_confidence)
     print_calibration(done.calibrated)
     if done.table_error:
         msg.warn(f"evaluate-table failed: {done.table_error}")

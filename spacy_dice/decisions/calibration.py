@@ -192,6 +192,7 @@ def calibrate(
     min_support: int = 20,
     components: Optional[Sequence[str]] = None,
     confidence: float = 0.95,
+    global_confidence: Optional[float] = None,
 ) -> Calibration:
     """Calibrate ``nlp``'s decisions on the dev ``examples`` in place (see the module
     docstring): ``metric`` ``f1`` (the pipeline's score) or ``recall`` (keeping ``min_precision``,
@@ -201,7 +202,9 @@ def calibrate(
     label's departure) is adopted only when its cross-fitted gain is positive beyond the noise of
     dev: the one-sided ``confidence`` (in [0, 1)) of a paired bootstrap over the dev docs; for
     threshold settings one global threshold on spaCy's ``find-threshold`` grid
-    (:data:`.search.COARSE_THRESHOLD_GRID`) is a candidate beside the fine one. ``confidence=0``
+    (:data:`.search.COARSE_THRESHOLD_GRID`) is a candidate beside the fine one.
+    ``global_confidence``: a separate bar for the global value (and the span finder's joint
+    choice), ``None`` for ``confidence``'s. ``confidence=0`` (and no other ``global_confidence``)
     is the rule before: any positive cross-fitted gain, no ``find-threshold`` candidate.
     Returns the :class:`Calibration`
     (per component its settings, ``Result.config``, and the report data, for
@@ -212,6 +215,8 @@ def calibrate(
         raise CalibrationError(f"metric={metric!r}: use f1 or recall")
     min_precision = parse_min_precision(min_precision)
     confidence = parse_confidence(confidence)
+    global_confidence = confidence if global_confidence is None else parse_confidence(global_confidence,
+                                                                                      "global_confidence")
     if not examples:
         raise CalibrationError("the dev set holds no docs: there is nothing to calibrate on")
     plans: Dict[str, Component] = {}
@@ -249,7 +254,7 @@ def calibrate(
             + ", ".join(calibratable)
         )
     options = dict(metric=metric, min_precision=min_precision, folds=folds, seed=seed, min_support=min_support,
-                   confidence=confidence)
+                   confidence=confidence, global_confidence=global_confidence)
     docs = [eg.predicted for eg in examples]
     results: List[Result] = []
     pending: Dict[str, Tuple[Any, Candidates, Dict[str, Any]]] = {}
@@ -292,11 +297,12 @@ def parse_min_precision(value: Union[float, str]) -> Union[float, str]:
     return number
 
 
-def parse_confidence(value: Any) -> float:
-    """``confidence``: a number in [0, 1) (the one-sided confidence that a cross-fitted gain is
-    beyond the noise of dev; 0: any positive gain). Raises :class:`CalibrationError` naming it."""
+def parse_confidence(value: Any, name: str = "confidence") -> float:
+    """``confidence`` (or the parameter ``name``): a number in [0, 1) (the one-sided confidence
+    that a cross-fitted gain is beyond the noise of dev; 0: any positive gain). Raises
+    :class:`CalibrationError` naming it."""
     try:
-        return check_confidence(value)
+        return check_confidence(value, name)
     except ValueError as err:
         raise CalibrationError(str(err)) from None
 
@@ -304,9 +310,11 @@ def parse_confidence(value: Any) -> float:
 def _search_options(options: Dict[str, Any], threshold: bool) -> Dict[str, Any]:
     """:func:`.search.fit_problem`'s keywords from the calibration's ``options``; ``threshold``: a
     threshold setting, which gets spaCy's ``find-threshold`` grid as a second global candidate
-    (unless ``confidence`` is 0, the rule before)."""
-    coarse = COARSE_THRESHOLD_GRID if threshold and options["confidence"] > 0 else None
+    (unless both confidences are 0, the rule before)."""
+    rule_before = options["confidence"] == 0 and options["global_confidence"] == 0
+    coarse = COARSE_THRESHOLD_GRID if threshold and not rule_before else None
     return {"folds": options["folds"], "seed": options["seed"], "confidence": options["confidence"],
+            "global_confidence": options["global_confidence"],
             "coarse_grid": coarse}
 
 

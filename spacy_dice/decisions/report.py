@@ -128,6 +128,7 @@ def summary(result: Result) -> Dict[str, Any]:
             "score_cross_fitted_global": _pct(fit.score_cv_global),
             "score_cross_fitted_chosen": _pct(fit.score_cv_chosen),
             "global_value": fit.global_value, "folds": fit.folds, "confidence": fit.confidence,
+            "global_confidence": fit.global_confidence,
             "global": global_summary(result),
         }
     choice = result.choice
@@ -259,6 +260,16 @@ def tables(calibration: Calibration) -> List[Tuple[str, List[str], List[List[str
     return out
 
 
+def _global_bar(options: Dict[str, Any]) -> str:
+    """``; the global value's bar: ...`` where ``global_confidence`` differs from ``confidence``."""
+    value = options.get("global_confidence")
+    if value is None or value == options.get("confidence"):
+        return ""
+    if value == 0:
+        return "; the global value's bar: confidence 0 (adopted when its cross-fitted gain is positive)"
+    return f"; the global value's bar: confidence {value:g} (one-sided {percent_label(value)} lower bound > 0)"
+
+
 def to_markdown(calibration: Calibration, *, model: str = "", output: str = "") -> str:
     """The report as Markdown (``STEM.md``): the options, then :func:`tables` as Markdown tables."""
     lines = [f"# Calibration of {model or 'the pipeline'}", ""]
@@ -271,6 +282,7 @@ def to_markdown(calibration: Calibration, *, model: str = "", output: str = "") 
            f" {percent_label(o['confidence'])} lower bound of its cross-fitted gain, paired bootstrap"
            " over the dev docs, is > 0)" if o.get("confidence") else
            ("; confidence 0 (any positive cross-fitted gain is adopted)" if "confidence" in o else ""))
+        + _global_bar(o)
         + "."
         + (f" Calibrated pipeline: `{output}`." if output else "")
     )

@@ -64,6 +64,7 @@ def calibrate_model(
     report: Optional[PathLike] = None,
     gpu_id: int = -1,
     confidence: float = 0.95,
+    global_confidence: Optional[float] = None,
 ) -> CalibratedModel:
     """Calibrate the pipeline saved at ``model`` on the dev set ``dev`` (a ``.spacy`` file) and
     save it as a new pipeline at ``output`` (atomically; an existing ``output``, or ``model``
@@ -72,7 +73,8 @@ def calibrate_model(
     ``min_support``, ``seed``, ``components`` (names, or a comma-separated string; default every
     calibratable one) and ``confidence`` (in [0, 1): a change is adopted only when its
     cross-fitted gain is beyond the noise of dev at that one-sided confidence; 0: any positive
-    gain) are :func:`~.calibration.calibrate`'s; ``gpu_id`` >= 0 runs on that GPU.
+    gain) and ``global_confidence`` (the global value's bar; ``None``: ``confidence``) are
+    :func:`~.calibration.calibrate`'s; ``gpu_id`` >= 0 runs on that GPU.
 
     Returns a :class:`CalibratedModel`. Raises :class:`~.calibration.CalibrationError` for bad
     input (checked before anything is loaded where it can be) and ``NoGoldError`` when the dev
@@ -85,6 +87,8 @@ def calibrate_model(
         raise CalibrationError(f"metric={metric!r}: use f1 or recall")
     min_precision = parse_min_precision(min_precision)
     confidence = parse_confidence(confidence)
+    if global_confidence is not None:
+        global_confidence = parse_confidence(global_confidence, "global_confidence")
     model, output = Path(model), Path(output)
     if not model.is_dir():
         raise CalibrationError(f"model={model} is not a pipeline folder")
@@ -95,7 +99,7 @@ def calibrate_model(
     examples = read_dev(nlp, Path(dev))
     calibration = calibrate(nlp, examples, metric=metric, min_precision=min_precision, folds=folds,
                             seed=seed, min_support=min_support, components=_names(components),
-                            confidence=confidence)
+                            confidence=confidence, global_confidence=global_confidence)
     changes = {r.name: r.config for r in calibration.results if r.config}
     write_pipeline(nlp, output, changes, overwrite=overwrite)
     seconds = round(time.perf_counter() - start, 1)
@@ -135,20 +139,21 @@ def calibrate_and_evaluate(
     report: Optional[PathLike] = None,
     gpu_id: int = -1,
     confidence: float = 0.95,
+    global_confidence: Optional[float] = None,
 ) -> CalibratedAndTested:
     """The project's calibrate step: :func:`calibrate_model` of ``model`` on ``dev`` into
     ``output`` (replaced when it exists), then ``spacy evaluate`` of ``output`` on ``test`` into
     ``METRICS.json``, its table with the reliability of both pipelines on ``test`` into
     ``METRICS.md`` (:func:`spacy_dice.evaluation.evaluate_table.evaluate_table`), and the test
     scores before (from ``before``, ``model``'s ``spacy evaluate`` JSON, when it exists) and after
-    in the report. ``confidence``: :func:`calibrate_model`'s. Returns a :class:`CalibratedAndTested`;
+    in the report. ``confidence``, ``global_confidence``: :func:`calibrate_model`'s. Returns a :class:`CalibratedAndTested`;
     raises as :func:`calibrate_model`."""
     from spacy.cli.evaluate import evaluate
 
     from ..evaluation.evaluate_table import evaluate_table, write_evaluation_table
 
     done = calibrate_model(model, dev, output, overwrite=True, report=report, gpu_id=gpu_id,
-                           confidence=confidence)
+                           confidence=confidence, global_confidence=global_confidence)
     stem = Path(metrics)
     stem = stem.with_suffix("") if stem.suffix in (".json", ".md") else stem
     stem.parent.mkdir(parents=True, exist_ok=True)

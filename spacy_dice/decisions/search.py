@@ -18,7 +18,8 @@ The procedure (:func:`fit_problem`):
    The held-out counts are kept per doc (each doc's row comes from the fold that held it out),
    so their sums are the pooled totals and a bootstrap over docs can resample them.
 3. **Rules**: the global value is adopted only when its cross-fitted gain over the current
-   setting is positive beyond the noise of dev; a label departs from it only when it has at least
+   setting is positive beyond the noise of dev (at ``global_confidence``, by default the same
+   ``confidence`` as the departures); a label departs from it only when it has at least
    ``min_support`` gold positives on dev, its F1 is not 0 both at the base and with its own value
    (nothing to fit), and its cross-fitted gain is positive beyond the noise. "Beyond the noise"
    (:class:`Gain`): the (1 - ``confidence``) quantile of the gains of ``resamples`` paired
@@ -98,15 +99,16 @@ def batch_f1(counts: numpy.ndarray) -> numpy.ndarray:
     return numpy.where(tp > 0, _ratio(2 * tp, 2 * tp + fp + fn, 0.0), 0.0)
 
 
-def check_confidence(confidence: Any) -> float:
-    """``confidence`` as a float in [0, 1); a ``ValueError`` naming the parameter otherwise."""
+def check_confidence(confidence: Any, name: str = "confidence") -> float:
+    """``confidence`` as a float in [0, 1); a ``ValueError`` naming the parameter (``name``)
+    otherwise."""
     try:
         value = float(confidence) if not isinstance(confidence, bool) else float("nan")
     except (TypeError, ValueError):
         value = float("nan")
     if not 0.0 <= value < 1.0:
         raise ValueError(
-            f"confidence={confidence!r}: use a number in [0, 1): the one-sided confidence that a"
+            f"{name}={confidence!r}: use a number in [0, 1): the one-sided confidence that a"
             " cross-fitted gain is beyond the noise of dev (0.95 by default; 0 adopts any positive"
             " gain, the rule before)"
         )
@@ -528,7 +530,8 @@ class Fit:
     folds: int = 0
     notes: List[str] = field(default_factory=list)
     objective: Optional[Objective] = None  # the objective as fitted (floors resolved)
-    confidence: float = 0.0
+    confidence: float = 0.0  # the bar of the departures
+    global_confidence: float = 0.0  # the bar of the global value
     global_gain: Optional[Gain] = None  # the global candidate chosen vs the current setting
     global_rule: str = ""  # why the global value was adopted or the current setting kept
     global_candidate: Optional[str] = None  # FINE or COARSE: the candidate compared with the current
@@ -613,21 +616,26 @@ def fit_problem(
     confidence: float = 0.95,
     coarse_grid: Optional[Sequence[float]] = None,
     resamples: int = RESAMPLES,
+    global_confidence: Optional[float] = None,
 ) -> Fit:
     """Global value first, per-label departures that earn it on held-out folds, final fit on all.
 
     A change is adopted only when its cross-fitted gain is positive beyond the noise of dev
     (``confidence``: the one-sided confidence of a paired bootstrap of ``resamples`` resamples of
-    the dev docs, seeded by ``seed``; 0: any positive gain, the rule before). When the global
+    the dev docs, seeded by ``seed``; 0: any positive gain, the rule before); the global value's
+    bar is ``global_confidence`` (``None``: ``confidence``), each departure's ``confidence``. When the global
     value does not beat the current setting so (e.g. a uniform bias on every class of an exclusive
     classifier, which changes nothing), the departures are judged against the current setting
     instead. ``coarse_grid``: a second global candidate chosen on that grid (spaCy's
     ``find-threshold``); the one with the better cross-fitted score is the one compared with the
     current setting. ``per_label=False`` (a setting that can store one value only): the global
     value alone, with ``per_label_reason`` as every label's reason. Returns the :class:`Fit`;
-    raises ``ValueError`` naming ``confidence`` when it is not a number in [0, 1).
+    raises ``ValueError`` naming ``confidence`` (``global_confidence``) when it is not a number in
+    [0, 1).
     """
     confidence = check_confidence(confidence)
+    global_confidence = confidence if global_confidence is None else check_confidence(global_confidence,
+                                                                                       "global_confidence")
     n = len(problem.labels)
     before_docs = problem.counts(problem.current)
     before = before_docs.sum(axis=0)
@@ -655,7 +663,7 @@ def fit_problem(
         cv_global_docs = winner["held"]
         cv_global = cv_global_docs.sum(axis=0)
         score_cv_global = winner["score_cv"]
-        global_gain = paired_gain(objective, cv_global_docs, before_docs, resampler, confidence=confidence)
+        global_gain = paired_gain(objective, cv_global_docs, before_docs, resampler, confidence=global_confidence)
     else:
         notes.append(
             f"{problem.n_docs} dev doc(s): too few to cross-fit, so no gain can be estimated"
@@ -673,7 +681,7 @@ def fit_problem(
             notes.append(
                 f"one global value: cross-fitted {objective.describe()} {100 * score_cv_global:.2f}"  # type: ignore[operator]
                 f" beats the current setting's {100 * score_before:.2f}, but not beyond the noise at"
-                f" {percent_label(confidence)} ({global_gain.bound_text()}), so the current setting is kept"
+                f" {percent_label(global_confidence)} ({global_gain.bound_text()}), so the current setting is kept"
                 " and the labels' departures are judged against it"
             )
         else:
@@ -748,7 +756,8 @@ def fit_problem(
         cv_global=cv_global, cv_departed=cv_dep, cv_chosen=cv_chosen, gains=gains,
         score_before=score_before, score_after=objective.score(after),
         score_cv_global=score_cv_global, score_cv_chosen=score_cv_chosen, folds=len(parts),
-        notes=notes, objective=objective, confidence=confidence, global_gain=global_gain,
+        notes=notes, objective=objective, confidence=confidence, global_confidence=global_confidence,
+        global_gain=global_gain,
         global_rule=global_rule, global_candidate=winner["name"] if winner is not None else None,
         global_candidates=[dict({key: c[key] for key in ("name", "value", "score_cv", "fold_values")},
                                 grid=_grid_text(c["grid"])) for c in candidates],
@@ -779,18 +788,22 @@ class Choice:
 def fit_choice(
     options: Sequence[Problem], objective: Objective, *, current: int = 0, folds: int = 5, seed: int = 0,
     confidence: float = 0.95, coarse_grid: Optional[Sequence[float]] = None, resamples: int = RESAMPLES,
+    global_confidence: Optional[float] = None,
 ) -> Choice:
     """Pick one option and one global value jointly (e.g. a span finder threshold and the global
     threshold of the span categorizer after it), cross-fitted like :func:`fit_problem`.
 
     ``options[current]`` at its current values is the baseline; the pair fitted on all docs is
     adopted only when the cross-fitted gain of the pair fitted per fold is positive beyond the
-    noise (``confidence``, as :func:`fit_problem`). ``coarse_grid``: a second candidate, the
+    noise (``global_confidence``, by default ``confidence``: the pair is one global choice, as
+    :func:`fit_problem`'s global value). ``coarse_grid``: a second candidate, the
     current option with one global value chosen on that grid (spaCy's ``find-threshold``); the
     candidate with the better cross-fitted score is the one compared with the baseline. Returns
     the :class:`Choice`.
     """
     confidence = check_confidence(confidence)
+    if global_confidence is not None:
+        confidence = check_confidence(global_confidence, "global_confidence")
     base = options[current]
     before_docs = base.counts(base.current)
     before = before_docs.sum(axis=0)
