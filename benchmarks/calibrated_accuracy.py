@@ -242,8 +242,10 @@ def our_calibration(model: Path, dev: Path, output: Path, **options: Any) -> Dic
 
 
 def score_run(task: str, run: Dict[str, Any], dev: Path, test: Path, trials: int,
-              recall_at: Sequence[str] = ()) -> Tuple[Dict[str, Any], Dict[str, numpy.ndarray]]:
-    """Every rule for one trained model: the record and the counts by rule."""
+              recall_at: Sequence[str] = (), calibrated_only: bool = False
+              ) -> Tuple[Dict[str, Any], Dict[str, numpy.ndarray]]:
+    """Every rule for one trained model: the record and the counts by rule (``calibrated_only``:
+    as trained and ``calibrate`` with its defaults only, for a change of the defaults)."""
     import spacy
     from spacy.tokens import DocBin
     from spacy.training import Example
@@ -260,7 +262,7 @@ def score_run(task: str, run: Dict[str, Any], dev: Path, test: Path, trials: int
                               "model": str(model), "labels": labels, "rules": {}}
     counts: Dict[str, numpy.ndarray] = {"as_trained": test_counts(nlp, examples, what, labels)}
     record["rules"]["as_trained"] = summarize(counts["as_trained"], labels)
-    if what == "spans":
+    if what == "spans" and not calibrated_only:
         found = find_global_threshold(nlp, dev, pipe_name, trials)
         nlp.get_pipe(pipe_name).cfg["threshold"] = found["threshold"]
         counts["find_threshold"] = test_counts(nlp, examples, what, labels)
@@ -273,6 +275,7 @@ def score_run(task: str, run: Dict[str, Any], dev: Path, test: Path, trials: int
         calibrated = spacy.load(calibrated_dir)
         counts["calibrated"] = test_counts(calibrated, examples, what, labels)
         record["rules"]["calibrated"] = {**summarize(counts["calibrated"], labels), **calibration}
+    if "refused" not in calibration and not calibrated_only:
         before_dir = model.parent / "decisions" / "model-calibrated-rule-before"
         before = our_calibration(model, dev, before_dir, **RULE_BEFORE)
         counts["calibrated_rule_before"] = test_counts(spacy.load(before_dir), examples, what, labels)
@@ -399,6 +402,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     p.add_argument("--results-dir", default=str(RESULTS), help="where STEM.json is")
     p.add_argument("--out", default=str(RESULTS), help="where STEM_decisions.json and STEM_counts.npz go")
     p.add_argument("--redo", action="store_true", help="score runs already in the decisions file again")
+    p.add_argument("--redo-calibrated", action="store_true", help="score only the calibrated rule (calibrate's"
+                   " defaults) of runs already in the decisions file again, keeping their other rules"
+                   " (after a change of calibrate's defaults)")
     p.add_argument("--report-only", action="store_true", help="recompute the intervals from the saved counts")
     args = p.parse_args(argv)
 
@@ -420,11 +426,23 @@ def main(argv: Optional[List[str]] = None) -> None:
         for run in source["runs"]:
             if wanted and run["name"] not in wanted:
                 continue
-            done = any(r["name"] == run["name"] and r["seed"] == run["seed"] for r in records)
-            if done and not args.redo:
+            previous = next((r for r in records if r["name"] == run["name"] and r["seed"] == run["seed"]), None)
+            if previous is not None and not (args.redo or args.redo_calibrated):
                 continue
             started = time.perf_counter()
-            record, by_rule = score_run(task, run, dev, test, args.trials, recall_at)
+            only = args.redo_calibrated and previous is not None and not args.redo
+            record, by_rule = score_run(task, run, dev, test, args.trials, recall_at, calibrated_only=only)
+            if only:  # the other rules as they were scored before, of the same model
+                assert previous is not None
+                saved = counts.get(f"{run['name']}/as_trained/s{run['seed']}")
+                if saved is None or not numpy.array_equal(saved, by_rule["as_trained"]):
+                    raise SystemExit(f"{run['name']} seed {run['seed']}: the model's test counts differ from"
+                                     " the saved ones (retrained?): use --redo")
+                record["rules"] = {**previous["rules"], "calibrated": record["rules"]["calibrated"]} \
+                    if "calibrated" in record["rules"] else previous["rules"]
+                record["earlier_rules_git_commit"] = previous.get("earlier_rules_git_commit",
+                                                                  previous.get("git_commit"))
+                by_rule = {rule: array for rule, array in by_rule.items() if rule == "calibrated"}
             record["git_commit"] = git_commit()
             record["rerun"] = (f"python -m benchmarks.calibrated_accuracy --results {args.results}"
                                f" --rows {run['name']} --redo"

@@ -8,9 +8,10 @@ held-out counts are pooled, so each rule gets the F1 it would have on dev docs i
 * ``as_trained``: nothing fitted;
 * ``find_threshold``: spaCy's ``find-threshold`` search (one global threshold, ``--trials`` values;
   span tasks only);
-* ``global_only``: ``calibrate`` with ``--min-support`` above every label's dev support, so no
-  label departs from the one global value;
-* ``calibrate@C`` for each ``--confidences`` value C: ``calibrate --confidence C`` (cross-fitted
+* ``global_only``: ``calibrate --global-confidence 0.95`` with ``--min-support`` above every
+  label's dev support, so no label departs from the one global value;
+* ``calibrate@C`` for each ``--confidences`` value C: ``calibrate --confidence C
+  --global-confidence C`` (one bar for the global value and the departures; cross-fitted
   per-label departures, each adopted only when its gain is beyond the noise at C; ``calibrate@0``
   is the rule before the noise check). This is where ``calibrate``'s default confidence is chosen;
 * ``calibrate@C/global@G`` for each ``--pairs`` value ``C:G``: ``calibrate --confidence C
@@ -105,9 +106,11 @@ def held_out_counts(model: Path, task: str, dev: Path, folds: int, trials: int,
     as_trained = spacy.load(model)
     examples = read_dev(as_trained, dev)[:dev_limit]
     labels = model_labels(as_trained, pipe_name, examples, what)
-    by_rule = {confidence_rule(c): {"confidence": c} for c in confidences}
+    # calibrate@C: one bar C for the global value and the departures (the rule of the studies
+    # before calibrate's global value got its own bar); global_only: the global value at 0.95
+    by_rule = {confidence_rule(c): {"confidence": c, "global_confidence": c} for c in confidences}
     by_rule.update({pair_rule(c, g): {"confidence": c, "global_confidence": g} for c, g in pairs})
-    by_rule["global_only"] = {"min_support": NO_DEPARTURE}
+    by_rule["global_only"] = {"min_support": NO_DEPARTURE, "global_confidence": 0.95}
     rules = ["as_trained"] + (["find_threshold"] if what == "spans" else []) + ["global_only"] \
         + [confidence_rule(c) for c in confidences] + [pair_rule(c, g) for c, g in pairs]
     counts = {rule: numpy.zeros((len(examples), len(labels), 3), dtype="int32") for rule in rules}

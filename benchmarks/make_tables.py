@@ -923,8 +923,9 @@ def held_out_rule(rule: str) -> str:
     """How the rules table names a rule of ``benchmarks/calibration_rules.py``."""
     if rule.startswith("calibrate@"):
         confidence, _, global_confidence = rule.split("@", 1)[1].partition("/global@")
-        return f"`calibrate --confidence {confidence}" + (
-            f" --global-confidence {global_confidence}`" if global_confidence else "`")
+        if not global_confidence:  # the studies' single bar for the global value and the departures
+            return f"`calibrate --confidence {confidence}` (one bar)"
+        return f"`calibrate --confidence {confidence} --global-confidence {global_confidence}`"
     return HELD_OUT_RULES.get(rule, rule)
 
 
@@ -954,8 +955,48 @@ def rules_table(results_dir: Path, stem: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-for _stem in ("uner_recall", "uner_spans_rules", "uner_calib", "conll03_calib", "uner_spans_calib"):
+for _stem in ("uner_recall", "uner_spans_rules", "uner_calib", "conll03_calib", "uner_spans_calib",
+              "uner_spans_calib_split", "uner_calib_split", "conll03_calib_split"):
     generator(f"rules_{_stem}")(lambda results_dir, _s=_stem: rules_table(results_dir, _s))
+
+SPLIT_STUDIES = {"uner_spans_calib_split": "UNER n-gram spans, BCE / set DSC / log-dice / spaCy",
+                 "uner_calib_split": "UNER entities, CE / DSC / CE then DSC",
+                 "conll03_calib_split": "CoNLL-2003 entities, CE / DSC / CE then DSC"}
+SPLIT_RULES = ("calibrate@0", "calibrate@0.95", "calibrate@0.95/global@0", "calibrate@0.95/global@0.5",
+               "calibrate@0.99/global@0", "find_threshold")
+
+
+def rules_summary(results_dir: Path) -> str:
+    """Per held-out dev study, each rule's mean (over rows) of its pooled held-out F1 gain over
+    the model as trained; the best rule of a study in bold, ``-`` where the study lacks it."""
+    header = ["study (its table below)", "dev docs"] + [held_out_rule(r) for r in SPLIT_RULES]
+    lines = ["| " + " | ".join(header) + " |", "|---|---|" + "---|" * len(SPLIT_RULES)]
+    averages: Dict[str, List[float]] = {rule: [] for rule in SPLIT_RULES}
+    for stem, title in SPLIT_STUDIES.items():
+        data = load_results(results_dir, f"{stem}_rules")
+        gains: Dict[str, List[float]] = {}
+        for c in data["comparisons"]:
+            if c["a"].split("/", 1)[1] == "as_trained":
+                gains.setdefault(c["b"].split("/", 1)[1], []).append(c["pooled"]["delta"])
+        means = {rule: statistics.mean(gains[rule]) for rule in SPLIT_RULES if rule in gains}
+        best = max(means.values())
+        cells = [title, f"{data['runs'][0]['dev_docs']:,}"]
+        for rule in SPLIT_RULES:
+            if rule not in means:
+                cells.append("-")
+                continue
+            averages[rule].append(means[rule])
+            text = f"{means[rule]:+.2f}"
+            cells.append(f"**{text}**" if abs(means[rule] - best) < 0.005 else text)
+        lines.append("| " + " | ".join(cells) + " |")
+    cells = ["mean of the studies that have every rule", ""]
+    complete = [rule for rule in SPLIT_RULES if len(averages[rule]) == len(SPLIT_STUDIES)]
+    cells += [f"{statistics.mean(averages[rule]):+.2f}" if rule in complete else "-" for rule in SPLIT_RULES]
+    lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+generator("rules_split_summary")(rules_summary)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -276,3 +276,13 @@ def test_tiny_harness_runs_and_calibrates_on_made_up_files(tmp_path):
     counts = dict(numpy.load(out / "ud_zh_counts.npz"))
     assert counts["ce/as_trained/s0"].shape[1:] == (len(by_row["ce"]["labels"]), 3)
     assert decisions["rarest"]["label"] in decisions["rarest"]["train_counts"]
+    # after a change of calibrate's defaults: only the calibrated rule is scored again
+    calibrated_accuracy.main(["--results", "ud_zh", "--results-dir", str(out), "--out", str(out),
+                              "--resamples", "50", "--rows", "ce", "--redo-calibrated"])
+    again = {r["name"]: r for r in json.loads((out / "ud_zh_decisions.json").read_text())["runs"]}
+    new, old = again["ce"]["rules"], by_row["ce"]["rules"]
+    assert set(new) == set(old) and all(new[rule] == old[rule] for rule in old if rule != "calibrated")
+    assert new["calibrated"]["f"] == old["calibrated"]["f"]  # the same defaults: the same choice
+    assert new["calibrated"]["components"] == old["calibrated"]["components"]
+    assert again["spacy"] == by_row["spacy"]
+    assert again["ce"]["earlier_rules_git_commit"] == by_row["ce"]["git_commit"]

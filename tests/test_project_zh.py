@@ -1,7 +1,8 @@
 """The Chinese data sets of the project template (issue 23): ``ud_zh`` / ``ud_zh_xpos`` (joint word
 segmentation + POS with ``dice_seg_tagger``) and ``uner_zh`` (``dice_ner`` over characters), their
-configs (``configs/seg_tagger_*.cfg``, ``configs/ner_zh_*.cfg``), the character n-gram embedding of
-the CNN (``spacy-dice.CharNgramEmbed.v1``), ``init-config --lang zh``, and spaCy's ``tagger`` on the
+configs (``configs/seg_tagger_*.cfg``, ``configs/ner_zh_*.cfg``), the character n-gram embedding
+``spacy-dice.CharNgramEmbed.v1`` (a layer a config can use; the shipped CNNs embed the characters
+with spaCy's hash features), ``init-config --lang zh``, and spaCy's ``tagger`` on the
 BILU-POS tags as the seg tagger's baseline, scored by the same joint metric
 (``spacy-dice.bilu_tag_words_scorer.v1``).
 
@@ -191,7 +192,7 @@ def test_project_config_gives_a_zh_pipeline(dataset, backbone):
     assert config["training"]["score_weights"][score] == 1.0
     assert config["system"]["seed"] == 2 and config["training"]["max_steps"] == 9
     if backbone == "cnn":
-        assert config["components"]["tok2vec"]["model"]["embed"]["@architectures"] == "spacy-dice.CharNgramEmbed.v1"
+        assert config["components"]["tok2vec"]["model"]["embed"]["@architectures"] == "spacy.MultiHashEmbed.v2"
     else:
         assert config["paths"]["transformer_model"] == CHINESE_TRANSFORMER
         assert section["head_learn_rate_scale"] == 200.0
@@ -222,7 +223,7 @@ def test_init_config_knows_the_seg_tagger_for_zh():
     config = Config().from_str(generate_config(["seg_tagger"], loss="dsc", lang="zh"), interpolate=False)
     assert config["nlp"]["lang"] == "zh" and dict(config["nlp"]["tokenizer"]) == CHAR_TOKENIZER
     assert config["components"]["seg_tagger"]["factory"] == "dice_seg_tagger"
-    assert config["components"]["tok2vec"]["model"]["embed"]["@architectures"] == "spacy-dice.CharNgramEmbed.v1"
+    assert config["components"]["tok2vec"]["model"]["embed"]["@architectures"] == "spacy.MultiHashEmbed.v2"
     assert config["training"]["score_weights"]["pos_f"] == 1.0
     trf = Config().from_str(generate_config(["seg_tagger"], backbone="trf", lang="zh"), interpolate=False)
     assert trf["paths"]["transformer_model"] == CHINESE_TRANSFORMER

@@ -32,8 +32,8 @@ CONFIDENCE_HELP = (
     " bootstrap over dev docs), in [0, 1); 0: adopt any positive gain (the rule before)"
 )
 GLOBAL_CONFIDENCE_HELP = (
-    "The same for the one global value (and the span finder's threshold), in [0, 1); default:"
-    " --confidence's"
+    "The same for the one global value (and the span finder's threshold), in [0, 1); 0: adopted"
+    " when its cross-fitted gain is positive (chosen on held-out dev folds, docs/CALIBRATION.md)"
 )
 T = TypeVar("T")
 
@@ -83,13 +83,13 @@ def calibrate_command(
     report: Optional[Path] = typer.Option(None, "--report", help="Report path stem: writes STEM.json and STEM.md (default: OUT-calibration.json/.md next to OUT)"),
     gpu_id: int = typer.Option(-1, "--gpu-id", help="GPU id, -1 for CPU"),
     confidence: float = typer.Option(0.95, "--confidence", help=CONFIDENCE_HELP),
-    global_confidence: Optional[float] = typer.Option(None, "--global-confidence", help=GLOBAL_CONFIDENCE_HELP),
+    global_confidence: float = typer.Option(0.0, "--global-confidence", help=GLOBAL_CONFIDENCE_HELP),
 ) -> None:
     """Calibrate the decisions of a trained pipeline on a dev set and save it as a new pipeline.
 
-    One global threshold / bias per component first; a label departs from it only when its
-    cross-fitted gain on dev is positive beyond the noise (--confidence) and it has --min-support
-    dev positives.
+    One global threshold / bias per component first, adopted when its cross-fitted gain on dev is
+    positive (--global-confidence); a label departs from it only when its cross-fitted gain is
+    positive beyond the noise (--confidence) and it has --min-support dev positives.
     """
     from ..decisions import calibrate_model
 
@@ -112,7 +112,7 @@ def project_calibrate_command(
     report: Optional[Path] = typer.Option(None, "--report", help="Report stem (default: OUT-calibration)"),
     gpu_id: int = typer.Option(-1, "--gpu-id"),
     confidence: float = typer.Option(0.95, "--confidence", help=CONFIDENCE_HELP),
-    global_confidence: Optional[float] = typer.Option(None, "--global-confidence", help=GLOBAL_CONFIDENCE_HELP),
+    global_confidence: float = typer.Option(0.0, "--global-confidence", help=GLOBAL_CONFIDENCE_HELP),
 ) -> None:
     """The project's calibrate step: calibrate MODEL on dev into OUTPUT, evaluate it on test."""
     if str(enabled).strip().lower() in FALSE:

@@ -63,6 +63,16 @@ from .targets import (
     token_gold,
 )
 
+DEFAULT_CONFIDENCE = 0.95
+"""The bar of a label's departure from the global value: the one-sided confidence that its
+cross-fitted gain is beyond the noise of dev (paired bootstrap over the dev docs)."""
+
+DEFAULT_GLOBAL_CONFIDENCE = 0.0
+"""The bar of the one global value: 0, adopted when its cross-fitted gain is positive. Chosen on
+held-out dev folds (``benchmarks/calibration_rules.py``, docs/BENCHMARKS.md "Which confidence"):
+a 0.95 bar for the global value too left most span-threshold gains behind, and on small entity
+dev sets it did not protect better."""
+
 FINDER_GRID = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7)
 """Span finder thresholds tried (the same value for start and end), each with the span
 categorizer re-run on the candidates it proposes."""
@@ -191,8 +201,8 @@ def calibrate(
     seed: int = 0,
     min_support: int = 20,
     components: Optional[Sequence[str]] = None,
-    confidence: float = 0.95,
-    global_confidence: Optional[float] = None,
+    confidence: float = DEFAULT_CONFIDENCE,
+    global_confidence: Optional[float] = DEFAULT_GLOBAL_CONFIDENCE,
 ) -> Calibration:
     """Calibrate ``nlp``'s decisions on the dev ``examples`` in place (see the module
     docstring): ``metric`` ``f1`` (the pipeline's score) or ``recall`` (keeping ``min_precision``,
@@ -203,9 +213,11 @@ def calibrate(
     dev: the one-sided ``confidence`` (in [0, 1)) of a paired bootstrap over the dev docs; for
     threshold settings one global threshold on spaCy's ``find-threshold`` grid
     (:data:`.search.COARSE_THRESHOLD_GRID`) is a candidate beside the fine one.
-    ``global_confidence``: a separate bar for the global value (and the span finder's joint
-    choice), ``None`` for ``confidence``'s. ``confidence=0`` (and no other ``global_confidence``)
-    is the rule before: any positive cross-fitted gain, no ``find-threshold`` candidate.
+    ``global_confidence``: the bar of the one global value (and of the span finder's joint
+    choice), by default 0 (:data:`DEFAULT_GLOBAL_CONFIDENCE`: adopted when its cross-fitted gain is
+    positive, as ``find-threshold`` adopts its best value but scored on held-out folds); ``None``:
+    ``confidence``'s. ``confidence=0`` with ``global_confidence`` 0 is the rule before: any
+    positive cross-fitted gain, no ``find-threshold`` candidate.
     Returns the :class:`Calibration`
     (per component its settings, ``Result.config``, and the report data, for
     :mod:`.report`). Raises :class:`CalibrationError` naming the parameter at fault, or when

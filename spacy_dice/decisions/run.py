@@ -18,7 +18,16 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 from ..formatting import percent
-from .calibration import Calibration, CalibrationError, calibrate, parse_confidence, parse_min_precision, read_dev
+from .calibration import (
+    DEFAULT_CONFIDENCE,
+    DEFAULT_GLOBAL_CONFIDENCE,
+    Calibration,
+    CalibrationError,
+    calibrate,
+    parse_confidence,
+    parse_min_precision,
+    read_dev,
+)
 from .report import to_json, to_markdown
 from .write import check_output, report_stem, write_pipeline, write_report
 
@@ -63,8 +72,8 @@ def calibrate_model(
     components: Union[None, str, Sequence[str]] = None,
     report: Optional[PathLike] = None,
     gpu_id: int = -1,
-    confidence: float = 0.95,
-    global_confidence: Optional[float] = None,
+    confidence: float = DEFAULT_CONFIDENCE,
+    global_confidence: Optional[float] = DEFAULT_GLOBAL_CONFIDENCE,
 ) -> CalibratedModel:
     """Calibrate the pipeline saved at ``model`` on the dev set ``dev`` (a ``.spacy`` file) and
     save it as a new pipeline at ``output`` (atomically; an existing ``output``, or ``model``
@@ -73,7 +82,8 @@ def calibrate_model(
     ``min_support``, ``seed``, ``components`` (names, or a comma-separated string; default every
     calibratable one) and ``confidence`` (in [0, 1): a change is adopted only when its
     cross-fitted gain is beyond the noise of dev at that one-sided confidence; 0: any positive
-    gain) and ``global_confidence`` (the global value's bar; ``None``: ``confidence``) are
+    gain) and ``global_confidence`` (the global value's bar, 0 by default: adopted on a positive
+    cross-fitted gain; ``None``: ``confidence``'s) are
     :func:`~.calibration.calibrate`'s; ``gpu_id`` >= 0 runs on that GPU.
 
     Returns a :class:`CalibratedModel`. Raises :class:`~.calibration.CalibrationError` for bad
@@ -138,8 +148,8 @@ def calibrate_and_evaluate(
     before: Optional[PathLike] = None,
     report: Optional[PathLike] = None,
     gpu_id: int = -1,
-    confidence: float = 0.95,
-    global_confidence: Optional[float] = None,
+    confidence: float = DEFAULT_CONFIDENCE,
+    global_confidence: Optional[float] = DEFAULT_GLOBAL_CONFIDENCE,
 ) -> CalibratedAndTested:
     """The project's calibrate step: :func:`calibrate_model` of ``model`` on ``dev`` into
     ``output`` (replaced when it exists), then ``spacy evaluate`` of ``output`` on ``test`` into
