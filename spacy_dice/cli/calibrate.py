@@ -28,8 +28,8 @@ FLAGS = {
     "global_confidence": "--global-confidence",
 }
 CONFIDENCE_HELP = (
-    "One-sided confidence that a change's cross-fitted gain is beyond the noise of dev (paired"
-    " bootstrap over dev docs), in [0, 1); 0: adopt any positive gain (the rule before)"
+    "One-sided confidence that a label's departure gains beyond the noise of dev (paired bootstrap"
+    " of its cross-fitted gain over dev docs), in [0, 1); 0: adopt any positive gain (the rule before)"
 )
 GLOBAL_CONFIDENCE_HELP = (
     "The same for the one global value (and the span finder's threshold), in [0, 1); 0: adopted"

@@ -18,8 +18,8 @@ The procedure (:func:`fit_problem`):
    The held-out counts are kept per doc (each doc's row comes from the fold that held it out),
    so their sums are the pooled totals and a bootstrap over docs can resample them.
 3. **Rules**: the global value is adopted only when its cross-fitted gain over the current
-   setting is positive beyond the noise of dev (at ``global_confidence``, by default the same
-   ``confidence`` as the departures); a label departs from it only when it has at least
+   setting is positive beyond the noise of dev at ``global_confidence`` (here by default the
+   departures' ``confidence``; ``calibrate``'s default is 0: any positive gain); a label departs from it only when it has at least
    ``min_support`` gold positives on dev, its F1 is not 0 both at the base and with its own value
    (nothing to fit), and its cross-fitted gain is positive beyond the noise. "Beyond the noise"
    (:class:`Gain`): the (1 - ``confidence``) quantile of the gains of ``resamples`` paired
