@@ -80,10 +80,11 @@ def _fixed_candidates(per_doc, n_docs=60):
                               numpy.ones(n_docs, dtype=bool))
 
 
-def _report(fit, confidence, n_docs=60):
-    """A :class:`Calibration` of one ``dice_spancat`` whose search gave ``fit``."""
+def _report(fit, confidence, n_docs=60, **options):
+    """A :class:`Calibration` of one ``dice_spancat`` whose search gave ``fit`` (``options``: more
+    calibration options, e.g. ``global_confidence``)."""
     result = Result("spancat", "dice_spancat", "thresholds", fit.objective.describe(), "spans_sc_f", fit=fit)
-    options = dict(metric="f1", min_precision=0.0, folds=5, seed=0, min_support=5, confidence=confidence)
+    options = dict(metric="f1", min_precision=0.0, folds=5, seed=0, min_support=5, confidence=confidence, **options)
     return Calibration([result], {}, n_docs, options)
 
 
@@ -149,9 +150,7 @@ def test_the_global_value_has_its_own_bar():
     assert all(fit_problem(problem, Objective(), min_support=5, confidence=0).departed)  # the rule before
     fit = fit_problem(problem, Objective(), min_support=5, global_confidence=0)
     assert not any(fit.departed) and all("not beyond the noise at 95%" in r or "<= 0" in r for r in fit.reasons)
-    md = to_markdown(Calibration([Result("spancat", "dice_spancat", "thresholds", "F1", "spans_sc_f", fit=fit)],
-                                 {}, 200, dict(metric="f1", min_precision=0.0, folds=5, seed=0, min_support=5,
-                                               confidence=0.95, global_confidence=0.0)))
+    md = to_markdown(_report(fit, 0.95, n_docs=200, global_confidence=0.0))
     assert "confidence 0.95" in md and "the global value's bar: confidence 0 (adopted when" in md
     with pytest.raises(ValueError, match=r"^global_confidence=1: use a number in \[0, 1\)"):
         fit_problem(problem, Objective(), global_confidence=1)
