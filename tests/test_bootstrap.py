@@ -10,6 +10,8 @@ from conftest import train
 from span_synthetic import SMALL_SPANCAT_MODEL, span_examples
 from synthetic import SMALL_TAGGER_MODEL, ner_examples
 
+from spacy_dice.corpus._docs import SOURCE_DOC
+
 
 def _random_counts(rng, n_docs=300, n_labels=3, scale=2):
     return rng.poisson(scale, size=(n_docs, n_labels, 3)).astype("int32")
@@ -154,8 +156,9 @@ def test_rules_are_scored_on_dev_docs_they_were_not_fitted_on(tmp_path):
     from benchmarks.calibrated_accuracy import model_labels, test_counts
     from benchmarks.calibration_rules import held_out_counts, parse_pairs
 
-    assert parse_pairs("0.95:0, 0.99:0.5") == [(0.95, 0.0), (0.99, 0.5)]
-    for bad in ("0.95", "0.95:1", "a:b"):
+    assert parse_pairs("0.95:0, 0.99:0.5:holm,0.95:0:holm:source") == [
+        (0.95, 0.0, "none", "doc"), (0.99, 0.5, "holm", "doc"), (0.95, 0.0, "holm", "source")]
+    for bad in ("0.95", "0.95:1", "a:b", "0.95:0:bonferroni", "0.95:0:holm:x", "0.95:0:holm:doc:1"):
         with pytest.raises(ValueError, match="--pairs"):
             parse_pairs(bad)
 
@@ -167,10 +170,18 @@ def test_rules_are_scored_on_dev_docs_they_were_not_fitted_on(tmp_path):
     dev = span_examples(nlp, 30, seed=7)
     DocBin(docs=[eg.reference for eg in dev]).to_disk(tmp_path / "dev.spacy")
     found = held_out_counts(tmp_path / "model", "uner_spans", tmp_path / "dev.spacy", folds=3, trials=11,
-                            pairs=parse_pairs("0.95:0"))
+                            pairs=parse_pairs("0.95:0,0.95:0:holm"))
     assert set(found["counts"]) == {"as_trained", "find_threshold", "global_only", "calibrate@0", "calibrate@0.95",
-                                    "calibrate@0.95/global@0"}
+                                    "calibrate@0.95/global@0", "calibrate@0.95/global@0/holm"}
     assert len(found["chosen"]["calibrate@0.95/global@0"]) == 3
+    # --extend: the rules already counted are kept as saved, the others fitted as before
+    saved = {"calibrate@0": (found["counts"]["calibrate@0"] + 1, found["chosen"]["calibrate@0"])}
+    extended = held_out_counts(tmp_path / "model", "uner_spans", tmp_path / "dev.spacy", folds=3, trials=11,
+                               pairs=parse_pairs("0.95:0:holm"), saved=saved)
+    assert list(extended["counts"])[0] == "calibrate@0"
+    assert (extended["counts"]["calibrate@0"] == found["counts"]["calibrate@0"] + 1).all()
+    for rule in ("as_trained", "calibrate@0.95", "calibrate@0.95/global@0/holm"):
+        assert (extended["counts"][rule] == found["counts"][rule]).all(), rule
     assert found["n_docs"] == 30 and found["labels"] == model_labels(nlp, "spancat", dev, "spans")
     whole = test_counts(nlp, dev, "spans", found["labels"])
     assert (found["counts"]["as_trained"] == whole).all()
@@ -178,3 +189,37 @@ def test_rules_are_scored_on_dev_docs_they_were_not_fitted_on(tmp_path):
     gold = whole[..., 0] + whole[..., 2]
     for counts in found["counts"].values():  # every rule sees every gold span once
         assert ((counts[..., 0] + counts[..., 2]) == gold).all()
+    assert found["outer_unit"] == "doc" and found["n_units"] == 30
+    # dev docs that name their source documents (3 sentences each): the outer folds take whole sources,
+    # and a study counted on other folds cannot be extended
+    for i, eg in enumerate(dev):
+        eg.reference.user_data[SOURCE_DOC] = f"source-{i // 3}"
+    DocBin(docs=[eg.reference for eg in dev], store_user_data=True).to_disk(tmp_path / "dev_sources.spacy")
+    by_source = held_out_counts(tmp_path / "model", "uner_spans", tmp_path / "dev_sources.spacy", folds=3,
+                                trials=11, confidences=[0.95], pairs=parse_pairs("0.95:0:holm:source"))
+    assert by_source["outer_unit"] == "source" and by_source["n_units"] == 10
+    assert "calibrate@0.95/global@0/holm/source" in by_source["counts"]
+    assert (by_source["counts"]["as_trained"] == whole).all()
+    with pytest.raises(ValueError, match="--extend"):
+        held_out_counts(tmp_path / "model", "uner_spans", tmp_path / "dev_sources.spacy", folds=3, trials=11,
+                        confidences=[0.95], saved=saved, saved_unit="doc")
+
+
+def test_resampling_whole_source_documents():
+    """``units``: a resample draws whole source documents. One doc per unit is the doc-level
+    bootstrap; a test set whose every document is three copies of one sentence holds a third of
+    the evidence it seems to, and its interval by source is the one of the single sentences."""
+    from benchmarks.bootstrap import by_unit
+
+    rng = numpy.random.RandomState(0)
+    a, b = _random_counts(rng, n_docs=100), _random_counts(rng, n_docs=100)
+    counts = {"x/as_trained/s0": numpy.repeat(a, 3, axis=0), "x/calibrated/s0": numpy.repeat(b, 3, axis=0)}
+    units = numpy.repeat(numpy.arange(100), 3)
+    assert (by_unit(counts["x/as_trained/s0"], units) == 3 * a).all()
+    by_doc = seed_intervals(counts, "x/as_trained", "x/calibrated", [0])["pooled"]
+    by_source = seed_intervals(counts, "x/as_trained", "x/calibrated", [0], units=units)["pooled"]
+    alone = seed_intervals(counts, "x/as_trained", "x/calibrated", [0], units=numpy.arange(300))["pooled"]
+    assert (alone.low, alone.high) == (by_doc.low, by_doc.high)
+    single = paired_interval([3 * a], [3 * b])
+    assert (by_source.low, by_source.high) == (single.low, single.high)
+    assert by_source.high - by_source.low > 1.4 * (by_doc.high - by_doc.low)

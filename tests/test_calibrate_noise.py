@@ -6,6 +6,8 @@ import json
 
 import numpy
 import pytest
+import spacy
+from spacy.training import Example
 from typer.testing import CliRunner
 
 from spacy_dice.cli import app
@@ -18,16 +20,28 @@ from spacy_dice.decisions import (
     to_json,
     to_markdown,
 )
-from spacy_dice.decisions.calibration import Calibration, Result, _search_options, parse_confidence
+from spacy_dice.corpus._docs import SOURCE_DOC
+from spacy_dice.decisions.calibration import (
+    Calibration,
+    Result,
+    _search_options,
+    calibrate,
+    dev_units,
+    parse_confidence,
+)
 from spacy_dice.decisions.report import edge_note
 from spacy_dice.decisions.search import (
     COARSE,
     COARSE_THRESHOLD_GRID,
     CURRENT,
     FINE,
+    Gain,
     Resampler,
     fit_choice,
+    group_problem,
+    holm_gains,
     paired_gain,
+    percent_label,
 )
 from spacy_dice.decisions.targets import Candidates, threshold_problem
 
@@ -38,24 +52,26 @@ with one sure positive, two sure negatives and one ambiguous candidate per doc, 
 every share of them predicted when q**2 + 2q = 1."""
 
 
-def _flat_candidates(seed, n_docs=200, labels=2):
+def _flat_candidates(seed, n_docs=200, labels=2, per_source=1):
     """A synthetic model whose scores do not depend on the label where the decision is made: per
     doc and label one sure positive (0.9), two sure negatives (0.1) and one ambiguous candidate
     scored uniformly in [0.3, 0.7] whatever its gold (positive with probability :data:`FLAT_Q`),
-    so every threshold between 0.3 and 0.7 has the same expected F1 and any gain there is noise."""
+    so every threshold between 0.3 and 0.7 has the same expected F1 and any gain there is noise.
+    ``per_source`` docs in a row share their ambiguous candidates (see :func:`_clustered_candidates`)."""
     rng = numpy.random.RandomState(seed)
     docs, probs, gold = [], [], []
     total = numpy.zeros((n_docs, labels), dtype="int64")
-    for d in range(n_docs):
-        for i in range(labels):
-            for p, positive in ((0.9, True), (0.1, False), (0.1, False),
-                                (rng.uniform(0.3, 0.7), rng.random_sample() < FLAT_Q)):
-                row = numpy.zeros(labels)
-                row[i] = p
-                is_gold = numpy.zeros(labels, dtype=bool)
-                is_gold[i] = positive
-                docs.append(d), probs.append(row), gold.append(is_gold)
-                total[d, i] += int(positive)
+    for source in range(0, n_docs, per_source):
+        shared = [(rng.uniform(0.3, 0.7), rng.random_sample() < FLAT_Q) for _ in range(labels)]
+        for d in range(source, min(source + per_source, n_docs)):
+            for i in range(labels):
+                for p, positive in ((0.9, True), (0.1, False), (0.1, False), shared[i]):
+                    row = numpy.zeros(labels)
+                    row[i] = p
+                    is_gold = numpy.zeros(labels, dtype=bool)
+                    is_gold[i] = positive
+                    docs.append(d), probs.append(row), gold.append(is_gold)
+                    total[d, i] += int(positive)
     return Candidates(numpy.asarray(docs), numpy.asarray(probs), numpy.asarray(gold), total,
                       numpy.ones(n_docs, dtype=bool))
 
@@ -101,8 +117,9 @@ def test_a_gain_that_is_pure_noise_keeps_the_current_setting(seed):
     # every gain that is positive is within the noise, and says so
     for gain, reason in zip([fit.global_gain] + fit.label_gains, [fit.global_rule] + fit.reasons):
         assert not gain.beyond_noise
-        if gain.positive:
-            assert gain.lower <= 0 and "not beyond the noise at 95%" in reason
+        if gain.positive:  # the global value at 95 %, the two labels under Holm at 97.5 % and 95 %
+            assert gain.lower <= 0 and f"not beyond the noise at {percent_label(gain.confidence)}" in reason
+    assert sorted(g.confidence for g in fit.label_gains) == [0.95, 0.975]
     assert any("not beyond the noise" in text for text in fit.notes + fit.reasons + [fit.global_rule])
 
 
@@ -132,7 +149,8 @@ def test_a_large_real_gain_moves_the_setting():
     assert fit.after_values[0] < 0.35 and 0.5 < fit.after_values[1] < 0.75
     (moved,) = [i for i in range(2) if fit.departed[i]]
     assert fit.reasons[moved].startswith("own value: cross-fitted gain +")
-    assert "one-sided 95% lower bound +" in fit.reasons[moved]
+    # two labels tested: the first-ranked at Holm's 1 - 0.05 / 2
+    assert "one-sided 97.5% lower bound +" in fit.reasons[moved] and "(Holm, one family of 2 labels)" in fit.reasons[moved]
     lo, hi = fit.label_gains[moved].interval
     assert 0 < lo <= fit.label_gains[moved].value <= hi
 
@@ -172,6 +190,172 @@ def test_higher_confidence_keeps_more_and_the_bound_is_the_quantile():
     strict = paired_gain(fit.objective, fit.cv_global_docs, problem.counts(problem.current), resampler,
                          confidence=0.99)
     assert strict.lower <= again.lower
+
+
+def _gain(share_at_or_below_zero, resamples=1000):
+    """A :class:`Gain` of +1 point whose resampled gains are <= 0 in that share of resamples."""
+    below = int(round(share_at_or_below_zero * resamples))
+    samples = numpy.concatenate([numpy.full(below, -0.01), numpy.full(resamples - below, 0.01)])
+    return Gain(0.01, True, 0.95, None, (-0.01, 0.01), resamples, p_value=below / resamples, samples=samples)
+
+
+def test_holm_judges_the_k_th_label_of_m_at_one_minus_alpha_over_m_minus_k():
+    judged, held_back = holm_gains({0: _gain(0.0), 1: _gain(0.02), 2: _gain(0.04)}, 0.95)
+    assert [round(judged[i].confidence, 4) for i in (0, 1, 2)] == [round(1 - 0.05 / 3, 4), 0.975, 0.95]
+    assert all(g.beyond_noise for g in judged.values()) and held_back == {}
+    # the second-ranked label (3 % of resamples <= 0) fails its 97.5 % bar: Holm stops there, and the
+    # third (4 %), which would pass 95 % on its own, is held back by it
+    judged, held_back = holm_gains({0: _gain(0.0), 1: _gain(0.03), 2: _gain(0.04)}, 0.95)
+    assert judged[0].beyond_noise and not judged[1].beyond_noise and held_back == {2: 1}
+    assert _gain(0.04).at(0.95).beyond_noise
+    # ranked by p-value, whatever the label order
+    judged, _ = holm_gains({0: _gain(0.04), 1: _gain(0.0)}, 0.95)
+    assert judged[1].confidence == 0.975 and judged[0].confidence == 0.95
+
+
+@pytest.mark.slow  # 24 searches with their bootstraps
+def test_holm_moves_fewer_labels_of_a_noise_model_than_one_bar_each():
+    """Six labels whose gains are pure noise, twelve dev sets of 120 docs: at 95 % per label, four dev
+    sets move a label; with Holm's correction one does. (The bootstrap bound holds the held-out
+    predictions fixed, so it leaves out the noise of the fit itself: on small dev sets even one
+    label's bar is passed by noise more often than 5 % of the time, and the correction cuts that,
+    it does not make it exact.)"""
+    labels = [f"L{i}" for i in range(6)]
+    moved = {"none": 0, "holm": 0}
+    for seed in range(12):
+        problem = threshold_problem(_flat_candidates(seed, n_docs=120, labels=6), labels, [0.5] * 6, THRESHOLD_GRID)
+        for correction in moved:
+            fit = fit_problem(problem, Objective(), min_support=5, correction=correction)
+            moved[correction] += any(fit.departed)
+            if correction == "holm":
+                tested = [r for r in fit.reasons if "not beyond the noise" in r]
+                assert all("Holm, one family of 6 labels" in r for r in tested)
+    assert moved == {"none": 4, "holm": 1}
+
+
+def test_holm_lets_a_large_real_gain_through_and_says_so():
+    labels, candidates = _one_real_gain_among_noise()
+    problem = threshold_problem(candidates, labels, [0.5] * 4, THRESHOLD_GRID)
+    fit = fit_problem(problem, Objective(), min_support=5, correction="holm")
+    assert fit.departed == [True, False, False, False] and fit.correction == "holm"
+    assert "Holm, one family of 4 labels" in fit.reasons[0] and "99.5" not in fit.reasons[0]
+    assert fit.label_gains[0].confidence == pytest.approx(1 - 0.05 / 4)
+    assert fit.label_gains[0].to_json()["lower_bound_is"] == "one-sided 98.75%"
+    md = to_markdown(_report(fit, 0.95, n_docs=120, correction="holm"))
+    assert "one family (Holm's step-down" in md and "98.75%" in md
+    assert to_json(_report(fit, 0.95, n_docs=120, correction="holm"))["components"][0]["summary"]["correction"] == "holm"
+
+
+def _one_real_gain_among_noise(n_docs=120):
+    """Label R: its positives scored 0.96, its negatives 0.93 (only a threshold above 0.93 and at most
+    0.96 keeps the positives alone, where the current 0.5 takes every candidate; as a global value it
+    would drop the other labels' sure positives at 0.9); labels N1-N3 of :func:`_flat_candidates`
+    (noise)."""
+    noise = _flat_candidates(3, n_docs=n_docs, labels=4)
+    probs, gold = noise.probs.copy(), noise.is_gold.copy()
+    first = numpy.flatnonzero(probs[:, 0] > 0)
+    probs[first, 0] = numpy.where(gold[first, 0], 0.96, 0.93)
+    return ["R", "N1", "N2", "N3"], Candidates(noise.doc, probs, gold, noise.total, noise.annotated)
+
+
+@pytest.mark.parametrize("value", ["bonferroni", "", None, 1])
+def test_a_bad_correction_is_refused_naming_it(value):
+    problem = threshold_problem(_flat_candidates(0, n_docs=20), ["A", "B"], [0.5, 0.5], THRESHOLD_GRID)
+    with pytest.raises(ValueError, match=r"correction=.*'holm'.*'none'"):
+        fit_problem(problem, Objective(), correction=value)
+
+
+def test_the_cli_correction_flag_default_is_the_librarys_and_a_bad_one_is_refused(tmp_path):
+    from spacy_dice.cli import calibrate as cli
+    from spacy_dice.decisions.calibration import DEFAULT_CORRECTION
+
+    assert cli.DEFAULT_CORRECTION == DEFAULT_CORRECTION
+    for command in (["calibrate", str(tmp_path / "model"), str(tmp_path / "dev.spacy"), "-o", str(tmp_path / "out")],
+                    ["project-calibrate", "--model", str(tmp_path / "model"), "--dev", "d.spacy", "--test",
+                     "t.spacy", "--output", str(tmp_path / "out"), "--metrics", str(tmp_path / "m")]):
+        result = CliRunner().invoke(app, command + ["--correction", "bonferroni"])
+        text = " ".join(result.output.split())
+        assert result.exit_code == 1 and "--correction 'bonferroni'" in text and "'holm'" in text, text
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_at_confidence_0_the_correction_changes_nothing():
+    problem = threshold_problem(_flat_candidates(4, n_docs=80, labels=6), [f"L{i}" for i in range(6)], [0.5] * 6,
+                                THRESHOLD_GRID)
+    fits = [fit_problem(problem, Objective(), min_support=5, confidence=0, correction=c) for c in ("none", "holm")]
+    assert fits[0].after_values == fits[1].after_values and fits[0].reasons == fits[1].reasons
+
+
+# --- folds and bootstrap by source document --------------------------------------------------------
+def _clustered_candidates(seed, sources=40, per_source=8, labels=3):
+    """:func:`_flat_candidates` whose sentences come in source documents: each source's ambiguous
+    candidates share one score and one gold value (a document repeats its names), so the dev set
+    holds ``sources`` independent draws, not ``sources * per_source``. Returns the candidates and
+    each doc's source."""
+    candidates = _flat_candidates(seed, n_docs=sources * per_source, labels=labels, per_source=per_source)
+    return candidates, numpy.repeat(numpy.arange(sources), per_source)
+
+
+def test_a_grouped_problem_sums_its_docs_counts_per_unit():
+    candidates, units = _clustered_candidates(0, sources=5, per_source=3)
+    problem = threshold_problem(candidates, ["A", "B", "C"], [0.5] * 3, THRESHOLD_GRID)
+    grouped = group_problem(problem, units)
+    assert grouped.n_docs == 5 and grouped.independent == problem.independent
+    for values in ((0.5, 0.5, 0.5), (0.2, 0.6, 0.35)):
+        per_doc, per_unit = problem.counts(values), grouped.counts(values)
+        assert per_unit.shape == (5, 3, 3) and (per_unit.sum(axis=0) == per_doc.sum(axis=0)).all()
+        assert (per_unit[1] == per_doc[3:6].sum(axis=0)).all()
+    fit = fit_problem(problem, Objective(), min_support=5, units=units, folds=5)
+    assert fit.cv_global_docs.shape[0] == 5 and fit.folds == 5
+    for bad in ([0, 1], numpy.full(15, -1)):
+        with pytest.raises(ValueError, match="units"):
+            group_problem(problem, bad)
+
+
+@pytest.mark.slow  # 20 searches with their bootstraps
+def test_sentences_of_one_source_are_one_draw_for_the_folds_and_the_bootstrap():
+    """Pure noise shared within 40 source documents of 8 sentences: resampled sentence by sentence,
+    the bootstrap sees 320 draws and every one of ten dev sets moves a value; resampled by source
+    document, four do."""
+    moved = {"doc": 0, "source": 0}
+    for seed in range(10):
+        candidates, units = _clustered_candidates(seed)
+        problem = threshold_problem(candidates, ["A", "B", "C"], [0.5] * 3, THRESHOLD_GRID)
+        for unit, given in (("doc", None), ("source", units)):
+            fit = fit_problem(problem, Objective(), min_support=5, global_confidence=0.95, units=given)
+            moved[unit] += any(fit.departed) or fit.global_value is not None
+    assert moved == {"doc": 10, "source": 4}
+
+
+def test_dev_units_number_the_source_documents_and_leave_the_rest_alone():
+    nlp = spacy.blank("en")
+    examples = []
+    for source in ["a", "b", "a", None, "c", None]:
+        doc = nlp("one two")
+        if source is not None:
+            doc.user_data[SOURCE_DOC] = source
+        examples.append(Example(doc, doc.copy()))
+    assert dev_units(examples).tolist() == [0, 1, 0, 2, 3, 4]
+    assert dev_units(examples[3:4]) is None and dev_units([examples[5]]) is None
+
+
+@pytest.mark.parametrize("value", ["sentence", "", None])
+def test_a_bad_unit_is_refused_naming_it(value):
+    nlp = spacy.blank("en")
+    doc = nlp("one")
+    with pytest.raises(CalibrationError, match=r"unit=.*'source'.*'doc'"):
+        calibrate(nlp, [Example(doc, doc.copy())], unit=value)
+
+
+def test_the_cli_unit_flag_default_is_the_librarys_and_a_bad_one_is_refused(tmp_path):
+    from spacy_dice.cli import calibrate as cli
+    from spacy_dice.decisions.calibration import DEFAULT_UNIT
+
+    assert cli.DEFAULT_UNIT == DEFAULT_UNIT == "source"
+    result = CliRunner().invoke(app, ["calibrate", str(tmp_path / "model"), str(tmp_path / "dev.spacy"), "-o",
+                                      str(tmp_path / "out"), "--unit", "sentence"])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 1 and "--unit 'sentence'" in text, text
 
 
 @pytest.mark.parametrize("kind", ["micro_f1", "macro_f1", "accuracy", "recall"])
@@ -346,11 +530,12 @@ def test_the_report_marks_switched_off_edge_and_nothing_to_fit_labels():
     rows = {row["label"]: row for row in to_json(calibration)["components"][0]["labels"]}
     assert rows["JUNK"]["nothing_to_fit"] and not rows["JUNK"]["switched_off"]
     assert "F1 0 before and after: nothing to fit (keeps the global value)" in rows["JUNK"]["flags"]
-    assert rows["GOOD"]["departed"] and rows["GOOD"]["gain_lower_bound_is"] == "one-sided 95%"
+    # GOOD and EDGE are tested (JUNK has nothing to fit): GOOD, ranked first, at Holm's 97.5 %
+    assert rows["GOOD"]["departed"] and rows["GOOD"]["gain_lower_bound_is"] == "one-sided 97.5%"
     assert rows["GOOD"]["gain_lower_bound"] > 0 and len(rows["GOOD"]["gain_interval_95"]) == 2
     md = to_markdown(calibration)
     assert "F1 0 before and after: nothing to fit (keeps the global value)" in md
-    assert "gain [95% interval]" in md and "one-sided 95% lower bound" in md
+    assert "gain [95% interval]" in md and "one-sided 97.5% lower bound" in md
     assert "confidence 0.95" in md
     assert json.dumps(to_json(calibration))  # the report's data is JSON
 

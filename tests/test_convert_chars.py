@@ -15,7 +15,9 @@ import pytest
 import spacy
 from spacy.tokens import Doc, DocBin
 
-from spacy_dice.corpus import CorpusFormatError, CorpusStats, convert_file, read_conllu, read_corpus, read_uner
+from spacy_dice.corpus import (
+    SOURCE_DOC, CorpusFormatError, CorpusStats, convert_file, read_conllu, read_corpus, read_uner,
+)
 from spacy_dice.corpus.chars import MULTIWORD_JOIN, WORDS_KEY, CharDocs, char_doc, text_mismatch, word_characters
 
 from realdata import DATA, skip_reason
@@ -248,6 +250,20 @@ def test_convert_file_chars_stats_and_round_trip(tmp_path):
     assert plain["tokens"] == 8 and "chars" not in plain and plain["word_labels"] == {}
 
 
+def test_conllu_chars_source_doc_from_newdoc_comments(tmp_path):
+    body = conllu(SENTENCE_1, SENTENCE_2, SENTENCE_1)
+    first, second, third = body.split("# sent_id")[1:]
+    content = f"# sent_id{first}# newdoc id = news-1\n# sent_id{second}# newdoc\n# sent_id{third}"
+    path = write(tmp_path, "zh.conllu", content)
+    docs = list(read_conllu(path, chars=True))
+    expected = [None, "news-1", "doc-2"]  # before any newdoc: no key; unnamed: its index
+    assert [d.user_data.get(SOURCE_DOC) for d in docs] == expected
+    assert SOURCE_DOC not in docs[0].user_data and words_of(docs[1])[0] == ("他", "PRON")
+    convert_file("conllu", path, tmp_path / "zh.spacy", chars=True)
+    back = DocBin().from_disk(tmp_path / "zh.spacy").get_docs(spacy.blank("zh").vocab)
+    assert [d.user_data.get(SOURCE_DOC) for d in back] == expected
+
+
 # ---------------------------------------------------------------- uner --chars
 
 
@@ -273,6 +289,19 @@ def test_uner_chars_with_spans_key(tmp_path):
     assert "pos_column" not in stats
     docs = list(DocBin().from_disk(tmp_path / "ner.spacy").get_docs(spacy.blank("zh").vocab))
     assert [(s.text, s.label_) for s in docs[1].spans["sc"]] == [("王小明", "PER"), ("台北大學", "ORG")]
+
+
+def test_uner_chars_source_doc_from_newdoc_comments(tmp_path):
+    content = "1\t你好\tO\t-\t-\n\n# newdoc id = batch-0000\n" + UNER + "\n# newdoc\n1\t好\tO\t-\t-\n"
+    path = write(tmp_path, "zh.iob2", content)
+    reader = read_uner(path, chars=True)
+    docs = list(reader)
+    expected = [None, "batch-0000", "batch-0000", "doc-2"]
+    assert [d.user_data.get(SOURCE_DOC) for d in docs] == expected and reader.words == 11
+    convert_file("uner", path, tmp_path / "ner.spacy", chars=True)
+    back = list(DocBin().from_disk(tmp_path / "ner.spacy").get_docs(spacy.blank("zh").vocab))
+    assert [d.user_data.get(SOURCE_DOC) for d in back] == expected
+    assert [(e.text, e.label_) for e in back[2].ents] == [("王小明", "PER"), ("台北大學", "ORG")]
 
 
 def test_uner_chars_latin_and_spaces_inside_a_token(tmp_path):

@@ -10,6 +10,7 @@ from spacy.tokens import Doc, DocBin
 
 from spacy_dice.corpus import (
     PAIR_SEPARATOR,
+    SOURCE_DOC,
     CorpusFormatError,
     convert_file,
     make_pair_text,
@@ -532,3 +533,104 @@ def test_conll2003_empty_column_from_leading_spaces(tmp_path):
     path.write_bytes(b"   I-NP\n")
     with pytest.raises(CorpusFormatError, match=r"eng.train:1: .*found an empty word column"):
         list(read_conll2003(path))
+
+
+# ---------------------------------------------------------------- source documents (doc.user_data)
+
+
+def source_docs(docs):
+    return [doc.user_data.get(SOURCE_DOC) for doc in docs]
+
+
+def reloaded(docs, path: Path):
+    """The docs after write_docbin and DocBin().from_disk(...).get_docs(vocab)."""
+    write_docbin(docs, path)
+    return list(DocBin().from_disk(path).get_docs(spacy.blank("en").vocab))
+
+
+CONLL2003_SOURCES = "Hi NN I-NP O\n\n" + CONLL2003 + "\n-DOCSTART- -X- O O\n\n-DOCSTART- -X- O O\n\nBye NN I-NP O\n"
+
+
+def test_conll2003_source_doc_counts_docstart_lines(tmp_path):
+    path = write(tmp_path, "eng.train", CONLL2003_SOURCES)
+    docs = list(read_conll2003(path))
+    assert [d.text for d in docs][:2] == ["Hi", "EU rejects German call ."]
+    expected = [None, "docstart-1", "docstart-1", "docstart-2", "docstart-4"]  # docstart-3 is empty
+    assert source_docs(docs) == expected
+    assert SOURCE_DOC not in docs[0].user_data  # before any -DOCSTART-: no key
+    assert source_docs(reloaded(docs, tmp_path / "o.spacy")) == expected
+    grouped = list(read_conll2003(path, n_sents=10))  # a doc never spans a -DOCSTART-
+    assert [(d.text[:4], s) for d, s in zip(grouped, source_docs(grouped))] == [
+        ("Hi", None), ("EU r", "docstart-1"), ("Rome", "docstart-2"), ("Bye", "docstart-4"),
+    ]
+
+
+CONLLU_SOURCES = (
+    "# sent_id = s0\n1\tHi\thi\tINTJ\t_\t_\t0\troot\t_\t_\n\n"  # before any newdoc
+    + CONLLU  # newdoc d1: two sentences
+    + "\n# newdoc\n# newpar id = p1\n1\tOne\tone\tNUM\t_\t_\t0\troot\t_\t_\n\n"  # unnamed: doc-2
+    + "# newdoc id = weblog-x_ENG\n1-2\tdon't\t_\t_\t_\t_\t_\t_\t_\t_\n"
+    + "1\tdo\tdo\tAUX\tVBP\t_\t0\troot\t_\t_\n"
+    + "# newdoc id = next\n"  # among the words: starts the document of the next sentence
+    + "2\tn't\tnot\tPART\tRB\t_\t1\tadvmod\t_\t_\n\n"
+    + "1\tGo\tgo\tVERB\tVB\t_\t0\troot\t_\t_\n"
+)
+
+
+def test_conllu_source_doc_from_newdoc_comments(tmp_path):
+    docs = list(read_conllu(write(tmp_path, "ewt.conllu", CONLLU_SOURCES)))
+    assert [d.text for d in docs] == ["Hi", "Al-Zaman: don't go.", "Hi", "One", "don't", "Go"]
+    expected = [None, "d1", "d1", "doc-2", "weblog-x_ENG", "next"]
+    assert source_docs(docs) == expected
+    assert SOURCE_DOC not in docs[0].user_data
+    assert source_docs(reloaded(docs, tmp_path / "o.spacy")) == expected
+    stats = convert_file("conllu", tmp_path / "ewt.conllu", tmp_path / "c.spacy", limit=3)
+    assert stats["documents"] == 3  # the counts are those of the sentences, as before
+    assert source_docs(DocBin().from_disk(tmp_path / "c.spacy").get_docs(spacy.blank("en").vocab)) == expected[:3]
+
+
+UNER_SOURCES = (
+    "1\tHi\tO\t-\t-\n\n"  # before any newdoc
+    + UNER  # newdoc d1: two sentences
+    + "\n# newdoc id = answers-2007_ans\n# sent_id = a-1\n# text = Paris\n1\tParis\tB-LOC\t-\t-\n\n"
+    + "# newdoc\n1\tBye\tO\t-\t-\n"  # unnamed: the 3rd newdoc of the file
+)
+
+
+def test_uner_source_doc_from_newdoc_comments(tmp_path):
+    path = write(tmp_path, "dev.iob2", UNER_SOURCES)
+    docs = list(read_uner(path))
+    assert [len(d) for d in docs] == [1, 11, 4, 1, 1]
+    expected = [None, "d1", "d1", "answers-2007_ans", "doc-3"]
+    assert source_docs(docs) == expected
+    assert SOURCE_DOC not in docs[0].user_data
+    assert ents(docs[3]) == [("Paris", "LOC")]
+    out = tmp_path / "sc.spacy"
+    stats = convert_file("uner", path, out, spans_key="sc")
+    assert stats["documents"] == 5 and stats["entities"] == {"PER": 2, "LOC": 2}
+    back = list(DocBin().from_disk(out).get_docs(spacy.blank("en").vocab))
+    assert source_docs(back) == expected and [len(d.spans["sc"]) for d in back] == [0, 1, 2, 1, 0]
+
+
+def test_formats_without_source_documents_store_no_user_data(tmp_path):
+    for fmt, name, content in [("sst2", "train.tsv", SST2), ("mrpc", "train.txt", MRPC),
+                               ("conllu", "x.conllu", CONLLU.split("\n", 1)[1])]:  # no newdoc
+        out = tmp_path / f"{fmt}.spacy"
+        stats = convert_file(fmt, write(tmp_path, name, content), out)
+        doc_bin = DocBin().from_disk(out)
+        assert doc_bin.user_data == [None] * stats["documents"], fmt  # as store_user_data=False
+        assert all(not d.user_data for d in doc_bin.get_docs(spacy.blank("en").vocab))
+
+
+def test_write_docbin_stores_user_data_only_where_there_is_some(tmp_path):
+    vocab = spacy.blank("en").vocab
+    docs = [Doc(vocab, words=["a"]), Doc(vocab, words=["b"]), Doc(vocab, words=["c"])]
+    docs[1].user_data[SOURCE_DOC] = "d"
+    docs[2].user_data[("._.", "x", None, None)] = [1, "y"]  # what a Doc extension stores
+    back = reloaded(docs, tmp_path / "x.spacy")
+    assert [d.user_data for d in back] == [{}, {SOURCE_DOC: "d"}, {("._.", "x", None, None): (1, "y")}]
+    assert DocBin().from_disk(tmp_path / "x.spacy").user_data[0] is None
+    docs[0].user_data["bad"] = object()
+    with pytest.raises(TypeError):
+        write_docbin(docs, tmp_path / "new" / "y.spacy")
+    assert not (tmp_path / "new" / "y.spacy").exists()

@@ -12,6 +12,7 @@ import pytest
 
 from spacy_dice.corpus import (
     PAIR_SEPARATOR,
+    SOURCE_DOC,
     convert_file,
     read_conll2003,
     read_conllu,
@@ -92,6 +93,18 @@ def test_mrpc_counts(name, pairs, positives, share):
     assert round(100 * positives / pairs, 1) == share
     assert all(d.cats["paraphrase"] + d.cats["not_paraphrase"] == 1.0 for d in docs)
     assert all(d.text.count(PAIR_SEPARATOR) >= 1 for d in docs)
+
+
+def test_dev_source_documents():
+    """Every dev sentence names its source document: EWT's 318 web documents, with the same
+    sentences per document in UD and in UNER (whose file orders them otherwise), and CoNLL-2003's
+    216 -DOCSTART- articles."""
+    ud = [d.user_data[SOURCE_DOC] for d in read_conllu(data_file("ud_english_ewt/en_ewt-ud-dev.conllu"))]
+    uner = [d.user_data[SOURCE_DOC] for d in read_uner(data_file("uner_english_ewt/en_ewt-ud-dev.iob2"))]
+    assert Counter(ud) == Counter(uner) and len(set(ud)) == 318
+    assert ud[0] == "weblog-blogspot.com_nominations_20041117172713_ENG_20041117_172713"
+    conll = [d.user_data[SOURCE_DOC] for d in read_conll2003(data_file("conll2003/eng.testa"))]
+    assert len(conll) == 3250 and conll[0] == "docstart-1" and conll[-1] == "docstart-216"
 
 
 @pytest.mark.parametrize(

@@ -217,6 +217,13 @@ def test_zh_cnn_configs_share_one_tok2vec_with_init_config():
     for name in ("seg_tagger_cnn.cfg", "ner_zh_cnn.cfg"):
         config = Config().from_disk(CONFIGS / name, interpolate=False)
         assert config["components"]["tok2vec"] == generated["components"]["tok2vec"], name
+        assert config["training"]["optimizer"]["use_averages"] is generated["training"]["optimizer"]["use_averages"]
+    # 6 layers with averaged weights for characters (chosen on dev), spaCy's 4 without for words
+    assert generated["components"]["tok2vec"]["model"]["encode"]["depth"] == 6
+    assert generated["training"]["optimizer"]["use_averages"] is True
+    english = Config().from_str(generate_config(["ner"]), interpolate=False)
+    assert english["components"]["tok2vec"]["model"]["encode"]["depth"] == 4
+    assert english["training"]["optimizer"]["use_averages"] is False
 
 
 def test_init_config_knows_the_seg_tagger_for_zh():

@@ -25,7 +25,7 @@ FALSE = ("false", "0", "no", "off", "")
 FLAGS = {
     "min_precision": "--min-precision", "metric": "--metric", "components": "--components",
     "output": "--output", "overwrite": "--overwrite", "model": "MODEL", "confidence": "--confidence",
-    "global_confidence": "--global-confidence",
+    "global_confidence": "--global-confidence", "correction": "--correction", "unit": "--unit",
 }
 CONFIDENCE_HELP = (
     "One-sided confidence that a label's departure gains beyond the noise of dev (paired bootstrap"
@@ -35,6 +35,16 @@ GLOBAL_CONFIDENCE_HELP = (
     "The same for the one global value (and the span finder's threshold), in [0, 1); 0: adopted"
     " when its cross-fitted gain is positive (chosen on held-out dev folds, docs/CALIBRATION.md)"
 )
+CORRECTION_HELP = (
+    "holm: a component's label departures are one family (Holm's step-down at --confidence: the"
+    " chance that any label departs on noise stays 1 - confidence); none: each label at --confidence"
+)
+DEFAULT_CORRECTION = "holm"  # spacy_dice.decisions.calibration.DEFAULT_CORRECTION (a test checks)
+UNIT_HELP = (
+    "What the folds and the bootstrap take whole: source (each dev doc's source document,"
+    " doc.user_data['source_doc'] as convert writes it; docs without one stand alone) or doc"
+)
+DEFAULT_UNIT = "source"  # spacy_dice.decisions.calibration.DEFAULT_UNIT (a test checks)
 T = TypeVar("T")
 
 
@@ -84,19 +94,22 @@ def calibrate_command(
     gpu_id: int = typer.Option(-1, "--gpu-id", help="GPU id, -1 for CPU"),
     confidence: float = typer.Option(0.95, "--confidence", help=CONFIDENCE_HELP),
     global_confidence: float = typer.Option(0.0, "--global-confidence", help=GLOBAL_CONFIDENCE_HELP),
+    correction: str = typer.Option(DEFAULT_CORRECTION, "--correction", help=CORRECTION_HELP),
+    unit: str = typer.Option(DEFAULT_UNIT, "--unit", help=UNIT_HELP),
 ) -> None:
     """Calibrate the decisions of a trained pipeline on a dev set and save it as a new pipeline.
 
     One global threshold / bias per component first, adopted when its cross-fitted gain on dev is
     positive (--global-confidence); a label departs from it only when its cross-fitted gain is
-    positive beyond the noise (--confidence) and it has --min-support dev positives.
+    positive beyond the noise (--confidence, with --correction over the labels) and it has
+    --min-support dev positives.
     """
     from ..decisions import calibrate_model
 
     done = _call(calibrate_model, model, dev, output, overwrite=overwrite, metric=metric,
                  min_precision=min_precision, folds=folds, min_support=min_support, seed=seed,
                  components=components, report=report, gpu_id=gpu_id, confidence=confidence,
-                 global_confidence=global_confidence)
+                 global_confidence=global_confidence, correction=correction, unit=unit)
     print_calibration(done)
 
 
@@ -113,6 +126,8 @@ def project_calibrate_command(
     gpu_id: int = typer.Option(-1, "--gpu-id"),
     confidence: float = typer.Option(0.95, "--confidence", help=CONFIDENCE_HELP),
     global_confidence: float = typer.Option(0.0, "--global-confidence", help=GLOBAL_CONFIDENCE_HELP),
+    correction: str = typer.Option(DEFAULT_CORRECTION, "--correction", help=CORRECTION_HELP),
+    unit: str = typer.Option(DEFAULT_UNIT, "--unit", help=UNIT_HELP),
 ) -> None:
     """The project's calibrate step: calibrate MODEL on dev into OUTPUT, evaluate it on test."""
     if str(enabled).strip().lower() in FALSE:
@@ -121,7 +136,8 @@ def project_calibrate_command(
     from ..decisions import calibrate_and_evaluate
 
     done = _call(calibrate_and_evaluate, model, dev, test, output, metrics, before=before,
-                 report=report, gpu_id=gpu_id, confidence=confidence, global_confidence=global_confidence)
+                 report=report, gpu_id=gpu_id, confidence=confidence, global_confidence=global_confidence,
+                 correction=correction, unit=unit)
     print_calibration(done.calibrated)
     if done.table_error:
         msg.warn(f"evaluate-table failed: {done.table_error}")

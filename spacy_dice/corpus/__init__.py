@@ -4,6 +4,7 @@ Each reader yields ``Doc`` objects built from the gold tokens; :func:`convert_fi
 writes them to a ``.spacy`` file and returns counts to compare with the published
 ones. Malformed input raises :class:`CorpusFormatError` with ``file:line``.
 """
+from ._docs import SOURCE_DOC
 from .chars import WORDS_KEY
 from .conll2003 import read_conll2003
 from .conllu import read_conllu
@@ -19,6 +20,7 @@ from .uner import read_uner
 __all__ = [
     "FORMATS",
     "PAIR_SEPARATOR",
+    "SOURCE_DOC",
     "WORDS_KEY",
     "CorpusFormatError",
     "CorpusStats",

@@ -10,6 +10,12 @@ from spacy.vocab import Vocab
 
 from .tags import EntitySpan
 
+SOURCE_DOC = "source_doc"
+"""The key of ``doc.user_data`` holding the id (a str) of the source document a converted doc
+(sentence) came from: sentences of one web document or news article share names and style, so
+``calibrate`` folds and resamples dev by it. Written by the readers where the format says it
+(``# newdoc id = X`` in CoNLL-U and UNER, ``-DOCSTART-`` in CoNLL-2003), absent otherwise."""
+
 
 @lru_cache(maxsize=1)
 def blank_english() -> Language:
@@ -62,6 +68,13 @@ def build_doc(
                 token.pos_ = upos
     if entities is not None:
         doc.ents = [Span(doc, start, end, label=label) for start, end, label in entities]
+    return doc
+
+
+def set_source_doc(doc: Doc, source_doc: Optional[str]) -> Doc:
+    """``doc`` with ``doc.user_data[SOURCE_DOC] = source_doc``; unchanged for ``None``."""
+    if source_doc is not None:
+        doc.user_data[SOURCE_DOC] = source_doc
     return doc
 
 

@@ -1,15 +1,18 @@
 """Line-level helpers shared by the readers: strict UTF-8 decoding, column splitting, the
-``limit`` on the number of docs."""
+``limit`` on the number of docs, the source document of the sentences (``# newdoc``)."""
 from __future__ import annotations
 
 import codecs
 import itertools
+import re
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, List, Optional, Tuple, TypeVar
 
 from .errors import CorpusFormatError, PathLike
 
 _PREVIEW_CHARS = 80
+_NEWDOC_COMMENT = re.compile(r"^#\s*newdoc(?=\s|$)(.*)$")
+_NEWDOC_ID = re.compile(r"^\s*id\s*=\s*(.*?)\s*$")
 
 
 T = TypeVar("T")
@@ -32,6 +35,35 @@ def preview(text: str) -> str:
     if len(text) > _PREVIEW_CHARS:
         return repr(text[:_PREVIEW_CHARS]) + f"... ({len(text)} characters)"
     return repr(text)
+
+
+class SourceDocuments:
+    """The source document the lines read so far are in (:data:`~._docs.SOURCE_DOC`).
+
+    :attr:`current` is ``None`` before the first document starts, then the id of the last one
+    started: its name, or ``f"{prefix}-{N}"`` for an unnamed one, N its 1-based index among the
+    documents of the file.
+    """
+
+    def __init__(self, prefix: str = "doc") -> None:
+        self.prefix = prefix
+        self.count = 0
+        self.current: Optional[str] = None
+
+    def start(self, name: Optional[str] = None) -> None:
+        """A new document starts, called ``name`` (``None`` or empty: unnamed)."""
+        self.count += 1
+        self.current = name or f"{self.prefix}-{self.count}"
+
+    def comment(self, line: str) -> bool:
+        """Start a document if ``line`` is a CoNLL-U ``# newdoc`` / ``# newdoc id = X`` comment
+        (UD marks the start of each document with it); whether it was one."""
+        match = _NEWDOC_COMMENT.match(line)
+        if match is None:
+            return False
+        named = _NEWDOC_ID.match(match.group(1))
+        self.start(named.group(1) if named else None)
+        return True
 
 
 def iter_lines(path: PathLike) -> Iterator[Tuple[int, str]]:

@@ -2,7 +2,8 @@
 
 ``-DOCSTART-`` lines separate documents and are never tokens; a blank line ends a
 sentence. Entities become ``doc.ents`` (every other token is ``O``) and the POS
-column is stored in ``token.tag_``.
+column is stored in ``token.tag_``. The N-th ``-DOCSTART-`` of the file starts the source document
+``"docstart-N"``, in ``doc.user_data[SOURCE_DOC]`` of its docs (no key before the first).
 """
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from typing import Iterator, List, Optional, Tuple
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
-from ._docs import build_doc, default_vocab, sentence_starts
-from ._lines import check_limit, is_blank, iter_lines, split_columns
+from ._docs import build_doc, default_vocab, sentence_starts, set_source_doc
+from ._lines import SourceDocuments, check_limit, is_blank, iter_lines, split_columns
 from .errors import CorpusFormatError, PathLike
 from .tags import EntitySpan, SpanBuilder
 
@@ -23,12 +24,14 @@ DOCSTART = "-DOCSTART-"
 
 @dataclass
 class Conll2003Sentence:
-    """One sentence: its words, POS tags, entity spans and first line number."""
+    """One sentence: its words, POS tags, entity spans, first line number and source document
+    (``"docstart-N"`` after the N-th ``-DOCSTART-`` line, ``None`` before the first)."""
 
     words: List[str] = field(default_factory=list)
     tags: List[str] = field(default_factory=list)
     entities: List[EntitySpan] = field(default_factory=list)
     line: int = 0
+    source_doc: Optional[str] = None
 
 
 def iter_conll2003_sentences(path: PathLike) -> Iterator[Tuple[bool, Conll2003Sentence]]:
@@ -43,6 +46,7 @@ def iter_conll2003_sentences(path: PathLike) -> Iterator[Tuple[bool, Conll2003Se
     new_document = True
     sentence = Conll2003Sentence()
     builder = SpanBuilder("iob1")
+    documents = SourceDocuments("docstart")
 
     def finish() -> Iterator[Tuple[bool, Conll2003Sentence]]:
         nonlocal new_document, sentence, builder
@@ -60,6 +64,7 @@ def iter_conll2003_sentences(path: PathLike) -> Iterator[Tuple[bool, Conll2003Se
         if line.split(" ", 1)[0] == DOCSTART:
             yield from finish()
             new_document = True
+            documents.start()
             continue
         word, pos, _chunk, ner = split_columns(
             line, sep=" ", names=COLUMNS, path=path, lineno=lineno
@@ -70,6 +75,7 @@ def iter_conll2003_sentences(path: PathLike) -> Iterator[Tuple[bool, Conll2003Se
             raise CorpusFormatError(path, lineno, str(err)) from None
         if not sentence.words:
             sentence.line = lineno
+            sentence.source_doc = documents.current
         sentence.words.append(word)
         sentence.tags.append(pos)
     yield from finish()
@@ -87,7 +93,8 @@ def _merge(vocab: Vocab, sentences: List[Conll2003Sentence], mark_sentences: boo
     spaces = [True] * len(words)
     spaces[-1] = False
     starts = sentence_starts([len(s.words) for s in sentences]) if mark_sentences else None
-    return build_doc(vocab, words, spaces, tags=tags, entities=entities, sent_starts=starts)
+    doc = build_doc(vocab, words, spaces, tags=tags, entities=entities, sent_starts=starts)
+    return set_source_doc(doc, sentences[0].source_doc)  # a doc never spans a -DOCSTART-
 
 
 def read_conll2003(

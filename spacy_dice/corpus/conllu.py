@@ -5,7 +5,9 @@ DEPREL DEPS MISC``. UPOS goes to ``token.pos_`` and XPOS to ``token.tag_`` (``_`
 leaves them unset). Multiword-token ranges (``1-2``) and empty nodes (``1.1``) are
 not tokens: the words of a range are. ``SpaceAfter=No`` in MISC (of the word, or of
 the range for its last word) gives ``token.whitespace_``; the last token of a
-sentence never has a trailing space. ``#`` lines are comments.
+sentence never has a trailing space. ``#`` lines are comments; the last ``# newdoc id = X``
+before a sentence names its source document, in ``doc.user_data[SOURCE_DOC]`` (``"doc-N"`` for
+the N-th newdoc of the file when it has no id; no key before the first).
 
 With ``chars=True`` each sentence becomes a character doc (:mod:`spacy_dice.corpus.chars`) for
 joint word segmentation + POS: one token per character, the words in ``doc.spans["words"]``
@@ -32,8 +34,8 @@ from spacy.parts_of_speech import IDS as _SPACY_POS_IDS
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
-from ._docs import build_doc, default_vocab
-from ._lines import check_limit, take, is_blank, iter_lines, preview, split_columns
+from ._docs import build_doc, default_vocab, set_source_doc
+from ._lines import SourceDocuments, check_limit, take, is_blank, iter_lines, preview, split_columns
 from .chars import (
     DEFAULT_POS_COLUMN, MULTIWORD_JOIN, POS_COLUMNS, WORDS_KEY, CharDocs, char_doc, sentence_without_lines,
     text_mismatch, word_characters,
@@ -80,6 +82,7 @@ class _Sentence:
     ranges: List[_Range] = field(default_factory=list)
     text: Optional[str] = None
     text_line: Optional[int] = None
+    source_doc: Optional[str] = None  # the source document of its first word line (# newdoc)
 
 
 def read_conllu(
@@ -101,7 +104,8 @@ def read_conllu(
 
     Returns:
         The docs: word tokens with ``pos_`` / ``tag_`` (an iterator), or with ``chars`` the
-        character docs (a :class:`~spacy_dice.corpus.chars.CharDocs`, which counts the words).
+        character docs (a :class:`~spacy_dice.corpus.chars.CharDocs`, which counts the words);
+        either way ``doc.user_data[SOURCE_DOC]`` names the source document (see the module doc).
 
     Raises:
         CorpusFormatError: malformed input (raised while iterating): column count,
@@ -135,13 +139,14 @@ def _word_doc(sentence: _Sentence, vocab: Vocab) -> Doc:
     words = sentence.words
     spaces = [word.space for word in words]
     spaces[-1] = False
-    return build_doc(
+    doc = build_doc(
         vocab,
         [word.form for word in words],
         spaces,
         tags=[None if word.xpos in ("_", "") else word.xpos for word in words],
         pos=[None if word.upos == "_" else word.upos for word in words],
     )
+    return set_source_doc(doc, sentence.source_doc)
 
 
 def _label(path: PathLike, word: _Word, column: str) -> str:
@@ -189,7 +194,7 @@ def _char_doc(path: PathLike, sentence: _Sentence, vocab: Vocab, column: str) ->
             words.append(characters)
             labels.append(label)
     _check_text(path, sentence, "".join(words))
-    return char_doc(vocab, words, labels=labels)
+    return set_source_doc(char_doc(vocab, words, labels=labels), sentence.source_doc)
 
 
 def _check_text(path: PathLike, sentence: _Sentence, chars: str) -> None:
@@ -209,6 +214,7 @@ def _sentences(path: PathLike, *, require_words: bool = False) -> Iterator[_Sent
     range_space = True
     n_sentences = 0
     lineno = 0
+    documents = SourceDocuments()
 
     for lineno, line in iter_lines(path):
         if is_blank(line):
@@ -231,8 +237,11 @@ def _sentences(path: PathLike, *, require_words: bool = False) -> Iterator[_Sent
             match = _TEXT_COMMENT.match(line)
             if match and not sentence.words:
                 sentence.text, sentence.text_line = match.group(1), lineno
+            documents.comment(line)
             continue
         words = sentence.words
+        if not words and not sentence.ranges:
+            sentence.source_doc = documents.current
         cols = split_columns(line, sep="\t", names=COLUMNS, path=path, lineno=lineno)
         word_id, form, _lemma, tag, xtag, *_rest, misc = cols
         expected_id = len(words) + 1

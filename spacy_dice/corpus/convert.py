@@ -176,12 +176,15 @@ def convert_file(
     n_sents: int = 1,
     limit: Optional[int] = None,
     spans_key: Optional[str] = None,
+    sources: bool = True,
     **options: Any,
 ) -> Dict[str, Any]:
     """Convert ``input`` (in the named format) to the ``.spacy`` file ``output``.
 
     ``spans_key`` (NER formats only): also write each doc's entities to ``doc.spans[spans_key]``
     for span categorization (``dice_spancat``; see :mod:`spacy_dice.corpus.spans`).
+    ``sources``: keep each doc's source document id (``doc.user_data``, what ``calibrate`` folds
+    dev by); ``False`` for a training file, which is read on every epoch and never calibrated on.
     ``options`` are the format's reader options (see :func:`read_corpus`), e.g.
     ``convert_file("conllu", "zh-ud-train.conllu", "train.spacy", chars=True, pos="upos")`` for
     the character docs of joint word segmentation + POS (:mod:`spacy_dice.corpus.chars`).
@@ -219,7 +222,7 @@ def convert_file(
         from .spans import ents_as_spans
 
         docs = ents_as_spans(docs, spans_key)
-    write_docbin(stats.counting(docs), output)
+    write_docbin(stats.counting(docs), output, keep_user_data=sources)
     result: Dict[str, Any] = {
         "format": fmt.name,
         "task": fmt.task,

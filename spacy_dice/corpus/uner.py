@@ -4,7 +4,10 @@ Token lines have 5 tab-separated columns ``id token tag - annotator`` with IOB2
 tags (every entity starts with ``B-``); ``#`` lines are comments and a blank line
 ends a sentence. Entities become ``doc.ents`` (every other token is ``O``). The
 spaces between tokens come from the ``# text = ...`` comment when the tokens can
-be found in it in order; otherwise every token but the last is followed by a space.
+be found in it in order; otherwise every token but the last is followed by a space. The last
+``# newdoc id = X`` comment before a sentence names its source document, in
+``doc.user_data[SOURCE_DOC]`` (``"doc-N"`` for the N-th newdoc of the file when it has no id; no
+key before the first).
 
 With ``chars=True`` (Chinese NER) each sentence becomes a character doc
 (:mod:`spacy_dice.corpus.chars`): one token per character of the tokens (whitespace inside a token
@@ -21,8 +24,8 @@ from typing import Iterable, Iterator, List, Optional, Tuple
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
-from ._docs import build_doc, default_vocab
-from ._lines import check_limit, take, is_blank, iter_lines, preview, split_columns
+from ._docs import build_doc, default_vocab, set_source_doc
+from ._lines import SourceDocuments, check_limit, take, is_blank, iter_lines, preview, split_columns
 from .chars import CharDocs, char_doc, sentence_without_lines, text_mismatch, word_characters
 from .errors import CorpusFormatError, PathLike
 from .tags import SpanBuilder
@@ -74,7 +77,8 @@ def read_uner(
 
     Returns:
         The docs: the file's tokens with their entities (an iterator), or with ``chars`` the
-        character docs (a :class:`~spacy_dice.corpus.chars.CharDocs`, which counts the tokens).
+        character docs (a :class:`~spacy_dice.corpus.chars.CharDocs`, which counts the tokens);
+        either way ``doc.user_data[SOURCE_DOC]`` names the source document (see the module doc).
 
     Raises:
         CorpusFormatError: malformed input (raised while iterating): column count,
@@ -98,8 +102,13 @@ def _read(path: PathLike, vocab: Vocab, chars: bool = False) -> Iterator[Tuple[D
     builder = SpanBuilder("iob2")
     n_sentences = 0
     lineno = 0
+    documents = SourceDocuments()
+    source_doc: Optional[str] = None  # the source document of the sentence's first token line
 
     def make() -> Doc:
+        return set_source_doc(make_doc(), source_doc)
+
+    def make_doc() -> Doc:
         if not chars:
             return build_doc(vocab, words, align_spaces(words, text), entities=builder.finish())
         characters = [word_characters(word) for word in words]
@@ -130,7 +139,10 @@ def _read(path: PathLike, vocab: Vocab, chars: bool = False) -> Iterator[Tuple[D
             match = _TEXT_COMMENT.match(line)
             if match and not words:
                 text, text_line = match.group(1), lineno
+            documents.comment(line)
             continue
+        if not words:
+            source_doc = documents.current
         token_id, token, tag, _dash, _annotator = split_columns(
             line, sep="\t", names=COLUMNS, path=path, lineno=lineno
         )

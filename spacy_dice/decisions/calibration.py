@@ -35,18 +35,21 @@ import numpy
 from spacy.language import Language
 from spacy.training import Example
 
+from ..corpus._docs import SOURCE_DOC
 from ..files import read_examples
 
 from .search import (
     BIAS_GRID,
     COARSE_THRESHOLD_GRID,
     CURRENT,
+    HOLM,
     THRESHOLD_GRID,
     Choice,
     Fit,
     Objective,
     Problem,
     check_confidence,
+    check_correction,
     fit_choice,
     fit_problem,
 )
@@ -72,6 +75,17 @@ DEFAULT_GLOBAL_CONFIDENCE = 0.0
 held-out dev folds (``benchmarks/calibration_rules.py``, docs/BENCHMARKS.md "Which confidence"):
 a 0.95 bar for the global value too left most span-threshold gains behind, and on small entity
 dev sets it did not protect better."""
+
+DEFAULT_CORRECTION = HOLM
+"""How the departures' bars account for testing several labels: ``holm`` (one family, Holm's
+step-down at ``confidence``) or ``none`` (each label at ``confidence``)."""
+
+SOURCE, DOC = "source", "doc"
+UNITS = (SOURCE, DOC)
+"""What the cross-fitting folds and the bootstrap take whole (``unit``): ``source``, the source
+document of each dev doc (``doc.user_data["source_doc"]``, written by ``convert``; a dev doc
+without one is a unit of its own), or ``doc``, each dev doc alone."""
+DEFAULT_UNIT = SOURCE
 
 FINDER_GRID = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7)
 """Span finder thresholds tried (the same value for start and end), each with the span
@@ -203,6 +217,8 @@ def calibrate(
     components: Optional[Sequence[str]] = None,
     confidence: float = DEFAULT_CONFIDENCE,
     global_confidence: Optional[float] = DEFAULT_GLOBAL_CONFIDENCE,
+    correction: str = DEFAULT_CORRECTION,
+    unit: str = DEFAULT_UNIT,
 ) -> Calibration:
     """Calibrate ``nlp``'s decisions on the dev ``examples`` in place (see the module
     docstring): ``metric`` ``f1`` (the pipeline's score) or ``recall`` (keeping ``min_precision``,
@@ -216,7 +232,11 @@ def calibrate(
     ``global_confidence``: the bar of the one global value (and of the span finder's joint
     choice), by default 0 (:data:`DEFAULT_GLOBAL_CONFIDENCE`: adopted when its cross-fitted gain is
     positive, as ``find-threshold`` adopts its best value but scored on held-out folds); ``None``:
-    ``confidence``'s. ``confidence=0`` with ``global_confidence`` 0 is the rule before: any
+    ``confidence``'s. ``correction``: ``holm`` (a component's label departures are one family,
+    Holm's step-down at ``confidence``) or ``none`` (each label at ``confidence``). ``unit``:
+    ``source`` (the folds and the bootstrap take whole source documents, :func:`dev_units`) or
+    ``doc`` (each dev doc alone).
+    ``confidence=0`` with ``global_confidence`` 0 is the rule before: any
     positive cross-fitted gain, no ``find-threshold`` candidate.
     Returns the :class:`Calibration`
     (per component its settings, ``Result.config``, and the report data, for
@@ -229,6 +249,8 @@ def calibrate(
     confidence = parse_confidence(confidence)
     global_confidence = confidence if global_confidence is None else parse_confidence(global_confidence,
                                                                                       "global_confidence")
+    correction = parse_correction(correction)
+    unit = parse_unit(unit)
     if not examples:
         raise CalibrationError("the dev set holds no docs: there is nothing to calibrate on")
     plans: Dict[str, Component] = {}
@@ -266,7 +288,12 @@ def calibrate(
             + ", ".join(calibratable)
         )
     options = dict(metric=metric, min_precision=min_precision, folds=folds, seed=seed, min_support=min_support,
-                   confidence=confidence, global_confidence=global_confidence)
+                   confidence=confidence, global_confidence=global_confidence, correction=correction,
+                   unit=unit)
+    units = dev_units(examples) if unit == SOURCE else None
+    options["source_docs"] = None if units is None else int(units.max()) + 1
+    stored = dict(options)
+    options["units"] = units  # for the search only, not the report
     docs = [eg.predicted for eg in examples]
     results: List[Result] = []
     pending: Dict[str, Tuple[Any, Candidates, Dict[str, Any]]] = {}
@@ -289,7 +316,24 @@ def calibrate(
         else:
             result = _calibrate_component(plan, docs, examples, options)
         results.append(result)
-    return Calibration(results, skipped, len(examples), options)
+    return Calibration(results, skipped, len(examples), stored)
+
+
+def dev_units(examples: Sequence[Example]) -> Optional[numpy.ndarray]:
+    """The unit of each dev example for the folds and the bootstrap: :func:`source_units` of the
+    gold docs."""
+    return source_units([eg.reference for eg in examples])
+
+
+def source_units(docs: Sequence[Any]) -> Optional[numpy.ndarray]:
+    """Each doc's source document (``doc.user_data["source_doc"]``), numbered from 0 in order of
+    appearance; a doc without one is a unit of its own. ``None`` when no doc names a source."""
+    names = [doc.user_data.get(SOURCE_DOC) for doc in docs]
+    if all(name is None for name in names):
+        return None
+    numbers: Dict[Any, int] = {}
+    return numpy.asarray([numbers.setdefault((SOURCE, name) if name is not None else (DOC, i), len(numbers))
+                          for i, name in enumerate(names)], dtype="int64")
 
 
 def parse_min_precision(value: Union[float, str]) -> Union[float, str]:
@@ -319,15 +363,36 @@ def parse_confidence(value: Any, name: str = "confidence") -> float:
         raise CalibrationError(str(err)) from None
 
 
-def _search_options(options: Dict[str, Any], threshold: bool) -> Dict[str, Any]:
-    """:func:`.search.fit_problem`'s keywords from the calibration's ``options``; ``threshold``: a
-    threshold setting, which gets spaCy's ``find-threshold`` grid as a second global candidate
-    (unless both confidences are 0, the rule before)."""
+def parse_unit(value: Any) -> str:
+    """``unit``: ``source`` or ``doc``. Raises :class:`CalibrationError` naming it."""
+    if value not in UNITS:
+        raise CalibrationError(f"unit={value!r}: use {SOURCE!r} (the folds and the bootstrap take the source"
+                               f" document of each dev doc whole, doc.user_data[{SOURCE_DOC!r}]) or {DOC!r}"
+                               " (each dev doc alone)")
+    return value
+
+
+def parse_correction(value: Any) -> str:
+    """``correction``: ``holm`` or ``none``. Raises :class:`CalibrationError` naming it."""
+    try:
+        return check_correction(value)
+    except ValueError as err:
+        raise CalibrationError(str(err)) from None
+
+
+def _search_options(options: Dict[str, Any], threshold: bool, departures: bool = True) -> Dict[str, Any]:
+    """:func:`.search.fit_problem`'s keywords from the calibration's ``options`` (``departures``:
+    with the per-label ``correction``; :func:`.search.fit_choice` has no departures);
+    ``threshold``: a threshold setting, which gets spaCy's ``find-threshold`` grid as a second
+    global candidate (unless both confidences are 0, the rule before)."""
     rule_before = options["confidence"] == 0 and options["global_confidence"] == 0
     coarse = COARSE_THRESHOLD_GRID if threshold and not rule_before else None
-    return {"folds": options["folds"], "seed": options["seed"], "confidence": options["confidence"],
-            "global_confidence": options["global_confidence"],
-            "coarse_grid": coarse}
+    out = {"folds": options["folds"], "seed": options["seed"], "confidence": options["confidence"],
+           "global_confidence": options["global_confidence"], "coarse_grid": coarse,
+           "units": options.get("units")}
+    if departures:
+        out["correction"] = options.get("correction", DEFAULT_CORRECTION)
+    return out
 
 
 def _run(pipe: Any, docs: List[Any]) -> List[Any]:
@@ -667,7 +732,7 @@ def _calibrate_finder_for(
     finally:
         _set_finder(finder, None, original)
     fitting = _objective(spancat, options, labels)
-    choice = fit_choice(problems, fitting, current=0, **_search_options(options, threshold=True))
+    choice = fit_choice(problems, fitting, current=0, **_search_options(options, threshold=True, departures=False))
     objective = fitting.resolve(problems[0].totals(problems[0].current))  # the scores of all dev
     start, differs = _finder_current(original)
     rows = []

@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ..formatting import percent
 from .calibration import Calibration, Result
-from .search import COARSE, FP, TP, Fit, Gain, percent_label, prf
+from .search import COARSE, FP, HOLM, TP, Fit, Gain, percent_label, prf
 
 
 def _pct(value: Optional[float]) -> Optional[float]:
@@ -128,7 +128,7 @@ def summary(result: Result) -> Dict[str, Any]:
             "score_cross_fitted_global": _pct(fit.score_cv_global),
             "score_cross_fitted_chosen": _pct(fit.score_cv_chosen),
             "global_value": fit.global_value, "folds": fit.folds, "confidence": fit.confidence,
-            "global_confidence": fit.global_confidence,
+            "global_confidence": fit.global_confidence, "correction": fit.correction,
             "global": global_summary(result),
         }
     choice = result.choice
@@ -270,12 +270,23 @@ def _global_bar(options: Dict[str, Any]) -> str:
     return f"; the global value's bar: confidence {value:g} (one-sided {percent_label(value)} lower bound > 0)"
 
 
+def _correction(options: Dict[str, Any]) -> str:
+    """``; departures: ...`` with Holm's correction (at a confidence above 0)."""
+    if options.get("correction") != HOLM or not options.get("confidence"):
+        return ""
+    return ("; the departures of a component's labels are one family (Holm's step-down: the k-th"
+            " of m labels tested, ranked by bootstrap p-value, must pass 1 - (1 - confidence) / (m - k))")
+
+
 def to_markdown(calibration: Calibration, *, model: str = "", output: str = "") -> str:
     """The report as Markdown (``STEM.md``): the options, then :func:`tables` as Markdown tables."""
     lines = [f"# Calibration of {model or 'the pipeline'}", ""]
     o = calibration.options
     lines.append(
-        f"{calibration.n_docs} dev docs; metric {o['metric']}"
+        f"{calibration.n_docs} dev docs"
+        + (f" from {o['source_docs']} source documents (the folds and the bootstrap take whole source"
+           " documents)" if o.get("source_docs") else "")
+        + f"; metric {o['metric']}"
         + (f" (precision >= {o['min_precision']})" if o["metric"] == "recall" else "")
         + f"; {o['folds']} folds (seed {o['seed']}); min_support {o['min_support']}"
         + (f"; confidence {o['confidence']:g} (a change is adopted when the one-sided"
@@ -283,6 +294,7 @@ def to_markdown(calibration: Calibration, *, model: str = "", output: str = "") 
            " over the dev docs, is > 0)" if o.get("confidence") else
            ("; confidence 0 (any positive cross-fitted gain is adopted)" if "confidence" in o else ""))
         + _global_bar(o)
+        + _correction(o)
         + "."
         + (f" Calibrated pipeline: `{output}`." if output else "")
     )

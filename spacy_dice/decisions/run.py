@@ -20,11 +20,15 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 from ..formatting import percent
 from .calibration import (
     DEFAULT_CONFIDENCE,
+    DEFAULT_CORRECTION,
     DEFAULT_GLOBAL_CONFIDENCE,
+    DEFAULT_UNIT,
     Calibration,
     CalibrationError,
     calibrate,
     parse_confidence,
+    parse_correction,
+    parse_unit,
     parse_min_precision,
     read_dev,
 )
@@ -74,6 +78,8 @@ def calibrate_model(
     gpu_id: int = -1,
     confidence: float = DEFAULT_CONFIDENCE,
     global_confidence: Optional[float] = DEFAULT_GLOBAL_CONFIDENCE,
+    correction: str = DEFAULT_CORRECTION,
+    unit: str = DEFAULT_UNIT,
 ) -> CalibratedModel:
     """Calibrate the pipeline saved at ``model`` on the dev set ``dev`` (a ``.spacy`` file) and
     save it as a new pipeline at ``output`` (atomically; an existing ``output``, or ``model``
@@ -83,8 +89,8 @@ def calibrate_model(
     calibratable one) and ``confidence`` (in [0, 1): a change is adopted only when its
     cross-fitted gain is beyond the noise of dev at that one-sided confidence; 0: any positive
     gain) and ``global_confidence`` (the global value's bar, 0 by default: adopted on a positive
-    cross-fitted gain; ``None``: ``confidence``'s) are
-    :func:`~.calibration.calibrate`'s; ``gpu_id`` >= 0 runs on that GPU.
+    cross-fitted gain; ``None``: ``confidence``'s), ``correction`` (``holm`` or ``none``) and
+    ``unit`` (``source`` or ``doc``) are :func:`~.calibration.calibrate`'s; ``gpu_id`` >= 0 runs on that GPU.
 
     Returns a :class:`CalibratedModel`. Raises :class:`~.calibration.CalibrationError` for bad
     input (checked before anything is loaded where it can be) and ``NoGoldError`` when the dev
@@ -99,6 +105,8 @@ def calibrate_model(
     confidence = parse_confidence(confidence)
     if global_confidence is not None:
         global_confidence = parse_confidence(global_confidence, "global_confidence")
+    correction = parse_correction(correction)
+    unit = parse_unit(unit)
     model, output = Path(model), Path(output)
     if not model.is_dir():
         raise CalibrationError(f"model={model} is not a pipeline folder")
@@ -109,7 +117,8 @@ def calibrate_model(
     examples = read_dev(nlp, Path(dev))
     calibration = calibrate(nlp, examples, metric=metric, min_precision=min_precision, folds=folds,
                             seed=seed, min_support=min_support, components=_names(components),
-                            confidence=confidence, global_confidence=global_confidence)
+                            confidence=confidence, global_confidence=global_confidence,
+                            correction=correction, unit=unit)
     changes = {r.name: r.config for r in calibration.results if r.config}
     write_pipeline(nlp, output, changes, overwrite=overwrite)
     seconds = round(time.perf_counter() - start, 1)
@@ -150,20 +159,23 @@ def calibrate_and_evaluate(
     gpu_id: int = -1,
     confidence: float = DEFAULT_CONFIDENCE,
     global_confidence: Optional[float] = DEFAULT_GLOBAL_CONFIDENCE,
+    correction: str = DEFAULT_CORRECTION,
+    unit: str = DEFAULT_UNIT,
 ) -> CalibratedAndTested:
     """The project's calibrate step: :func:`calibrate_model` of ``model`` on ``dev`` into
     ``output`` (replaced when it exists), then ``spacy evaluate`` of ``output`` on ``test`` into
     ``METRICS.json``, its table with the reliability of both pipelines on ``test`` into
     ``METRICS.md`` (:func:`spacy_dice.evaluation.evaluate_table.evaluate_table`), and the test
     scores before (from ``before``, ``model``'s ``spacy evaluate`` JSON, when it exists) and after
-    in the report. ``confidence``, ``global_confidence``: :func:`calibrate_model`'s. Returns a :class:`CalibratedAndTested`;
+    in the report. ``confidence``, ``global_confidence``, ``correction``, ``unit``: :func:`calibrate_model`'s. Returns a :class:`CalibratedAndTested`;
     raises as :func:`calibrate_model`."""
     from spacy.cli.evaluate import evaluate
 
     from ..evaluation.evaluate_table import evaluate_table, write_evaluation_table
 
     done = calibrate_model(model, dev, output, overwrite=True, report=report, gpu_id=gpu_id,
-                           confidence=confidence, global_confidence=global_confidence)
+                           confidence=confidence, global_confidence=global_confidence, correction=correction,
+                           unit=unit)
     stem = Path(metrics)
     stem = stem.with_suffix("") if stem.suffix in (".json", ".md") else stem
     stem.parent.mkdir(parents=True, exist_ok=True)

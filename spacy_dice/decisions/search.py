@@ -26,6 +26,14 @@ The procedure (:func:`fit_problem`):
    bootstrap resamples of the dev docs (the same resampled docs for both sides) is > 0; with
    ``confidence=0`` any positive gain is adopted (the rule before: the bootstrap is only reported,
    and there is no F1-0 rule).
+   With several labels tested, one bar for each would let some label depart on noise alone (at
+   95 % per label, one in twenty labels whose gain is pure noise departs), so by default
+   (``correction="holm"``) the departures are one family under Holm's step-down correction: the
+   labels tested (support, not F1 0 at both values) are ranked by their bootstrap p-value
+   (the share of resampled gains <= 0), the ``k``-th of ``m`` (from 0) must be beyond the noise at
+   ``1 - (1 - confidence) / (m - k)``, and the first that is not stops the labels after it, so the
+   chance that any label departs on noise is at most ``1 - confidence``
+   (``correction="none"``: each label at ``confidence``, the rule before).
    Every label that stays gets the reason. With ``coarse_grid`` (spaCy's ``find-threshold`` grid,
    :data:`COARSE_THRESHOLD_GRID`) one global value chosen on that grid is a second candidate in
    the same cross-fitted comparison; the better of the two is the global value compared with the
@@ -66,6 +74,10 @@ RESAMPLES = 1000
 
 FINE, COARSE = "fine grid", "spaCy's find-threshold grid"
 """The names of the global candidates (:attr:`Fit.global_candidate`, :attr:`Choice.candidate`)."""
+
+HOLM, NO_CORRECTION = "holm", "none"
+CORRECTIONS = (HOLM, NO_CORRECTION)
+"""How the departures' bars account for testing several labels (:func:`fit_problem`)."""
 
 TP, FP, FN = 0, 1, 2
 EPS = 1e-12
@@ -111,6 +123,19 @@ def check_confidence(confidence: Any, name: str = "confidence") -> float:
             f"{name}={confidence!r}: use a number in [0, 1): the one-sided confidence that a"
             " cross-fitted gain is beyond the noise of dev (0.95 by default; 0 adopts any positive"
             " gain, the rule before)"
+        )
+    return value
+
+
+def check_correction(correction: Any, name: str = "correction") -> str:
+    """``correction`` as one of :data:`CORRECTIONS`; a ``ValueError`` naming the parameter (``name``)
+    otherwise."""
+    value = correction.strip().lower() if isinstance(correction, str) else correction
+    if value not in CORRECTIONS:
+        raise ValueError(
+            f"{name}={correction!r}: use {HOLM!r} (the labels' departures are one family: Holm's"
+            f" step-down keeps the chance that any label departs on noise at 1 - confidence) or"
+            f" {NO_CORRECTION!r} (each label at confidence on its own)"
         )
     return value
 
@@ -293,6 +318,28 @@ class Problem:
         return (counts if docs is None else counts[docs]).sum(axis=0)
 
 
+def group_problem(problem: Problem, units: Sequence[int]) -> Problem:
+    """``problem`` with its docs merged into units (``units[d]``: the unit of doc ``d``, numbered
+    from 0, e.g. the source document a sentence came from): the same labels, grid and values, each
+    unit's counts the sum of its docs', so the folds and the bootstrap of :func:`fit_problem` take
+    whole units. Raises ``ValueError`` when ``units`` does not give one unit per doc."""
+    units = numpy.asarray(units, dtype="int64")
+    if units.shape != (problem.n_docs,) or (len(units) and (units.min() < 0)):
+        raise ValueError(f"units: one unit number >= 0 per dev doc ({problem.n_docs}), not shape {units.shape}")
+    n_units = int(units.max()) + 1 if len(units) else 0
+
+    def merge(per_doc: numpy.ndarray) -> numpy.ndarray:
+        out = numpy.zeros((n_units,) + per_doc.shape[1:], dtype=per_doc.dtype)
+        numpy.add.at(out, units, per_doc)
+        return out
+
+    return Problem(
+        problem.labels, problem.grid, problem.current, problem.neutral, problem.support, n_units,
+        count_fn=None if problem.independent else (lambda values: merge(problem.counts(values))),
+        label_fn=(lambda i, value: merge(problem.label_counts(i, value))) if problem.independent else None,
+    )
+
+
 def make_folds(n_docs: int, folds: int, seed: int) -> List[numpy.ndarray]:
     """``folds`` disjoint index arrays covering ``range(n_docs)`` (a seeded shuffle, sizes within 1)."""
     order = numpy.random.RandomState(seed).permutation(n_docs)
@@ -418,8 +465,8 @@ class Resampler:
 
 
 def percent_label(confidence: float) -> str:
-    """``0.95`` -> ``95%``."""
-    return f"{100 * confidence:g}%"
+    """``0.95`` -> ``95%``; ``0.98333`` -> ``98.33%``."""
+    return f"{100 * confidence:.4g}%"
 
 
 @dataclass
@@ -430,7 +477,9 @@ class Gain:
     ``positive``: the gain is > 0 (the rule before); ``lower``: the one-sided lower bound at
     ``confidence``, the (1 - ``confidence``) quantile of the resampled gains (``None`` at
     ``confidence`` 0); ``interval``: the two-sided 95 % percentile interval of the resampled gains
-    (shown whatever the confidence). Fractions (0.01 = one point of F1).
+    (shown whatever the confidence). Fractions (0.01 = one point of F1). ``p_value``: the share
+    of resampled gains <= 0 (what Holm's correction ranks the labels by); ``samples``: the
+    resampled gains, for :meth:`at`.
     """
 
     value: float
@@ -439,6 +488,15 @@ class Gain:
     lower: Optional[float]
     interval: Tuple[float, float]
     resamples: int
+    p_value: Optional[float] = None
+    samples: Optional[numpy.ndarray] = field(default=None, repr=False, compare=False)
+
+    def at(self, confidence: float) -> "Gain":
+        """The same gain judged at another ``confidence`` (its lower bound from the same resamples)."""
+        if self.samples is None:
+            raise ValueError("this gain kept no resamples: it cannot be judged at another confidence")
+        lower = float(numpy.quantile(self.samples, 1.0 - confidence)) if confidence > 0 else None
+        return replace(self, confidence=confidence, lower=lower)
 
     @property
     def beyond_noise(self) -> bool:
@@ -501,7 +559,28 @@ def paired_gain(
     lower = float(numpy.quantile(gains, 1.0 - confidence)) if confidence > 0 else None
     low, high = numpy.quantile(gains, [0.025, 0.975])
     return Gain(float(new_score - old_score), bool(positive), confidence, lower, (float(low), float(high)),
-                resampler.resamples)
+                resampler.resamples, p_value=float(numpy.mean(gains <= EPS)), samples=gains)
+
+
+def holm_gains(gains: Dict[int, Gain], confidence: float) -> Tuple[Dict[int, Gain], Dict[int, int]]:
+    """Holm's step-down over the labels tested (``gains``: label index -> its gain): ranked by
+    p-value (ties: the larger gain first), the ``k``-th of ``m`` is judged at
+    ``1 - (1 - confidence) / (m - k)``. Returns every label's gain at its own bar, and the labels
+    held back by the step-down (ranked after the first label not beyond the noise; they do not
+    depart whatever their own bound), each mapped to that first label."""
+    order = sorted(gains, key=lambda i: (1.0 if gains[i].p_value is None else gains[i].p_value,
+                                         -gains[i].value, i))
+    m = len(order)
+    judged: Dict[int, Gain] = {}
+    held_back: Dict[int, int] = {}
+    stopped: Optional[int] = None
+    for k, i in enumerate(order):
+        judged[i] = gains[i].at(1.0 - (1.0 - confidence) / (m - k))
+        if stopped is not None:
+            held_back[i] = stopped
+        elif not judged[i].beyond_noise:
+            stopped = i
+    return judged, held_back
 
 
 # --- the fit ---------------------------------------------------------------------------------------
@@ -532,6 +611,7 @@ class Fit:
     objective: Optional[Objective] = None  # the objective as fitted (floors resolved)
     confidence: float = 0.0  # the bar of the departures
     global_confidence: float = 0.0  # the bar of the global value
+    correction: str = NO_CORRECTION  # how the departures' bars account for several labels
     global_gain: Optional[Gain] = None  # the global candidate chosen vs the current setting
     global_rule: str = ""  # why the global value was adopted or the current setting kept
     global_candidate: Optional[str] = None  # FINE or COARSE: the candidate compared with the current
@@ -617,6 +697,8 @@ def fit_problem(
     coarse_grid: Optional[Sequence[float]] = None,
     resamples: int = RESAMPLES,
     global_confidence: Optional[float] = None,
+    correction: str = HOLM,
+    units: Optional[Sequence[int]] = None,
 ) -> Fit:
     """Global value first, per-label departures that earn it on held-out folds, final fit on all.
 
@@ -629,11 +711,17 @@ def fit_problem(
     instead. ``coarse_grid``: a second global candidate chosen on that grid (spaCy's
     ``find-threshold``); the one with the better cross-fitted score is the one compared with the
     current setting. ``per_label=False`` (a setting that can store one value only): the global
-    value alone, with ``per_label_reason`` as every label's reason. Returns the :class:`Fit`;
-    raises ``ValueError`` naming ``confidence`` (``global_confidence``) when it is not a number in
-    [0, 1).
+    value alone, with ``per_label_reason`` as every label's reason. ``correction``: ``holm`` (the
+    departures are one family, Holm's step-down at ``confidence``) or ``none`` (each label at
+    ``confidence``). ``units``: the unit of each dev doc (:func:`group_problem`; e.g. its source
+    document), so that the folds and the bootstrap take whole units; ``None``: each doc is one.
+    Returns the :class:`Fit` (its per-doc arrays per unit); raises ``ValueError`` naming ``confidence``
+    (``global_confidence``) when it is not a number in [0, 1), ``correction`` when unknown.
     """
     confidence = check_confidence(confidence)
+    correction = check_correction(correction)
+    if units is not None:
+        problem = group_problem(problem, units)
     global_confidence = confidence if global_confidence is None else check_confidence(global_confidence,
                                                                                        "global_confidence")
     n = len(problem.labels)
@@ -704,6 +792,19 @@ def fit_problem(
     base_name = "global" if adopt else "current"
     departed = [False] * n
     reasons: List[str] = []
+
+    def nothing_to_fit(i: int) -> bool:
+        return confidence > 0 and base_held is not None and cv_dep is not None \
+            and base_held[i][TP] == 0 and cv_dep[i][i][TP] == 0
+
+    tested = {i: g for i, g in enumerate(label_gains)
+              if per_label and g is not None and problem.support[i] >= min_support and not nothing_to_fit(i)}
+    held_back: Dict[int, int] = {}
+    if correction == HOLM and confidence > 0 and len(tested) > 1:
+        judged, held_back = holm_gains(tested, confidence)
+        for i, g in judged.items():
+            label_gains[i] = g
+        tested = judged
     for i in range(n):
         gain = label_gains[i]
         if not per_label:
@@ -712,8 +813,7 @@ def fit_problem(
             reasons.append(f"{base_name}: too few dev docs to cross-fit")
         elif problem.support[i] < min_support:
             reasons.append(f"{base_name}: {int(problem.support[i])} dev positives < min_support {min_support}")
-        elif confidence > 0 and base_held is not None and cv_dep is not None \
-                and base_held[i][TP] == 0 and cv_dep[i][i][TP] == 0:
+        elif nothing_to_fit(i):
             reasons.append(
                 f"{base_name}: F1 0 at the {base_name} value and with its own value (cross-fitted):"
                 " nothing to fit"
@@ -721,11 +821,19 @@ def fit_problem(
         elif not gain.positive:
             reasons.append(f"{base_name}: cross-fitted gain of its own value {100 * gain.value:+.2f} <= 0")
         elif not gain.beyond_noise:
-            reasons.append(f"{base_name}: {gain.verdict()}")
+            reasons.append(f"{base_name}: {gain.verdict()}" + (" (Holm, one family of"
+                           f" {len(tested)} labels)" if correction == HOLM and len(tested) > 1 else ""))
+        elif i in held_back:
+            reasons.append(
+                f"{base_name}: {gain.verdict()}, but Holm's step-down over {len(tested)} labels stopped"
+                f" at {problem.labels[held_back[i]]}, ranked before it"
+            )
         else:
             departed[i] = True
             bound = gain.bound_text()
-            reasons.append(f"own value: cross-fitted gain {100 * gain.value:+.2f}" + (f" ({bound})" if bound else ""))
+            reasons.append(f"own value: cross-fitted gain {100 * gain.value:+.2f}" + (f" ({bound})" if bound else "")
+                           + (f" (Holm, one family of {len(tested)} labels)"
+                              if correction == HOLM and len(tested) > 1 and bound else ""))
     global_value: Optional[float] = winner["value"] if adopt and winner is not None else None
     values = [global_value] * n if adopt else list(problem.current)
     base_values = list(values)
@@ -757,7 +865,7 @@ def fit_problem(
         score_before=score_before, score_after=objective.score(after),
         score_cv_global=score_cv_global, score_cv_chosen=score_cv_chosen, folds=len(parts),
         notes=notes, objective=objective, confidence=confidence, global_confidence=global_confidence,
-        global_gain=global_gain,
+        correction=correction, global_gain=global_gain,
         global_rule=global_rule, global_candidate=winner["name"] if winner is not None else None,
         global_candidates=[dict({key: c[key] for key in ("name", "value", "score_cv", "fold_values")},
                                 grid=_grid_text(c["grid"])) for c in candidates],
@@ -788,7 +896,7 @@ class Choice:
 def fit_choice(
     options: Sequence[Problem], objective: Objective, *, current: int = 0, folds: int = 5, seed: int = 0,
     confidence: float = 0.95, coarse_grid: Optional[Sequence[float]] = None, resamples: int = RESAMPLES,
-    global_confidence: Optional[float] = None,
+    global_confidence: Optional[float] = None, units: Optional[Sequence[int]] = None,
 ) -> Choice:
     """Pick one option and one global value jointly (e.g. a span finder threshold and the global
     threshold of the span categorizer after it), cross-fitted like :func:`fit_problem`.
@@ -798,12 +906,14 @@ def fit_choice(
     noise (``global_confidence``, by default ``confidence``: the pair is one global choice, as
     :func:`fit_problem`'s global value). ``coarse_grid``: a second candidate, the
     current option with one global value chosen on that grid (spaCy's ``find-threshold``); the
-    candidate with the better cross-fitted score is the one compared with the baseline. Returns
-    the :class:`Choice`.
+    candidate with the better cross-fitted score is the one compared with the baseline.
+    ``units``: as :func:`fit_problem`'s. Returns the :class:`Choice`.
     """
     confidence = check_confidence(confidence)
     if global_confidence is not None:
         confidence = check_confidence(global_confidence, "global_confidence")
+    if units is not None:
+        options = [group_problem(problem, units) for problem in options]
     base = options[current]
     before_docs = base.counts(base.current)
     before = before_docs.sum(axis=0)

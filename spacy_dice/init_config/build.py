@@ -184,7 +184,7 @@ def build_config(
             "logger": {"@loggers": "spacy.ConsoleLogger.v1", "progress_bar": False},
             "optimizer": {
                 "@optimizers": "Adam.v1", "beta1": 0.9, "beta2": 0.999, "L2_is_weight_decay": True,
-                "L2": 0.01, "grad_clip": 1.0, "use_averages": False, "eps": 1e-8,
+                "L2": 0.01, "grad_clip": 1.0, "use_averages": bb.use_averages, "eps": 1e-8,
                 "learn_rate": copy.deepcopy(bb.learn_rate),
             },
             "score_weights": score_weights(entries),

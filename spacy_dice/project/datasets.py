@@ -354,7 +354,9 @@ def convert_dataset(
     sources = _source_files(ds, Path(data_dir), Path(sample_dir), output_dir / "raw", notes)
     stats: Dict[str, Dict[str, Any]] = {}
     for split, src in sources.items():
-        stats[split] = convert_file(ds.format, src, output_dir / f"{split}.spacy", limit=limit, **ds.options)
+        # a training file keeps no source ids: they cost a read on every epoch, and only dev is folded
+        stats[split] = convert_file(ds.format, src, output_dir / f"{split}.spacy", limit=limit,
+                                    sources=split != "train", **ds.options)
     if "dev" not in sources:
         import spacy
 
@@ -363,7 +365,7 @@ def convert_dataset(
         docs = list(DocBin().from_disk(train_path).get_docs(nlp.vocab))
         dev = [d for i, d in enumerate(docs) if i % DEV_EVERY == DEV_EVERY - 1]
         train = [d for i, d in enumerate(docs) if i % DEV_EVERY != DEV_EVERY - 1]
-        write_docbin(train, train_path)
+        write_docbin(train, train_path, keep_user_data=False)
         write_docbin(dev, output_dir / "dev.spacy")
         for split, part in (("train", train), ("dev", dev)):
             cats = Counter(k for d in part for k, v in d.cats.items() if v >= 0.5)
@@ -380,5 +382,6 @@ def convert_dataset(
         vocab = spacy.blank("en").vocab
         for split in SPLITS:
             path = output_dir / f"{split}.spacy"
-            write_docbin(list(ents_as_spans(DocBin().from_disk(path).get_docs(vocab), SPANS_KEY)), path)
+            write_docbin(list(ents_as_spans(DocBin().from_disk(path).get_docs(vocab), SPANS_KEY)), path,
+                         keep_user_data=split != "train")
     return ConvertedDataset(ds, output_dir, stats, notes)
