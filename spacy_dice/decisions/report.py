@@ -244,10 +244,13 @@ def tables(calibration: Calibration) -> List[Tuple[str, List[str], List[List[str
         if r.fit is not None and r.fit.folds and any(g is not None for g in r.fit.label_gains):
             notes.append(
                 "gain: the cross-fitted gain of the label's own value over its base (points), with the"
-                " two-sided 95% interval of a paired bootstrap over the dev docs"
-                f" ({r.fit.global_gain.resamples if r.fit.global_gain else ''} resamples);"
-                + (f" a change is adopted when its one-sided {percent_label(confidence)} lower bound"
-                   " (in rule) is > 0" if confidence else " confidence 0: any positive gain is adopted")
+                " two-sided 95% interval of a paired bootstrap over the dev "
+                + ("source documents" if calibration.options.get("source_docs") else "docs")
+                + f" ({r.fit.global_gain.resamples if r.fit.global_gain else ''} resamples);"
+                + ((f" a change is adopted when its one-sided {percent_label(confidence)} lower bound"
+                    " (in rule) is > 0" + ("; with Holm's correction each label's own bar is in its rule"
+                                           if r.fit.correction == HOLM else ""))
+                   if confidence else " confidence 0: any positive gain is adopted")
             )
         if r.unknown_labels:
             notes.append(

@@ -32,8 +32,11 @@ The procedure (:func:`fit_problem`):
    labels tested (support, not F1 0 at both values) are ranked by their bootstrap p-value
    (the share of resampled gains <= 0), the ``k``-th of ``m`` (from 0) must be beyond the noise at
    ``1 - (1 - confidence) / (m - k)``, and the first that is not stops the labels after it, so the
-   chance that any label departs on noise is at most ``1 - confidence``
-   (``correction="none"``: each label at ``confidence``, the rule before).
+   chance that any label departs on noise is nominally at most ``1 - confidence`` (the bootstrap
+   holds the held-out predictions fixed and leaves out the noise of the fit itself, so on small
+   dev sets it is passed more often; ``correction="none"``: each label at ``confidence``, the
+   rule before). With ``units`` (e.g. each dev doc's source document, :func:`group_problem`) the
+   folds and the bootstrap take whole units, not docs.
    Every label that stays gets the reason. With ``coarse_grid`` (spaCy's ``find-threshold`` grid,
    :data:`COARSE_THRESHOLD_GRID`) one global value chosen on that grid is a second candidate in
    the same cross-fitted comparison; the better of the two is the global value compared with the
