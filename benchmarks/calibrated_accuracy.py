@@ -345,17 +345,17 @@ def intervals(records: List[Dict[str, Any]], counts: Dict[str, numpy.ndarray], r
     return out
 
 
-def test_units(test: Path) -> Optional[numpy.ndarray]:
-    """Each test doc's source document (``doc.user_data["source_doc"]``), numbered from 0; ``None``
-    when the test file names none."""
+def source_units_of(path: Path) -> Optional[numpy.ndarray]:
+    """Each doc's source document in the ``.spacy`` file ``path`` (``doc.user_data["source_doc"]``),
+    numbered from 0; ``None`` when the file names none. (Not ``test_*``: tests import this module.)"""
     import spacy
     from spacy.tokens import DocBin
 
     from spacy_dice.decisions.calibration import source_units
 
-    if not test.exists():
+    if not path.exists():
         return None
-    return source_units(list(DocBin().from_disk(test).get_docs(spacy.blank("en").vocab)))
+    return source_units(list(DocBin().from_disk(path).get_docs(spacy.blank("en").vocab)))
 
 
 def train_counts(train: Path, what: str) -> Dict[str, int]:
@@ -482,7 +482,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     records.sort(key=lambda r: (order.get(r["name"], 99), r["seed"]))
     data["meta"]["reference"] = reference
     data["meta"]["resamples"] = args.resamples
-    data["comparisons"] = intervals(records, counts, reference, args.resamples, test_units(test))
+    data["comparisons"] = intervals(records, counts, reference, args.resamples, source_units_of(test))
     data["rarest"] = rarest_recall(records, counts, train_counts(Path(source["meta"]["data"]["train"]),
                                                                  scored_component(task)[1]))
     save(args.results, out, data, counts)
