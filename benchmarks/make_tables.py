@@ -235,22 +235,24 @@ def _kept_last(runs: List[Dict[str, Any]], sep: str = ", ") -> str:
     return sep.join(f"{r.get('best_step')}/{r.get('last_step')}" for r in runs)
 
 
-def _converged_rows(results_dir: Path, stem: str) -> Tuple[str, Dict[str, List[Dict[str, Any]]], List[str]]:
+def _converged_rows(results_dir: Path, stem: str, order: Optional[Sequence[str]] = None,
+                    ) -> Tuple[str, Dict[str, List[Dict[str, Any]]], List[str]]:
     """An early-stopped benchmark (``run_accuracy.py --patience``): its budget line, its runs by row
-    and the rows in table order."""
+    and the rows in table order (``order`` first, default :data:`CONVERGED_ROW_ORDER`)."""
     data = load_results(results_dir, stem)
     meta = data["meta"]
     rows = _group(data["runs"])
     budget = (f"Budget: at most {meta['max_steps']} steps, dev every {meta['eval_frequency']} steps,"
               f" early stopping with patience {meta.get('patience')} steps; mean +- std over seeds.")
-    return budget, rows, _ordered(rows, CONVERGED_ROW_ORDER)
+    return budget, rows, _ordered(rows, CONVERGED_ROW_ORDER if order is None else order)
 
 
-def converged_table(results_dir: Path, stem: str, rarest: str) -> str:
+def converged_table(results_dir: Path, stem: str, rarest: str, order: Optional[Sequence[str]] = None) -> str:
     """Rows of an early-stopped NER benchmark (``run_accuracy.py --patience``): mean +- std over
     seeds of the dev F1 of the kept model, test P / R / F1 and the test recall of the rarest entity
-    type, with the kept and the last step."""
-    budget, rows, order = _converged_rows(results_dir, stem)
+    type, with the kept and the last step; rows in ``order`` first (default
+    :data:`CONVERGED_ROW_ORDER`)."""
+    budget, rows, order = _converged_rows(results_dir, stem, order)
     lines = [budget, "",
              f"| row | seeds | kept / last step | dev F1 | test P | test R | test F1 | test R {rarest} |",
              "|---|---|---|---|---|---|---|---|"]
@@ -305,6 +307,100 @@ def converged_ud_upos_table(results_dir: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+CHINESE_ROW_ORDER = ("ce", "focal", "dl", "dsc", "ce_then_dsc", "spacy")
+
+
+def _chinese_row_name(name: str, spacy_component: str) -> str:
+    return f"spaCy `{spacy_component}`" if name == "spacy" else ROW_NAMES.get(name, name)
+
+
+@generator("converged_ud_zh")
+def converged_ud_zh_table(results_dir: Path) -> str:
+    """docs/BENCHMARKS.md "Chinese": UD1.4 joint segmentation + UPOS with early stopping
+    (``ud_zh_converged.json``): dev and test joint F1 of (word span, UPOS) pairs, test P / R and
+    segmentation F1, mean +- std over seeds."""
+    budget, rows, order = _converged_rows(results_dir, "ud_zh_converged", CHINESE_ROW_ORDER)
+    lines = [budget, "",
+             "| row | seeds | kept / last step | dev joint F1 | test P | test R | test joint F1 | test segmentation F1 |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name in order:
+        runs = rows[name]
+        cells = [_chinese_row_name(name, "tagger"), ",".join(str(r["seed"]) for r in runs), _kept_last(runs),
+                 _mean_std([r["best_dev_score"] for r in runs])]
+        cells += [_mean_std([r["scores"][k] for r in runs]) for k in ("p", "r", "f", "seg_f")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+@generator("converged_uner_zh")
+def converged_uner_zh_table(results_dir: Path) -> str:
+    """docs/BENCHMARKS.md "Chinese": UNER Chinese-GSD NER over characters with early stopping
+    (``uner_zh_converged.json``); ORG is its rarest type (1,110 training entities)."""
+    table = converged_table(results_dir, "uner_zh_converged", "ORG", CHINESE_ROW_ORDER)
+    return table.replace(f"| {ROW_NAMES['spacy']} |", "| spaCy `ner` |")
+
+
+# Published test F1 on the paper's Chinese data, read from the papers (nothing here was run by us):
+# (data, system, what it was trained from, P, R, F1, source).
+DICE_PAPER = "Li et al. 2020 (the Dice paper)"
+PUBLISHED_CHINESE: Tuple[Tuple[str, str, str, Optional[float], Optional[float], float, str], ...] = (
+    ("UD1.4", "BiGRU-CRF over characters, single model", "pretrained character embeddings",
+     89.28, 89.54, 89.41, "Shao et al. 2017, https://aclanthology.org/I17-1018"),
+    ("UD1.4", "the same, ensemble of four", "pretrained character embeddings", None, None, 89.75,
+     "Shao et al. 2017"),
+    ("UD1.4", "Lattice-LSTM, as re-run by Meng et al.", "pretrained character and word embeddings",
+     None, None, 90.09, "Meng et al. 2019 (Glyce), https://arxiv.org/abs/1901.10125"),
+    ("UD1.4", "Glyce + Lattice-LSTM", "character images, a word lexicon", None, None, 90.87,
+     "Meng et al. 2019 (Glyce)"),
+    ("UD1.4", "BERT tagger", "BERT-base Chinese", 95.42, 94.17, 94.79, DICE_PAPER),
+    ("UD1.4", "BERT tagger + FL", "BERT-base Chinese", 96.33, 95.85, 96.81, DICE_PAPER),
+    ("UD1.4", "BERT tagger + DL", "BERT-base Chinese", 96.10, 97.79, 96.94, DICE_PAPER),
+    ("UD1.4", "BERT tagger + DSC", "BERT-base Chinese", 96.24, 97.73, 96.98, DICE_PAPER),
+    ("UNER Chinese-GSD", "XLM-R-large (the UNER paper's baseline)", "XLM-R-large", None, None, 89.5,
+     "Mayhew et al. 2024 (Universal NER, NAACL)"),
+    ("MSRA (not our data)", "BERT-MRC (+ FL 95.67, + DL 96.44, + DSC 96.72: +0.97)", "BERT-base Chinese",
+     None, None, 95.75, DICE_PAPER),
+    ("OntoNotes4 (not our data)", "BERT-MRC (+ FL 83.30, + DL 84.01, + DSC 84.47: +2.36)", "BERT-base Chinese",
+     None, None, 82.11, DICE_PAPER),
+)
+CHINESE_OURS = (("UD1.4", "ud_zh_converged", "tagger"), ("UNER Chinese-GSD", "uner_zh_converged", "ner"))
+
+
+def _our_chinese_lines(results_dir: Path, data_name: str, stem: str, spacy_component: str) -> List[str]:
+    """CE, DSC and the row with the best mean dev score (among those run with the most seeds)."""
+    rows = _group(load_results(results_dir, stem)["runs"])
+    most = max(len(v) for v in rows.values())
+    complete = {k: v for k, v in rows.items() if len(v) == most}
+    best = max(complete, key=lambda k: statistics.mean(r["best_dev_score"] for r in complete[k]))
+    lines = []
+    for name in dict.fromkeys(n for n in ("ce", "dsc", best) if n in rows):
+        runs = rows[name]
+        label = _chinese_row_name(name, spacy_component) + (", the best mean dev score" if name == best else "")
+        cells = [data_name, f"ours: CNN, {label} ({len(runs)} seed{'s' if len(runs) > 1 else ''})",
+                 "nothing pretrained"] + [_mean_std([r["scores"][k] for r in runs]) for k in ("p", "r", "f")]
+        lines.append("| " + " | ".join(cells + [f"`results/{stem}.json`"]) + " |")
+    return lines
+
+
+@generator("chinese_beside_published")
+def chinese_beside_published_table(results_dir: Path) -> str:
+    """docs/BENCHMARKS.md "Chinese": our CNN rows (CE, DSC and the row chosen on dev) beside the
+    published test F1 on the same data and the Dice paper's on its other Chinese data."""
+    groups: Dict[str, List[str]] = {}
+    for data_name, system, pretrained, p, r, f, source in PUBLISHED_CHINESE:
+        cells = [data_name, system, pretrained, "-" if p is None else f"{p:.2f}",
+                 "-" if r is None else f"{r:.2f}", f"{f:.2f}", source]
+        groups.setdefault(data_name, []).append("| " + " | ".join(cells) + " |")
+    for data_name, stem, spacy_component in CHINESE_OURS:
+        if (results_dir / f"{stem}.json").exists():
+            groups[data_name] += _our_chinese_lines(results_dir, data_name, stem, spacy_component)
+    lines = ["| data | system | trained from | test P | test R | test F1 | source |",
+             "|---|---|---|---|---|---|---|"]
+    for group in groups.values():
+        lines += group
+    return "\n".join(lines) + "\n"
+
+
 DICE_FAMILY = ("dl", "dsc", "tversky", "combined", "dsc_set", "dsc_a0.1", "tversky_a0.5",
                "tversky_set", "ce_then_dsc", "logdice",
                # span (sigmoid) rows
@@ -331,6 +427,8 @@ SITUATIONS: Tuple[Situation, ...] = (
     Situation("entities (`dice_ner`): UNER English-EWT", "uner_converged", "f", "test F1"),
     Situation("entities (`dice_ner`): CoNLL-2003", "conll03_converged_6000", "f", "test F1"),
     Situation("token tags (`dice_tagger`): UD EWT UPOS", "ud_upos_converged", "pos_acc", "test acc"),
+    Situation("words + UPOS (`dice_seg_tagger`): UD1.4 Chinese", "ud_zh_converged", "f", "test joint F1"),
+    Situation("entities over characters (`dice_ner`): UNER Chinese-GSD", "uner_zh_converged", "f", "test F1"),
     Situation("spans (`dice_spancat`): UNER English-EWT", "uner_spans_converged",
               "f", "test F1", reference="bce", not_losses=("spacy", "spacy_single")),
     Situation("spans (`dice_spancat`): CoNLL-2003", "conll03_spans_converged",
@@ -861,6 +959,8 @@ DECISION_SETTINGS = [
     ("entities (`dice_ner`), UNER, early stopping", "uner_calib"),
     ("entities (`dice_ner`), UNER, early stopping, trained again", "uner_recall"),
     ("entities (`dice_ner`), CoNLL-2003, 800 steps", "conll03_calib"),
+    ("words + UPOS over characters (`dice_seg_tagger`), UD1.4, early stopping", "ud_zh_converged"),
+    ("entities over characters (`dice_ner`), UNER Chinese-GSD, early stopping", "uner_zh_converged"),
     ("entities, MiniLM (`ner_trf.cfg`), UNER, 600 steps", "uner_trf_calib"),
     ("entities, MiniLM (`ner_trf.cfg`), UNER, early stopping", "uner_trf_es_calib"),
 ]
@@ -912,7 +1012,7 @@ def which_loss_table(results_dir: Path) -> str:
 
 CALIBRATE_CHECK_SETTINGS = [(label, stem) for label, stem in DECISION_SETTINGS
                             if stem in ("uner_spans_calib", "conll03_spans_calib", "uner_spanfinder_calib",
-                                        "uner_calib", "conll03_calib")]
+                                        "uner_calib", "conll03_calib", "ud_zh_converged", "uner_zh_converged")]
 
 
 def _check_cell(comparison: Optional[Dict[str, Any]], by_source: bool = False) -> str:
@@ -950,7 +1050,7 @@ def calibrate_checks_table(results_dir: Path) -> str:
 
 
 for _stem in ("uner_spans_calib", "conll03_spans_calib", "uner_spanfinder_calib", "uner_calib", "conll03_calib",
-              "uner_recall", "uner_trf_calib", "uner_trf_es_calib"):
+              "uner_recall", "uner_trf_calib", "uner_trf_es_calib", "ud_zh_converged", "uner_zh_converged"):
     generator(f"decisions_{_stem}")(lambda results_dir, _s=_stem: decisions_table(results_dir, _s))
 
 

@@ -105,3 +105,39 @@ def test_check_exit_code(tmp_path):
     assert make_tables.main(["--check", str(doc)]) == 1
     assert make_tables.main([str(doc)]) == 0
     assert make_tables.main(["--check", str(doc)]) == 0
+
+
+def _synthetic_zh(results, stem, rows):
+    """A minimal run_accuracy results file: ``rows`` maps a row name to (dev, test F1) per seed."""
+    runs = [{"name": name, "seed": seed, "best_dev_score": dev, "best_step": 200, "last_step": 400,
+             "dev_scores": {"f": dev}, "scores": {"p": test, "r": test, "f": test, "seg_f": test}}
+            for name, values in rows.items() for seed, (dev, test) in enumerate(values)]
+    meta = {"max_steps": 1000, "eval_frequency": 200, "patience": 400}
+    (results / f"{stem}.json").write_text(json.dumps({"meta": meta, "runs": runs}), encoding="utf8")
+
+
+def test_the_chinese_table_sets_ours_beside_the_published_rows(tmp_path):
+    """Our rows: CE, DSC and the row with the best mean dev score (not test) among the rows with
+    the most seeds; every published row stays, ours after the published rows of the same data."""
+    results = tmp_path / "results"
+    results.mkdir()
+    _synthetic_zh(results, "ud_zh_converged", {
+        "ce": [(0.80, 0.85), (0.82, 0.87)],
+        "dsc": [(0.81, 0.95), (0.81, 0.95)],  # best on test only
+        "focal": [(0.90, 0.70), (0.90, 0.72)],  # best on dev
+        "dl": [(0.99, 0.99)],  # one seed: not among the rows with the most seeds
+    })
+    table = make_tables.chinese_beside_published_table(results)
+    lines = table.splitlines()
+    ours = [line for line in lines if "ours:" in line]
+    assert len(ours) == 3, table
+    assert "focal, the best mean dev score (2 seeds)" in ours[2] and "71.00 +- 1.41" in ours[2]
+    assert "ours: CNN, CE (2 seeds)" in ours[0] and "ours: CNN, DSC (2 seeds)" in ours[1]
+    assert not any("DL" in line for line in ours)
+    ud_rows = [i for i, line in enumerate(lines) if line.startswith("| UD1.4 |")]
+    assert ud_rows == list(range(ud_rows[0], ud_rows[0] + len(ud_rows)))  # one block per data set
+    assert lines.index(ours[0]) > max(i for i in ud_rows if "ours:" not in lines[i])
+    for published in ("89.41", "94.79", "96.98", "89.50", "95.75"):
+        assert f"| {published} |" in table
+    # no UNER Chinese results: its published row stays, and no row of ours is invented
+    assert "| UNER Chinese-GSD | XLM-R-large" in table and "uner_zh_converged" not in table
