@@ -317,18 +317,18 @@ def test_empty_docs_labels_only_in_dev_and_spans_across_sentences():
     assert "DEVONLY" in scores["spans_sc_per_type"]
 
 
-# ------------------------------------------------------------------ the README's switch
-def test_readme_switch_from_spancat_to_dice_spancat_trains():
-    """The README's block applied to `spacy init config -p spancat`: builds, adapts the
-    LinearLogistic scorer, trains one step."""
+# ------------------------------------------------------------ the documented switch
+def test_documented_switch_from_spancat_to_dice_spancat_trains():
+    """The block of docs/CONFIG.md, "Spans", applied to `spacy init config -p spancat`: builds,
+    adapts the LinearLogistic scorer, trains one step."""
     import re
     from pathlib import Path
 
     from spacy.cli.init_config import init_config
     from thinc.api import Config
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    section = readme.split("### Spans: from `spancat` to `dice_spancat`", 1)[1]
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "CONFIG.md").read_text()
+    section = doc.split("## Spans: what `dice_spancat` does with spaCy's span models", 1)[1]
     block = re.search(r"```ini\n(.*?)```", section, re.S).group(1)
     block = "\n".join(line.split("#", 1)[0].rstrip() for line in block.splitlines())
     change = Config().from_str("[components]\n" + block)
