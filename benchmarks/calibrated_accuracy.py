@@ -22,7 +22,10 @@ rule. Per test doc and label the true positives, false positives and false negat
 the calibration times to ``STEM_decisions.json``, and the paired bootstrap intervals
 (:mod:`benchmarks.bootstrap`) of each comparison to the same JSON. The joint word segmentation +
 POS tasks (``ud_zh``, ``ud_zh_xpos``) count (word span, POS) pairs per doc and POS (their scorer's
-``pos_f``; ``calibrate`` tunes ``dice_seg_tagger``'s ``label_bias`` and refuses spaCy's tagger):
+``pos_f``; ``calibrate`` tunes ``dice_seg_tagger``'s ``label_bias`` and refuses spaCy's tagger).
+The text tasks (``mrpc_trf``) count the task's positive class per text (its F1: MRPC's F1 of
+paraphrase), and ``calibrate`` tunes ``dice_textcat``'s ``label_bias`` for that F1
+(:func:`positive_class_model`):
 
     python -m benchmarks.calibrated_accuracy --results uner_spans_calib
     python -m benchmarks.calibrated_accuracy --results uner_spans_calib --report-only
@@ -60,11 +63,14 @@ SPAN_KEY = "sc"
 
 
 def scored_component(task: str) -> Tuple[str, str]:
-    """``(pipe name, what)`` of the component whose F1 the task reports: ``ents``, ``spans`` or
-    ``words`` (joint word segmentation + POS: (word span, POS) pairs, the seg tagger's ``pos_f``)."""
+    """``(pipe name, what)`` of the component whose F1 the task reports: ``ents``, ``spans``,
+    ``words`` (joint word segmentation + POS: (word span, POS) pairs, the seg tagger's ``pos_f``)
+    or ``cats`` (exclusive text classes: the F1 of the task's positive class)."""
     spec = TASKS[task]
     if spec.get("kind") == "words":
         return spec["component"], "words"
+    if spec.get("kind") == "textcat":
+        return spec["component"], "cats"
     return spec["component"], ("spans" if "spans_of" in spec else "ents")
 
 
@@ -111,15 +117,44 @@ def word_counts(nlp: Any, examples: Sequence[Any], labels: List[str]) -> numpy.n
     return out
 
 
+def _top_class(cats: Dict[str, float]) -> Optional[str]:
+    return max(cats, key=lambda label: cats[label]) if cats else None
+
+
+def cats_counts(nlp: Any, examples: Sequence[Any], labels: List[str]) -> numpy.ndarray:
+    """``(n_docs, n_labels, 3)`` tp / fp / fn of exclusive text classes, counted as spaCy's
+    ``Scorer.score_cats`` counts them: the predicted class is the top of ``doc.cats``, the gold
+    class the top of the reference's; a doc without gold classes counts nothing. With
+    ``labels == [positive]`` the summed counts give that class's F1 (MRPC's F1 of paraphrase)."""
+    index = {label: i for i, label in enumerate(labels)}
+    out = numpy.zeros((len(examples), len(labels), 3), dtype="int32")
+    docs = nlp.pipe((eg.predicted.copy() for eg in examples), batch_size=256)
+    for d, (doc, eg) in enumerate(zip(docs, examples)):
+        gold = _top_class(eg.reference.cats)
+        if gold is None:
+            continue
+        pred = _top_class(doc.cats)
+        if pred == gold and pred in index:
+            out[d, index[pred], 0] += 1
+            continue
+        if pred in index:
+            out[d, index[pred], 1] += 1
+        if gold in index:
+            out[d, index[gold], 2] += 1
+    return out
+
+
 def test_counts(nlp: Any, examples: Sequence[Any], what: str, labels: List[str]) -> numpy.ndarray:
     """``(n_docs, n_labels, 3)`` tp / fp / fn of ``nlp``'s predictions, counted as spaCy's
     ``Scorer.score_spans`` counts them (gold in the reference's tokens, predictions aligned to
     them; a doc without the gold annotation counts nothing); ``what == "words"``: (word span, POS)
-    pairs, :func:`word_counts`."""
+    pairs, :func:`word_counts`; ``what == "cats"``: :func:`cats_counts`."""
     from spacy.training import Example
 
     if what == "words":
         return word_counts(nlp, examples, labels)
+    if what == "cats":
+        return cats_counts(nlp, examples, labels)
     index = {label: i for i, label in enumerate(labels)}
     out = numpy.zeros((len(examples), len(labels), 3), dtype="int32")
 
@@ -223,6 +258,27 @@ def find_global_threshold(nlp: Any, dev: Path, pipe_name: str, trials: int) -> D
             "seconds": round(time.perf_counter() - start, 1)}
 
 
+def positive_class_model(nlp: Any, pipe_name: str, positive: str, model: Path) -> Path:
+    """The pipeline ``calibrate`` tunes for the F1 of the text class ``positive`` (the score the
+    task reports): ``model`` itself when its component's ``positive_label`` is already
+    ``positive``, else a copy of ``nlp`` (loaded from ``model``) with it set, saved next to the
+    model as ``decisions/model-best-POSITIVE``. Early stopping chose the model on dev macro F1;
+    the copy's predictions are the model's, only its scorer (and so ``calibrate``'s objective)
+    reads the positive class."""
+    pipe = nlp.get_pipe(pipe_name)
+    if pipe.cfg.get("positive_label") == positive:
+        return model
+    out = model.parent / "decisions" / f"model-best-{positive}"
+    original = pipe.cfg.get("positive_label")
+    pipe.cfg["positive_label"] = positive
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        nlp.to_disk(out)
+    finally:
+        pipe.cfg["positive_label"] = original
+    return out
+
+
 def our_calibration(model: Path, dev: Path, output: Path, **options: Any) -> Dict[str, Any]:
     """:func:`spacy_dice.decisions.calibrate_model` (what ``python -m spacy_dice calibrate`` runs)
     with its defaults (or ``options``, e.g. ``metric``, ``min_precision``); when it refuses (e.g. a
@@ -257,7 +313,7 @@ def score_run(task: str, run: Dict[str, Any], dev: Path, test: Path, trials: int
                                 " rerun benchmarks/run_accuracy.py with the command in the results file")
     nlp = spacy.load(model)
     examples = [Example(nlp.make_doc(d.text), d) for d in DocBin().from_disk(test).get_docs(nlp.vocab)]
-    labels = model_labels(nlp, pipe_name, examples, what)
+    labels = [TASKS[task]["positive"]] if what == "cats" else model_labels(nlp, pipe_name, examples, what)
     record: Dict[str, Any] = {"name": run["name"], "seed": run["seed"], "factory": run.get("factory"),
                               "model": str(model), "labels": labels, "rules": {}}
     counts: Dict[str, numpy.ndarray] = {"as_trained": test_counts(nlp, examples, what, labels)}
@@ -267,8 +323,10 @@ def score_run(task: str, run: Dict[str, Any], dev: Path, test: Path, trials: int
         nlp.get_pipe(pipe_name).cfg["threshold"] = found["threshold"]
         counts["find_threshold"] = test_counts(nlp, examples, what, labels)
         record["rules"]["find_threshold"] = {**summarize(counts["find_threshold"], labels), **found}
+    # text classes: calibrate for the reported class's F1
+    tuned = positive_class_model(nlp, pipe_name, labels[0], model) if what == "cats" else model
     calibrated_dir = model.parent / "decisions" / "model-calibrated"
-    calibration = our_calibration(model, dev, calibrated_dir)
+    calibration = our_calibration(tuned, dev, calibrated_dir)
     if "refused" in calibration:
         record["not_calibrated"] = calibration["refused"]
     else:
@@ -277,14 +335,14 @@ def score_run(task: str, run: Dict[str, Any], dev: Path, test: Path, trials: int
         record["rules"]["calibrated"] = {**summarize(counts["calibrated"], labels), **calibration}
     if "refused" not in calibration and not calibrated_only:
         before_dir = model.parent / "decisions" / "model-calibrated-rule-before"
-        before = our_calibration(model, dev, before_dir, **RULE_BEFORE)
+        before = our_calibration(tuned, dev, before_dir, **RULE_BEFORE)
         counts["calibrated_rule_before"] = test_counts(spacy.load(before_dir), examples, what, labels)
         record["rules"]["calibrated_rule_before"] = {**summarize(counts["calibrated_rule_before"], labels),
                                                      **before, **RULE_BEFORE}
     for floor in recall_at:
         rule = f"{RECALL_RULE}{floor}"
         out_dir = model.parent / "decisions" / f"model-{rule}"
-        calibration = our_calibration(model, dev, out_dir, metric="recall", min_precision=floor)
+        calibration = our_calibration(tuned, dev, out_dir, metric="recall", min_precision=floor)
         if "refused" in calibration:
             record.setdefault("not_calibrated_" + rule, calibration["refused"])
             continue
@@ -364,8 +422,15 @@ def train_counts(train: Path, what: str) -> Dict[str, int]:
     from spacy.tokens import DocBin
 
     counts: Dict[str, int] = {}
+    docs = DocBin().from_disk(train).get_docs(spacy.blank("en").vocab)
+    if what == "cats":
+        for doc in docs:
+            top = _top_class(doc.cats)
+            if top is not None:
+                counts[top] = counts.get(top, 0) + 1
+        return counts
     key = {"ents": None, "spans": SPAN_KEY, "words": WORDS_KEY}[what]
-    for doc in DocBin().from_disk(train).get_docs(spacy.blank("en").vocab):
+    for doc in docs:
         for span in (doc.ents if key is None else doc.spans.get(key, [])):
             counts[span.label_] = counts.get(span.label_, 0) + 1
     return counts
@@ -483,8 +548,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     data["meta"]["reference"] = reference
     data["meta"]["resamples"] = args.resamples
     data["comparisons"] = intervals(records, counts, reference, args.resamples, source_units_of(test))
-    data["rarest"] = rarest_recall(records, counts, train_counts(Path(source["meta"]["data"]["train"]),
-                                                                 scored_component(task)[1]))
+    what = scored_component(task)[1]
+    # text classes: one counted class (the positive one), so no rarest type to follow
+    data["rarest"] = {} if what == "cats" else rarest_recall(
+        records, counts, train_counts(Path(source["meta"]["data"]["train"]), what))
     save(args.results, out, data, counts)
     for c in data["comparisons"]:
         pooled = c["pooled"]

@@ -223,3 +223,36 @@ def test_resampling_whole_source_documents():
     single = paired_interval([3 * a], [3 * b])
     assert (by_source.low, by_source.high) == (single.low, single.high)
     assert by_source.high - by_source.low > 1.4 * (by_doc.high - by_doc.low)
+
+
+def test_text_class_counts_give_spacys_positive_class_f1(tmp_path):
+    """MRPC's score: per doc counts of the positive class add up to spaCy's ``cats_score`` with
+    ``positive_label`` set (the F1 of that class), and the summed counts of both classes to its
+    per-class P / R / F1."""
+    from benchmarks.calibrated_accuracy import cats_counts, positive_class_model, summarize
+    from synthetic import SMALL_TEXTCAT_MODEL, textcat_examples
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("dice_textcat", name="textcat",
+                 config={"model": SMALL_TEXTCAT_MODEL, "positive_label": "POS"})
+    examples, test = textcat_examples(nlp, 40), textcat_examples(nlp, 60, seed=5)
+    train(nlp, examples, steps=10)  # half-trained: some right, some wrong, some missed
+    scores = nlp.evaluate(test)
+    counts = cats_counts(nlp, test, ["POS"])
+    assert counts[..., 0].sum() > 0 and counts[..., 1:].sum() > 0
+    assert counts.sum(axis=(1, 2)).max() <= 1  # a doc is one decision of the positive class
+    assert summarize(counts, ["POS"])["f"] == pytest.approx(scores["cats_score"])
+    both = summarize(cats_counts(nlp, test, ["NEG", "POS"]), ["NEG", "POS"])
+    for label in ("NEG", "POS"):
+        for key in ("p", "r", "f"):
+            assert both["per_type"][label][key] == pytest.approx(scores["cats_f_per_type"][label][key])
+    # calibrate tunes for the reported class: a model trained without positive_label gets a copy with it
+    nlp.get_pipe("textcat").cfg["positive_label"] = None
+    nlp.to_disk(tmp_path / "model-best")
+    copy = positive_class_model(nlp, "textcat", "POS", tmp_path / "model-best")
+    assert copy == tmp_path / "decisions" / "model-best-POS"
+    assert nlp.get_pipe("textcat").cfg["positive_label"] is None  # the model in memory is left as it was
+    reloaded = spacy.load(copy)
+    assert reloaded.get_pipe("textcat").cfg["positive_label"] == "POS"
+    assert reloaded.evaluate(test)["cats_score"] == pytest.approx(scores["cats_score"])
+    assert positive_class_model(reloaded, "textcat", "POS", copy) == copy  # nothing to copy
