@@ -288,29 +288,8 @@ def converged_conll03_6000_table(results_dir: Path) -> str:
     return converged_table(results_dir, "conll03_converged_6000", "MISC")
 
 
-@generator("converged_ud_upos")
-def converged_ud_upos_table(results_dir: Path) -> str:
-    """docs/LOSSES.md: UD EWT UPOS with early stopping (``ud_upos_converged.json``): dev and test
-    accuracy, mean +- std over seeds."""
-    budget, rows, order = _converged_rows(results_dir, "ud_upos_converged")
-    lines = [budget, "",
-             "| row | seeds | kept / last step | dev accuracy | test accuracy |",
-             "|---|---|---|---|---|"]
-    for name in order:
-        runs = rows[name]
-        label = "spaCy `morphologizer`" if name == "spacy" else ROW_NAMES.get(name, name)
-        lines.append("| " + " | ".join([
-            label, ",".join(str(r["seed"]) for r in runs),
-            _kept_last(runs),
-            _mean_std([r["best_dev_score"] for r in runs]),
-            _mean_std([r["scores"]["pos_acc"] for r in runs])]) + " |")
-    return "\n".join(lines) + "\n"
-
-
-CHINESE_ROW_ORDER = ("ce", "focal", "dl", "dsc", "ce_then_dsc", "spacy")
-
-
-def _chinese_row_name(name: str, spacy_component: str) -> str:
+def _row_label(name: str, spacy_component: str) -> str:
+    """A row's name in a table; spaCy's own row named by its component."""
     return f"spaCy `{spacy_component}`" if name == "spacy" else ROW_NAMES.get(name, name)
 
 
@@ -331,6 +310,18 @@ def _dev_and_test_lines(results_dir: Path, stem: str, order: Sequence[str], dev_
     return lines
 
 
+@generator("converged_ud_upos")
+def converged_ud_upos_table(results_dir: Path) -> str:
+    """docs/LOSSES.md: UD EWT UPOS with early stopping (``ud_upos_converged.json``): dev and test
+    accuracy, mean +- std over seeds."""
+    return "\n".join(_dev_and_test_lines(
+        results_dir, "ud_upos_converged", CONVERGED_ROW_ORDER, "dev accuracy", [("test accuracy", "pos_acc")],
+        lambda name: _row_label(name, "morphologizer"))) + "\n"
+
+
+CHINESE_ROW_ORDER = ("ce", "focal", "dl", "dsc", "ce_then_dsc", "spacy")
+
+
 @generator("converged_ud_zh")
 def converged_ud_zh_table(results_dir: Path) -> str:
     """docs/BENCHMARKS.md "Chinese": UD1.4 joint segmentation + UPOS with early stopping
@@ -339,7 +330,7 @@ def converged_ud_zh_table(results_dir: Path) -> str:
     return "\n".join(_dev_and_test_lines(
         results_dir, "ud_zh_converged", CHINESE_ROW_ORDER, "dev joint F1",
         [("test P", "p"), ("test R", "r"), ("test joint F1", "f"), ("test segmentation F1", "seg_f")],
-        lambda name: _chinese_row_name(name, "tagger"))) + "\n"
+        lambda name: _row_label(name, "tagger"))) + "\n"
 
 
 @generator("converged_uner_zh")
@@ -415,7 +406,7 @@ def _our_chinese_lines(results_dir: Path, data_name: str, stem: str, spacy_compo
     lines = []
     for name in dict.fromkeys(n for n in ("ce", "dsc", best) if n in rows):
         runs = rows[name]
-        label = _chinese_row_name(name, spacy_component) + (", the best mean dev score" if name == best else "")
+        label = _row_label(name, spacy_component) + (", the best mean dev score" if name == best else "")
         cells = [data_name, f"ours: CNN, {label} ({len(runs)} seed{'s' if len(runs) > 1 else ''})",
                  "nothing pretrained"] + [_mean_std([r["scores"][k] for r in runs]) for k in ("p", "r", "f")]
         lines.append("| " + " | ".join(cells + [f"`results/{stem}.json`"]) + " |")
