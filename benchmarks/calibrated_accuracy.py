@@ -43,7 +43,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 import numpy
 
@@ -93,70 +93,78 @@ def words_reader(nlp: Any) -> Tuple[Any, str]:
                      " the words tasks score one of them")
 
 
+def count_sets(nlp: Any, examples: Sequence[Any], labels: List[str],
+               read_sets: Callable[[Any, Any], Optional[Tuple[Set[tuple], Set[tuple]]]],
+               *, outside: str = "raise") -> numpy.ndarray:
+    """``(n_docs, n_labels, 3)`` tp / fp / fn of ``nlp``'s predictions on copies of the examples'
+    texts. ``read_sets(predicted_doc, reference_doc)`` gives the predicted and the gold set of
+    tuples whose first item is the label (a tuple in both is a true positive), or ``None`` for a
+    doc without the gold annotation, which counts nothing. A label outside ``labels`` raises,
+    or with ``outside="skip"`` goes uncounted (when only some classes are scored)."""
+    index = {label: i for i, label in enumerate(labels)}
+    out = numpy.zeros((len(examples), len(labels), 3), dtype="int32")
+    docs = nlp.pipe((eg.predicted.copy() for eg in examples), batch_size=256)
+    for d, (doc, eg) in enumerate(zip(docs, examples)):
+        sets = read_sets(doc, eg.reference)
+        if sets is None:
+            continue
+        pred, gold = sets
+        for column, items in ((0, pred & gold), (1, pred - gold), (2, gold - pred)):
+            for item in items:
+                i = index.get(item[0])
+                if i is not None:
+                    out[d, i, column] += 1
+                elif outside != "skip":
+                    raise ValueError(f"label {item[0]!r} of doc {d} is not among the counted labels {labels}")
+    return out
+
+
 def word_counts(nlp: Any, examples: Sequence[Any], labels: List[str]) -> numpy.ndarray:
-    """``(n_docs, n_labels, 3)`` tp / fp / fn of (word span, POS) pairs, counted as the seg
-    tagger's scorer (``spacy_dice.pipeline.seg_tagger_scorer``) counts them: a predicted word is
-    right when its characters and its label are the gold word's; a doc without gold words counts
-    nothing. Summed over docs and labels the counts give its ``pos_p`` / ``pos_r`` / ``pos_f``."""
+    """(word span, POS) pairs, counted as the seg tagger's scorer
+    (``spacy_dice.pipeline.seg_tagger_scorer``) counts them: a predicted word is right when its
+    characters and its label are the gold word's. Summed over docs and labels the counts give
+    its ``pos_p`` / ``pos_r`` / ``pos_f``."""
     from spacy_dice.pipeline.seg_tagger_scorer import gold_words
 
     read, key = words_reader(nlp)
-    index = {label: i for i, label in enumerate(labels)}
-    out = numpy.zeros((len(examples), len(labels), 3), dtype="int32")
-    docs = nlp.pipe((eg.predicted.copy() for eg in examples), batch_size=256)
-    for d, (doc, eg) in enumerate(zip(docs, examples)):
-        gold = gold_words(eg.reference, key)
+
+    def read_sets(doc: Any, reference: Any) -> Optional[Tuple[Set[tuple], Set[tuple]]]:
+        gold = gold_words(reference, key)
         if gold is None:
-            continue
-        pred = read(doc)
-        for column, words in ((0, pred & gold), (1, pred - gold), (2, gold - pred)):
-            for _, _, label in words:
-                if label not in index:
-                    raise ValueError(f"label {label!r} of doc {d} is not among the counted labels {labels}")
-                out[d, index[label], column] += 1
-    return out
+            return None
+        return ({(label, start, end) for start, end, label in read(doc)},
+                {(label, start, end) for start, end, label in gold})
+
+    return count_sets(nlp, examples, labels, read_sets)
 
 
-def _top_class(cats: Dict[str, float]) -> Optional[str]:
-    return max(cats, key=lambda label: cats[label]) if cats else None
+def _top_class(cats: Dict[str, float]) -> Set[tuple]:
+    return {(max(cats, key=lambda label: cats[label]),)} if cats else set()
 
 
 def cats_counts(nlp: Any, examples: Sequence[Any], labels: List[str]) -> numpy.ndarray:
-    """``(n_docs, n_labels, 3)`` tp / fp / fn of exclusive text classes, counted as spaCy's
-    ``Scorer.score_cats`` counts them: the predicted class is the top of ``doc.cats``, the gold
-    class the top of the reference's; a doc without gold classes counts nothing. With
-    ``labels == [positive]`` the summed counts give that class's F1 (MRPC's F1 of paraphrase)."""
-    index = {label: i for i, label in enumerate(labels)}
-    out = numpy.zeros((len(examples), len(labels), 3), dtype="int32")
-    docs = nlp.pipe((eg.predicted.copy() for eg in examples), batch_size=256)
-    for d, (doc, eg) in enumerate(zip(docs, examples)):
-        gold = _top_class(eg.reference.cats)
-        if gold is None:
-            continue
-        pred = _top_class(doc.cats)
-        if pred == gold and pred in index:
-            out[d, index[pred], 0] += 1
-            continue
-        if pred in index:
-            out[d, index[pred], 1] += 1
-        if gold in index:
-            out[d, index[gold], 2] += 1
-    return out
+    """Exclusive text classes, counted as spaCy's ``Scorer.score_cats`` counts them: the
+    predicted class is the top of ``doc.cats``, the gold class the top of the reference's.
+    Classes outside ``labels`` go uncounted: with ``labels == [positive]`` the summed counts
+    give that class's F1 (MRPC's F1 of paraphrase)."""
+    def read_sets(doc: Any, reference: Any) -> Optional[Tuple[Set[tuple], Set[tuple]]]:
+        gold = _top_class(reference.cats)
+        return (_top_class(doc.cats), gold) if gold else None
+
+    return count_sets(nlp, examples, labels, read_sets, outside="skip")
 
 
 def test_counts(nlp: Any, examples: Sequence[Any], what: str, labels: List[str]) -> numpy.ndarray:
-    """``(n_docs, n_labels, 3)`` tp / fp / fn of ``nlp``'s predictions, counted as spaCy's
+    """``(n_docs, n_labels, 3)`` tp / fp / fn (:func:`count_sets`) of ``nlp``'s predictions on the
+    test examples. ``what`` is ``"ents"`` or ``"spans"``: counted as spaCy's
     ``Scorer.score_spans`` counts them (gold in the reference's tokens, predictions aligned to
-    them; a doc without the gold annotation counts nothing); ``what == "words"``: (word span, POS)
-    pairs, :func:`word_counts`; ``what == "cats"``: :func:`cats_counts`."""
+    them); ``"words"``: :func:`word_counts`; ``"cats"``: :func:`cats_counts`."""
     from spacy.training import Example
 
     if what == "words":
         return word_counts(nlp, examples, labels)
     if what == "cats":
         return cats_counts(nlp, examples, labels)
-    index = {label: i for i, label in enumerate(labels)}
-    out = numpy.zeros((len(examples), len(labels), 3), dtype="int32")
 
     def spans(doc: Any) -> Any:
         return doc.ents if what == "ents" else doc.spans.get(SPAN_KEY, [])
@@ -164,21 +172,15 @@ def test_counts(nlp: Any, examples: Sequence[Any], what: str, labels: List[str])
     def annotated(doc: Any) -> bool:
         return doc.has_annotation("ENT_IOB") if what == "ents" else SPAN_KEY in doc.spans
 
-    docs = nlp.pipe((eg.predicted.copy() for eg in examples), batch_size=256)
-    for d, (doc, eg) in enumerate(zip(docs, examples)):
-        if not annotated(eg.reference):
-            continue
-        gold = {(s.label_, s.start, s.end) for s in spans(eg.reference)}
-        aligned = Example(doc, eg.reference).get_aligned_spans_x2y(spans(doc), what == "spans") \
+    def read_sets(doc: Any, reference: Any) -> Optional[Tuple[Set[tuple], Set[tuple]]]:
+        if not annotated(reference):
+            return None
+        aligned = Example(doc, reference).get_aligned_spans_x2y(spans(doc), what == "spans") \
             if annotated(doc) else []
-        pred = {(s.label_, s.start, s.end) for s in aligned}
-        for label, _, _ in pred & gold:
-            out[d, index[label], 0] += 1
-        for label, _, _ in pred - gold:
-            out[d, index[label], 1] += 1
-        for label, _, _ in gold - pred:
-            out[d, index[label], 2] += 1
-    return out
+        return ({(s.label_, s.start, s.end) for s in aligned},
+                {(s.label_, s.start, s.end) for s in spans(reference)})
+
+    return count_sets(nlp, examples, labels, read_sets)
 
 
 def summarize(counts: numpy.ndarray, labels: List[str]) -> Dict[str, Any]:
@@ -425,8 +427,7 @@ def train_counts(train: Path, what: str) -> Dict[str, int]:
     docs = DocBin().from_disk(train).get_docs(spacy.blank("en").vocab)
     if what == "cats":
         for doc in docs:
-            top = _top_class(doc.cats)
-            if top is not None:
+            for (top,) in _top_class(doc.cats):
                 counts[top] = counts.get(top, 0) + 1
         return counts
     key = {"ents": None, "spans": SPAN_KEY, "words": WORDS_KEY}[what]

@@ -7,7 +7,10 @@ few steps on the shipped sample."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -203,3 +206,63 @@ def test_batch_annotation_with_ray_data_matches_nlp_pipe(tmp_path, ray_local):
     local = annotate_local(str(tmp_path / "model"), texts)
     assert local[1]["ents"] == [[0, 3, "PER"], [12, 17, "LOC"]] and local[0]["ents"] == []
     assert annotate_ray(str(tmp_path / "model"), texts, concurrency=2, batch_size=8) == local
+
+
+_DRIVER = """
+import sys, time
+from pathlib import Path
+from spacy_dice.training.executor import process_pool
+from spacy_dice.training.runner import _train_process
+
+if __name__ == "__main__":
+    tmp = Path(sys.argv[1])
+    pool = process_pool(2)
+    for i in range(3):
+        out = tmp / f"trial{i}"
+        out.mkdir()
+        sleeper = f"import os, time; open({str(out / 'pid')!r}, 'w').write(str(os.getpid())); time.sleep(300)"
+        pool.submit(_train_process, [sys.executable, "-c", sleeper], out, out / "log.jsonl",
+                    quiet=True, env=None, on_record=None)
+    (tmp / "workers").write_text(" ".join(str(pid) for pid in pool._processes))
+    time.sleep(300)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
+
+
+def _wait_for(condition, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="workers die with the driver through Linux's PR_SET_PDEATHSIG")
+def test_killing_the_driver_stops_its_workers_and_their_trainings(tmp_path):
+    """A grid stopped by killing its driver (SIGKILL: no cleanup runs) leaves no pool worker
+    to start the trial queued to it, and no ``spacy train`` running on."""
+    script = tmp_path / "driver.py"
+    script.write_text(_DRIVER)
+    driver = subprocess.Popen([sys.executable, str(script), str(tmp_path)])
+    try:
+        started = [tmp_path / f"trial{i}" / "pid" for i in range(2)]
+        assert _wait_for(lambda: all(p.exists() and p.read_text() for p in started)
+                         and (tmp_path / "workers").exists(), 120), "the two trials did not start"
+        trainings = [int(p.read_text()) for p in started]
+        workers = [int(pid) for pid in (tmp_path / "workers").read_text().split()]
+        assert len(workers) == 2 and all(_alive(pid) for pid in workers + trainings)
+    finally:
+        driver.send_signal(signal.SIGKILL)
+        driver.wait()
+    assert _wait_for(lambda: not any(_alive(pid) for pid in workers + trainings), 30), \
+        [pid for pid in workers + trainings if _alive(pid)]
+    time.sleep(1.0)
+    assert not (tmp_path / "trial2" / "pid").exists(), "a worker started the queued trial"

@@ -7,7 +7,8 @@ thread settings, so its scores do not depend on the engine:
 
 * ``local`` (default): ``workers = 1`` runs the trials one after another in this process, in
   order, echoing spaCy's table (today's ``compare`` / ``sweep``); ``workers = N`` runs N at a
-  time in a pool of worker processes (spaCy's tables go to each run's ``train.log``).
+  time in a pool of worker processes (spaCy's tables go to each run's ``train.log``). On Linux
+  the workers and their ``spacy train`` die with the driver, however it is stopped.
 * ``ray``: one Ray task per trial. ``ray_address = ""`` starts Ray on this machine with
   ``workers`` CPUs; ``"auto"`` or ``"ray://HOST:PORT"`` (or a GCS ``HOST:PORT``) joins a running
   cluster, whose resources then decide how many trials run at once. Needs the ``distributed``
@@ -27,13 +28,18 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import os
 import re
+import sys
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
 
 from wasabi import msg
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 ENGINES = ("local", "ray")
 DISTRIBUTED_INSTALL = 'pip install "spacy-dice[distributed]"'
@@ -301,11 +307,9 @@ class TrialExecutor:
         return [outcomes[spec.key] for spec in specs]
 
     def _run_pool(self, specs: Sequence[TrialSpec], finished: Callable[[TrialOutcome], None]) -> None:
-        import multiprocessing
-        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        from concurrent.futures import FIRST_COMPLETED, wait
 
-        pool = ProcessPoolExecutor(max_workers=min(self.workers, len(specs)),
-                                   mp_context=multiprocessing.get_context("spawn"))
+        pool = process_pool(min(self.workers, len(specs)))
         futures = {pool.submit(run_trial, spec): spec for spec in specs}
         try:
             pending = set(futures)
@@ -351,6 +355,28 @@ class TrialExecutor:
         finally:
             if started:
                 ray.shutdown()
+
+
+def process_pool(workers: int) -> "ProcessPoolExecutor":
+    """The local engine's pool: ``workers`` fresh (spawned) processes that die with this one."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=die_with_driver, initargs=(os.getpid(),))
+
+
+def die_with_driver(driver_pid: int) -> None:
+    """Pool worker initializer (Linux): the worker is killed when the driver process that
+    started it dies, however it dies (``kill``, ``SIGTERM``, out of memory), instead of going on
+    with the trials already queued to it. Its ``spacy train`` dies with it in turn."""
+    if sys.platform != "linux":
+        return
+    from .runner import die_with_parent
+
+    die_with_parent()
+    if os.getppid() != driver_pid:  # the driver died before the line above
+        os._exit(1)
 
 
 def init_ray(address: str, workers: int) -> bool:

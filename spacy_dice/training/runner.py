@@ -248,9 +248,9 @@ def _train_process(
     lock = threading.Lock()
     with (output_dir / "train.log").open("w", encoding="utf-8") as log:
         log.write(" ".join(cmd) + "\n")
-        # with a reporting hook (Ray Tune), the training dies with the thread that started it
-        # when Tune stops the trial's actor
-        preexec = _die_with_parent if on_record is not None and sys.platform == "linux" else None
+        # the training dies with the thread that started it: when Ray Tune stops the trial's
+        # actor, or when a grid's worker (or the driver it runs in) is killed
+        preexec = die_with_parent if sys.platform == "linux" else None
         # cwd: the output dir, so that ``-m`` does not put a checkout's copy of spacy_dice ahead
         # of the one this process imports (same sys.path otherwise: PYTHONPATH is inherited)
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -297,7 +297,7 @@ def _train_process(
             return proc.wait(), list(tail)
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+def die_with_parent() -> None:  # pragma: no cover - runs in a child process
     """Linux: SIGKILL this process when the thread that started it exits (``PR_SET_PDEATHSIG``)."""
     _LIBC.prctl(1, 9)
 
