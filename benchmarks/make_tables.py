@@ -913,6 +913,13 @@ def _interval_cell(found: Dict[str, Any]) -> str:
     return f"**{cell}**" if found["beyond_noise"] else cell
 
 
+def _test_interval(comparison: Dict[str, Any], key: str = "pooled") -> Dict[str, Any]:
+    """The test interval ``key`` (``"pooled"`` or ``"seed N"``) of a decisions comparison: the
+    bootstrap over whole source documents where the test docs name theirs (``by_source``; the
+    sentences of one document are not independent draws), over test docs otherwise."""
+    return (comparison.get("by_source") or comparison)[key]
+
+
 def _pair_name(key: str) -> str:
     row, rule = key.split("/")
     return f"{row} {_rule_label(rule)}"
@@ -968,15 +975,18 @@ def decisions_table(results_dir: Path, stem: str) -> str:
                     percent(v, 1) for k, v in got.items() if k != "mean") + ")")
             lines.append("| " + " | ".join(cells) + " |")
     seeds = sorted({s for c in data["comparisons"] for s in c["seeds"]})
+    sources = next((c["source_documents"] for c in data["comparisons"] if "by_source" in c), None)
+    resampled = (f"the {sources:,} source documents of test, each with all its sentences" if sources
+                 else "the test docs")
     lines += ["", f"Differences in test F1 points, b - a: paired bootstrap 95 % intervals"
-              f" ({meta.get('resamples', 1000)} resamples of the test docs, the same docs for both rows;"
+              f" ({meta.get('resamples', 1000)} resamples of {resampled}, the same for both rows;"
               " pooled = the mean over seeds of each resample's difference). **Bold**: the interval"
               " excludes 0.", "",
               "| b - a | pooled | " + " | ".join(f"seed {s}" for s in seeds) + " |",
               "|---|---|" + "---|" * len(seeds)]
     for c in data["comparisons"]:
-        cells = [f"{_pair_name(c['b'])} - {_pair_name(c['a'])}", _interval_cell(c["pooled"])]
-        cells += [_interval_cell(c[f"seed {s}"]) if f"seed {s}" in c else "-" for s in seeds]
+        cells = [f"{_pair_name(c['b'])} - {_pair_name(c['a'])}", _interval_cell(_test_interval(c))]
+        cells += [_interval_cell(_test_interval(c, f"seed {s}")) if f"seed {s}" in c else "-" for s in seeds]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Stored by `calibrate`: " + "; ".join(
         f"**{name}**: {_settings(records)}" for name, records in rows.items()) + ".", "",
@@ -1004,7 +1014,7 @@ DECISION_SETTINGS = [
 def _pooled(data: Dict[str, Any], a: str, b: str) -> Optional[str]:
     for c in data.get("comparisons", []):
         if c["a"] == a and c["b"] == b:
-            return f"{_interval_cell(c['pooled'])} ({len(c['seeds'])})"
+            return f"{_interval_cell(_test_interval(c))} ({len(c['seeds'])})"
     return None
 
 

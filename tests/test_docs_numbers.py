@@ -141,3 +141,29 @@ def test_the_chinese_table_sets_ours_beside_the_published_rows(tmp_path):
         assert f"| {published} |" in table
     # no UNER Chinese results: its published row stays, and no row of ours is invented
     assert "| UNER Chinese-GSD | XLM-R-large" in table and "uner_zh_converged" not in table
+
+
+def _interval(delta: float, low: float, high: float) -> dict:
+    return {"delta": delta, "low": low, "high": high, "resamples": 1000, "beyond_noise": low > 0 or high < 0}
+
+
+def test_decision_intervals_resample_source_documents_where_test_names_them(tmp_path, monkeypatch):
+    """A comparison beyond the noise of sentences but not of whole source documents is a tie in
+    the decisions table and in the README's "Which loss to pick"; without source documents the
+    sentence intervals stay."""
+    rule = {"f": 0.5, "p": 0.5, "r": 0.5, "seconds": 1.0}
+    runs = [{"name": name, "seed": 0, "rules": {"as_trained": rule, "calibrated": rule}} for name in ("ce", "dsc")]
+    by_sentence = {"pooled": _interval(1.28, 0.15, 2.35), "seed 0": _interval(1.28, 0.15, 2.35)}
+    by_source = {"pooled": _interval(1.28, -0.17, 2.60), "seed 0": _interval(1.28, -0.17, 2.60)}
+    comparison = {"a": "ce/calibrated", "b": "dsc/calibrated", "seeds": [0], **by_sentence}
+    for stem, extra in (("with_sources", {"by_source": by_source, "source_documents": 316}), ("no_sources", {})):
+        data = {"meta": {"reference": "ce", "resamples": 1000}, "runs": runs, "comparisons": [{**comparison, **extra}]}
+        (tmp_path / f"{stem}_decisions.json").write_text(json.dumps(data))
+    with_sources = make_tables.decisions_table(tmp_path, "with_sources")
+    assert "+1.28 [-0.17, +2.60]" in with_sources and "**+1.28" not in with_sources
+    assert "the 316 source documents of test" in with_sources and "[+0.15, +2.35]" not in with_sources
+    no_sources = make_tables.decisions_table(tmp_path, "no_sources")
+    assert "**+1.28 [+0.15, +2.35]**" in no_sources and "resamples of the test docs" in no_sources
+    monkeypatch.setattr(make_tables, "DECISION_SETTINGS", [("a setting", "with_sources")])
+    readme = make_tables.which_loss_table(tmp_path)
+    assert "DSC: +1.28 [-0.17, +2.60] (1)" in readme, readme
