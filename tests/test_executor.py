@@ -245,6 +245,7 @@ def _wait_for(condition, seconds: float) -> bool:
     return condition()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform != "linux", reason="workers die with the driver through Linux's PR_SET_PDEATHSIG")
 def test_killing_the_driver_stops_its_workers_and_their_trainings(tmp_path):
     """A grid stopped by killing its driver (SIGKILL: no cleanup runs) leaves no pool worker
