@@ -878,6 +878,44 @@ def span_speed_tables(data: Dict[str, Any]) -> List[str]:
     return lines
 
 
+def seg_speed_markdown(report: Dict[str, Any]) -> str:
+    """The tables of a ``seg_speed.py`` report (its ``seg_speed.md``, and the body of the
+    ``seg_speed`` block)."""
+    lines = [f"Machine: {report['machine']}. Command: `{report['command']}`. Best of"
+             f" {report['rounds']} interleaved rounds; the machine was shared with other jobs.", ""]
+    if "predict" in report:
+        entry = report["predict"]
+        lines += [f"Prediction (`nlp.pipe`, batch size {report['batch_size']}, pre-tokenised character"
+                  f" docs; {entry['data']}, {entry['characters']:,} characters, {entry['words']:,} gold"
+                  f" words; {entry['models']}):", "",
+                  "| pipeline | characters/s (best) | characters/s (median) | words/s (best) | ratio to spaCy's tagger |",
+                  "|---|---|---|---|---|"]
+        for name, r in entry["results"].items():
+            lines.append(f"| {name} | {r['best']:,.0f} | {r['median']:,.0f} | {r['best_words_per_s']:,.0f} |"
+                         f" {r['ratio_to_spacy']:.2f} |")
+        lines.append("")
+    if "train" in report:
+        entry = report["train"]
+        unit = "per CPU second of the process" if entry["clock"] == "cpu" else "per second"
+        lines += [f"Training (`nlp.update`, dice_seg_tagger on {entry['data']}; {unit}"
+                  + (f"; update counter started at {entry['start_step']}" if entry["start_step"] else "")
+                  + "):", "",
+                  "| loss | characters/s (best) | characters/s (median) | words/s (best) | ratio to CE |",
+                  "|---|---|---|---|---|"]
+        for name, r in entry["results"].items():
+            label = "spaCy tagger" if name == "spacy" else name
+            lines.append(f"| {label} | {r['best']:,.0f} | {r['median']:,.0f} | {r['best_words_per_s']:,.0f} |"
+                         f" {r['ratio_to_ce']:.3f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+@generator("seg_speed")
+def seg_speed_table(results_dir: Path) -> str:
+    """docs/BENCHMARKS.md, "Chinese": joint segmentation + POS speed (``seg_speed.json``)."""
+    return seg_speed_markdown(load_results(results_dir, "seg_speed")) + "\n"
+
+
 # ----------------------------------------------------------------------------- decisions
 RULE_LABELS = {
     "as_trained": "as trained",

@@ -39,6 +39,7 @@ import spacy  # noqa: E402
 from spacy.util import minibatch  # noqa: E402
 
 from run_accuracy import TASKS, machine, prepare_data, task_config  # noqa: E402
+from make_tables import seg_speed_markdown  # noqa: E402
 from run_speed import CLOCKS, build, interleaved, predict_wps, read_docs, train_wps  # noqa: E402
 from spacy_dice.files import write_atomic  # noqa: E402
 from spacy_dice.training import spacy_baseline, with_loss  # noqa: E402
@@ -125,37 +126,6 @@ def training(args: argparse.Namespace, train_docs: List[Any], component: str) ->
             "clock": args.clock, "start_step": args.start_step, "results": res}
 
 
-def markdown(report: Dict[str, Any]) -> str:
-    """The tables of ``seg_speed.json``."""
-    lines = [f"Machine: {report['machine']}. Command: `{report['command']}`. Best of"
-             f" {report['rounds']} interleaved rounds; the machine was shared with other jobs.", ""]
-    if "predict" in report:
-        entry = report["predict"]
-        lines += [f"Prediction (`nlp.pipe`, batch size {report['batch_size']}, pre-tokenised character"
-                  f" docs; {entry['data']}, {entry['characters']:,} characters, {entry['words']:,} gold"
-                  f" words; {entry['models']}):", "",
-                  "| pipeline | characters/s (best) | characters/s (median) | words/s (best) | ratio to spaCy's tagger |",
-                  "|---|---|---|---|---|"]
-        for name, r in entry["results"].items():
-            lines.append(f"| {name} | {r['best']:,.0f} | {r['median']:,.0f} | {r['best_words_per_s']:,.0f} |"
-                         f" {r['ratio_to_spacy']:.2f} |")
-        lines.append("")
-    if "train" in report:
-        entry = report["train"]
-        unit = "per CPU second of the process" if entry["clock"] == "cpu" else "per second"
-        lines += [f"Training (`nlp.update`, dice_seg_tagger on {entry['data']}; {unit}"
-                  + (f"; update counter started at {entry['start_step']}" if entry["start_step"] else "")
-                  + "):", "",
-                  "| loss | characters/s (best) | characters/s (median) | words/s (best) | ratio to CE |",
-                  "|---|---|---|---|---|"]
-        for name, r in entry["results"].items():
-            label = "spaCy tagger" if name == "spacy" else name
-            lines.append(f"| {label} | {r['best']:,.0f} | {r['median']:,.0f} | {r['best_words_per_s']:,.0f} |"
-                         f" {r['ratio_to_ce']:.3f} |")
-        lines.append("")
-    return "\n".join(lines)
-
-
 def main(argv: Optional[List[str]] = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--task", default="ud_zh", choices=SEG_TASKS)
@@ -201,7 +171,7 @@ def main(argv: Optional[List[str]] = None) -> None:
 
     def save() -> None:
         write_atomic(out / "seg_speed.json", json.dumps(report, indent=1))
-        write_atomic(out / "seg_speed.md", markdown(report))
+        write_atomic(out / "seg_speed.md", seg_speed_markdown(report))
 
     if "predict" not in skip:
         report["predict"] = prediction(args, init_docs, test_docs, component)

@@ -183,6 +183,7 @@ def test_word_counts_by_hand(tmp_path):
 # --- seg_speed and gpu_check ------------------------------------------------------------------
 def test_seg_speed_script_tables_and_trained_models(tmp_path):
     load_benchmark_script("run_speed")
+    make_tables = load_benchmark_script("make_tables")
     seg_speed = load_benchmark_script("seg_speed")
     assert seg_speed.SEG_TASKS == ["ud_zh", "ud_zh_xpos"]
     (tmp_path / "ce-s0-n20" / "model-best").mkdir(parents=True)
@@ -197,9 +198,11 @@ def test_seg_speed_script_tables_and_trained_models(tmp_path):
               "train": {"data": "d", "clock": "cpu", "start_step": 0,
                         "results": {"ce": {**result, "ratio_to_ce": 1.0}, "dsc": {**result, "ratio_to_ce": 0.97},
                                     "spacy": {**result, "ratio_to_ce": 1.01}}}}
-    text = seg_speed.markdown(report)
+    text = seg_speed.seg_speed_markdown(report)
     assert "| dice_seg_tagger (attr=pos) | 10,000 | 9,000 | 6,000 | 0.80 |" in text
     assert "| dsc | 10,000 | 9,000 | 6,000 | 0.970 |" in text and "| spaCy tagger |" in text
+    (tmp_path / "seg_speed.json").write_text(json.dumps(report))
+    assert make_tables.seg_speed_table(tmp_path) == text + "\n"  # the docs' block is the script's table
 
 
 def test_gpu_check_knows_the_ud_zh_row():
