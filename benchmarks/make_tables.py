@@ -1030,7 +1030,8 @@ def decisions_table(results_dir: Path, stem: str) -> str:
         f"**{name}**: {_settings(records)}" for name, records in rows.items()) + ".", "",
         "Commands (training, then scoring under each rule):", ""]
     lines += [f"    {c}" for c in meta.get("train_rerun", [])]
-    lines += [f"    {c}" for c in meta.get("commands", [])]
+    # each command once, where it last ran
+    lines += [f"    {c}" for c in reversed(list(dict.fromkeys(reversed(meta.get("commands", [])))))]
     return "\n".join(lines) + "\n"
 
 
