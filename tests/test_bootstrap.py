@@ -256,3 +256,20 @@ def test_text_class_counts_give_spacys_positive_class_f1(tmp_path):
     assert reloaded.get_pipe("textcat").cfg["positive_label"] == "POS"
     assert reloaded.evaluate(test)["cats_score"] == pytest.approx(scores["cats_score"])
     assert positive_class_model(reloaded, "textcat", "POS", copy) == copy  # nothing to copy
+
+
+def test_count_sets_counts_per_doc_and_raises_or_skips_a_label_outside():
+    from types import SimpleNamespace
+
+    from benchmarks.calibrated_accuracy import count_sets
+
+    class Pipe:
+        def pipe(self, docs, batch_size):
+            return list(docs)
+
+    examples = [SimpleNamespace(predicted=SimpleNamespace(copy=lambda: f"doc {i}"), reference=i) for i in range(3)]
+    sets = {0: ({("A", 1), ("B", 2), ("C", 3)}, {("A", 1), ("B", 9)}), 1: None, 2: (set(), {("A", 4)})}
+    counts = count_sets(Pipe(), examples, ["A", "B"], lambda doc, reference: sets[reference], outside="skip")
+    assert counts.tolist() == [[[1, 0, 0], [0, 1, 1]], [[0, 0, 0], [0, 0, 0]], [[0, 0, 1], [0, 0, 0]]]
+    with pytest.raises(ValueError, match="label 'C' of doc 0 is not among the counted labels"):
+        count_sets(Pipe(), examples, ["A", "B"], lambda doc, reference: sets[reference])
