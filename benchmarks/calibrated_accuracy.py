@@ -299,6 +299,19 @@ def our_calibration(model: Path, dev: Path, output: Path, **options: Any) -> Dic
             "skipped": data.get("skipped", {})}
 
 
+def calibration_rules(recall_at: Sequence[str] = (), calibrated_only: bool = False
+                      ) -> List[Tuple[str, str, Dict[str, Any], Dict[str, Any]]]:
+    """The ``calibrate`` rules :func:`score_run` scores, in order: (rule, its model's folder under
+    ``decisions/``, the options of :func:`our_calibration`, the options shown in its record)."""
+    rules: List[Tuple[str, str, Dict[str, Any], Dict[str, Any]]] = [("calibrated", "model-calibrated", {}, {})]
+    if not calibrated_only:
+        rules.append(("calibrated_rule_before", "model-calibrated-rule-before", RULE_BEFORE, RULE_BEFORE))
+    for floor in recall_at:
+        rule = f"{RECALL_RULE}{floor}"
+        rules.append((rule, f"model-{rule}", {"metric": "recall", "min_precision": floor}, {"min_precision": floor}))
+    return rules
+
+
 def score_run(task: str, run: Dict[str, Any], dev: Path, test: Path, trials: int,
               recall_at: Sequence[str] = (), calibrated_only: bool = False
               ) -> Tuple[Dict[str, Any], Dict[str, numpy.ndarray]]:
@@ -327,29 +340,17 @@ def score_run(task: str, run: Dict[str, Any], dev: Path, test: Path, trials: int
         record["rules"]["find_threshold"] = {**summarize(counts["find_threshold"], labels), **found}
     # text classes: calibrate for the reported class's F1
     tuned = positive_class_model(nlp, pipe_name, labels[0], model) if what == "cats" else model
-    calibrated_dir = model.parent / "decisions" / "model-calibrated"
-    calibration = our_calibration(tuned, dev, calibrated_dir)
-    if "refused" in calibration:
-        record["not_calibrated"] = calibration["refused"]
-    else:
-        calibrated = spacy.load(calibrated_dir)
-        counts["calibrated"] = test_counts(calibrated, examples, what, labels)
-        record["rules"]["calibrated"] = {**summarize(counts["calibrated"], labels), **calibration}
-    if "refused" not in calibration and not calibrated_only:
-        before_dir = model.parent / "decisions" / "model-calibrated-rule-before"
-        before = our_calibration(tuned, dev, before_dir, **RULE_BEFORE)
-        counts["calibrated_rule_before"] = test_counts(spacy.load(before_dir), examples, what, labels)
-        record["rules"]["calibrated_rule_before"] = {**summarize(counts["calibrated_rule_before"], labels),
-                                                     **before, **RULE_BEFORE}
-    for floor in recall_at:
-        rule = f"{RECALL_RULE}{floor}"
-        out_dir = model.parent / "decisions" / f"model-{rule}"
-        calibration = our_calibration(tuned, dev, out_dir, metric="recall", min_precision=floor)
+    for rule, folder, options, shown in calibration_rules(recall_at, calibrated_only):
+        if rule == "calibrated_rule_before" and "not_calibrated" in record:
+            continue  # refused once: the same pipeline is refused under any rule
+        out_dir = model.parent / "decisions" / folder
+        calibration = our_calibration(tuned, dev, out_dir, **options)
         if "refused" in calibration:
-            record.setdefault("not_calibrated_" + rule, calibration["refused"])
+            refusal = "not_calibrated" if rule == "calibrated" else f"not_calibrated_{rule}"
+            record.setdefault(refusal, calibration["refused"])
             continue
         counts[rule] = test_counts(spacy.load(out_dir), examples, what, labels)
-        record["rules"][rule] = {**summarize(counts[rule], labels), **calibration, "min_precision": floor}
+        record["rules"][rule] = {**summarize(counts[rule], labels), **calibration, **shown}
     return record, counts
 
 

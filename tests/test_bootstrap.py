@@ -273,3 +273,15 @@ def test_count_sets_counts_per_doc_and_raises_or_skips_a_label_outside():
     assert counts.tolist() == [[[1, 0, 0], [0, 1, 1]], [[0, 0, 0], [0, 0, 0]], [[0, 0, 1], [0, 0, 0]]]
     with pytest.raises(ValueError, match="label 'C' of doc 0 is not among the counted labels"):
         count_sets(Pipe(), examples, ["A", "B"], lambda doc, reference: sets[reference])
+
+
+def test_calibration_rules_of_score_run_in_order_with_their_folders_and_options():
+    from benchmarks.calibrated_accuracy import RULE_BEFORE, calibration_rules
+
+    rules = calibration_rules(["current", "0.5"])
+    assert [(rule, folder) for rule, folder, _, _ in rules] == [
+        ("calibrated", "model-calibrated"), ("calibrated_rule_before", "model-calibrated-rule-before"),
+        ("recall_at_current", "model-recall_at_current"), ("recall_at_0.5", "model-recall_at_0.5")]
+    assert rules[0][2:] == ({}, {}) and rules[1][2:] == (RULE_BEFORE, RULE_BEFORE)
+    assert rules[3][2:] == ({"metric": "recall", "min_precision": "0.5"}, {"min_precision": "0.5"})
+    assert [rule for rule, *_ in calibration_rules(calibrated_only=True)] == ["calibrated"]
