@@ -17,10 +17,11 @@ held-out counts are pooled, so each rule gets the F1 it would have on dev docs i
 * ``calibrate@C/global@G`` for each ``--pairs`` value ``C:G``: ``calibrate --confidence C
   --global-confidence G`` (a separate bar for the one global value);
 * ``calibrate@C/global@G/holm`` for each ``--pairs`` value ``C:G:holm``: the same with
-  ``--correction holm`` (a component's departures one family under Holm's step-down), and
+  ``--correction holm`` (a component's departures one family under Holm's step-down),
   ``.../source`` for ``C:G:holm:source`` (``--unit source``: calibrate's folds and bootstrap take
-  whole source documents). Every other ``calibrate`` rule runs with ``--correction none --unit
-  doc``, so a rule's name keeps its meaning.
+  whole source documents), and ``.../folds@K`` for ``C:G:holm:source:K`` (``--folds K``, its
+  cross-fitting folds; ``loo``: one fold per dev unit). Every other ``calibrate`` rule runs with
+  ``--correction none --unit doc --folds 5``, so a rule's name keeps its meaning.
 
 The outer folds take whole source documents when the dev docs name theirs
 (``doc.user_data["source_doc"]``, written by ``convert``), so no held-out doc shares a source with
@@ -36,6 +37,7 @@ the docs its rules were fitted on (each run's ``outer_unit``: ``source`` or ``do
     python -m benchmarks.calibration_rules --results uner_spans_calib --confidences 0.95 --pairs 0.95:0,0.95:0.5
     python -m benchmarks.calibration_rules --results uner_spans_calib --pairs 0.95:0,0.95:0:holm
     python -m benchmarks.calibration_rules --results uner_spans_calib --pairs 0.95:0:holm --name uner_spans_calib_split_rules --extend
+    python -m benchmarks.calibration_rules --results uner_spans_calib --confidences 0 --pairs 0.95:0:holm:source,0.95:0:holm:source:10,0.95:0:holm:source:loo --name uner_spans_calib_folds_rules
 """
 from __future__ import annotations
 
@@ -85,39 +87,63 @@ def confidence_rule(confidence: float) -> str:
     return f"calibrate@{confidence:g}"
 
 
+INNER_FOLDS = 5  # calibrate's --folds default
+LOO = "loo"
+EVERY_UNIT = 10 ** 9  # calibrate caps its folds at the number of dev units: one fold per unit
+
+
+def fold_count(text: str) -> int:
+    """``"10"`` -> 10, ``"loo"`` -> :data:`EVERY_UNIT` (one fold per dev unit); ``ValueError`` for
+    anything else (a whole number below 2 included)."""
+    if text == LOO:
+        return EVERY_UNIT
+    if not (text.isdigit() and int(text) >= 2):
+        raise ValueError(f"{text!r} is not a whole number >= 2 or {LOO!r}")
+    return int(text)
+
+
+def fold_name(folds: int) -> str:
+    """How a fold count reads in a rule name and a table: ``10``, or ``loo`` for one fold per unit."""
+    return LOO if folds == EVERY_UNIT else str(folds)
+
+
 def pair_rule(confidence: float, global_confidence: float, correction: str = NO_CORRECTION,
-              unit: str = DOC) -> str:
+              unit: str = DOC, folds: int = INNER_FOLDS) -> str:
     """The rule name of ``calibrate --confidence C --global-confidence G [--correction holm] [--unit
-    source]``: ``calibrate@0.95/global@0`` (``/holm`` appended with Holm's correction, ``/source``
-    with source-document units)."""
+    source] [--folds K]``: ``calibrate@0.95/global@0`` (``/holm`` appended with Holm's correction,
+    ``/source`` with source-document units, ``/folds@K`` with other than 5 folds, ``/folds@loo``
+    with one fold per unit)."""
     name = f"{confidence_rule(confidence)}/global@{global_confidence:g}"
     name = name if correction == NO_CORRECTION else f"{name}/{correction}"
-    return name if unit == DOC else f"{name}/{unit}"
+    name = name if unit == DOC else f"{name}/{unit}"
+    return name if folds == INNER_FOLDS else f"{name}/folds@{fold_name(folds)}"
 
 
-Pair = Tuple[float, float, str, str]
+Pair = Tuple[float, float, str, str, int]
 
 
 def parse_pairs(text: str) -> List[Pair]:
-    """``"0.95:0,0.99:0.5:holm,0.95:0:holm:source"`` -> ``[(0.95, 0.0, "none", "doc"), (0.99, 0.5,
-    "holm", "doc"), (0.95, 0.0, "holm", "source")]``; ``ValueError`` for anything else."""
+    """``"0.95:0,0.99:0.5:holm,0.95:0:holm:source:loo"`` -> ``[(0.95, 0.0, "none", "doc", 5), (0.99,
+    0.5, "holm", "doc", 5), (0.95, 0.0, "holm", "source", EVERY_UNIT)]``; ``ValueError`` for anything
+    else."""
     pairs = []
     for item in filter(None, (part.strip() for part in text.split(","))):
         parts = item.split(":")
         try:
-            if not 2 <= len(parts) <= 4:
+            if not 2 <= len(parts) <= 5:
                 raise ValueError(item)
             confidence, global_confidence = (float(x) for x in parts[:2])
             correction = check_correction(parts[2] if len(parts) > 2 else NO_CORRECTION)
             unit = parts[3] if len(parts) > 3 else DOC
             if unit not in UNITS:
                 raise ValueError(unit)
+            folds = fold_count(parts[4]) if len(parts) > 4 else INNER_FOLDS
         except ValueError:
-            raise ValueError(f"--pairs {text!r}: each item is CONFIDENCE:GLOBAL_CONFIDENCE[:holm|none[:source|doc]],"
-                             f" not {item!r}") from None
+            raise ValueError(f"--pairs {text!r}: each item is CONFIDENCE:GLOBAL_CONFIDENCE[:holm|none[:source|doc"
+                             f"[:FOLDS|loo]]], not {item!r}") from None
         if not (0 <= confidence < 1 and 0 <= global_confidence < 1):
             raise ValueError(f"--pairs {text!r}: both values of {item!r} must be in [0, 1)")
-        pairs.append((confidence, global_confidence, correction, unit))
+        pairs.append((confidence, global_confidence, correction, unit, folds))
     return pairs
 
 
@@ -141,8 +167,8 @@ def held_out_counts(model: Path, task: str, dev: Path, folds: int, trials: int,
     # before calibrate's global value got its own bar); global_only: the global value at 0.95
     by_rule = {confidence_rule(c): {"confidence": c, "global_confidence": c, "correction": NO_CORRECTION,
                                      "unit": DOC} for c in confidences}
-    by_rule.update({pair_rule(c, g, k, u): {"confidence": c, "global_confidence": g, "correction": k, "unit": u}
-                    for c, g, k, u in pairs})
+    by_rule.update({pair_rule(c, g, k, u, f): {"confidence": c, "global_confidence": g, "correction": k, "unit": u,
+                                               "folds": f} for c, g, k, u, f in pairs})
     by_rule["global_only"] = {"min_support": NO_DEPARTURE, "global_confidence": 0.95, "unit": DOC}
     rules = ["as_trained"] + (["find_threshold"] if what == "spans" else []) + ["global_only"] \
         + [confidence_rule(c) for c in confidences] + [pair_rule(*pair) for pair in pairs]
@@ -211,8 +237,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     p.add_argument("--trials", type=int, default=21, help="spaCy find-threshold trials (values 0..1)")
     p.add_argument("--confidences", default=",".join(f"{c:g}" for c in DEFAULT_CONFIDENCES),
                    help="comma-separated calibrate --confidence values, one rule each")
-    p.add_argument("--pairs", default="", help="comma-separated CONFIDENCE:GLOBAL_CONFIDENCE[:holm], one rule"
-                   " each (calibrate --confidence C --global-confidence G [--correction holm])")
+    p.add_argument("--pairs", default="", help="comma-separated CONFIDENCE:GLOBAL_CONFIDENCE[:holm[:source[:FOLDS|loo]]],"
+                   " one rule each (calibrate --confidence C --global-confidence G [--correction holm] [--unit source]"
+                   " [--folds FOLDS])")
     p.add_argument("--dev-limit", type=int, default=None, help="keep the first N dev docs (a small dev set)")
     p.add_argument("--name", default="", help="output stem (default: RESULTS_rules)")
     p.add_argument("--rows", default="", help="comma-separated rows (default: every row; a row whose"

@@ -1152,13 +1152,16 @@ def held_out_rule(rule: str) -> str:
     if rule.startswith("calibrate@"):
         confidence, _, global_confidence = rule.split("@", 1)[1].partition("/global@")
         global_confidence, _, rest = global_confidence.partition("/")
-        correction, _, unit = rest.partition("/")
+        correction, _, rest = rest.partition("/")
+        unit, _, folds = rest.partition("/")
         if not global_confidence:  # the studies' single bar for the global value and the departures
             return (f"`calibrate --confidence {confidence}" + (" --correction none" if float(confidence) else "")
                     + " --unit doc` (one bar)")
         flags = f"--confidence {confidence} --global-confidence {global_confidence}"
-        # the studies' calibrate rules ran with --correction none --unit doc unless their name says otherwise
-        return f"`calibrate {flags} --correction {correction or 'none'} --unit {unit or 'doc'}`"
+        # the studies' calibrate rules ran with --correction none --unit doc --folds 5 unless their name says otherwise
+        folds = folds.partition("@")[2]
+        return (f"`calibrate {flags} --correction {correction or 'none'} --unit {unit or 'doc'}"
+                + (f" --folds {folds}`" if folds.isdigit() else f"`, one fold per {'source document' if unit == 'source' else 'dev doc'}" if folds else "`"))
     return HELD_OUT_RULES.get(rule, rule)
 
 
@@ -1190,7 +1193,7 @@ def rules_table(results_dir: Path, stem: str) -> str:
 
 for _stem in ("uner_recall", "uner_spans_rules", "uner_calib", "conll03_calib", "uner_spans_calib",
               "uner_spans_calib_split", "uner_calib_split", "conll03_calib_split",
-              "uner_spans_calib_source", "uner_calib_source"):
+              "uner_spans_calib_source", "uner_calib_source", "uner_spans_calib_folds", "uner_calib_folds"):
     generator(f"rules_{_stem}")(lambda results_dir, _s=_stem: rules_table(results_dir, _s))
 
 SPLIT_STUDIES = {"uner_spans_calib_split": "UNER n-gram spans, BCE / set DSC / log-dice / spaCy",
@@ -1202,6 +1205,10 @@ SOURCE_STUDIES = {"uner_spans_calib_source": SPLIT_STUDIES["uner_spans_calib_spl
                   "uner_calib_source": SPLIT_STUDIES["uner_calib_split"]}
 SOURCE_RULES = ("calibrate@0", "calibrate@0.95/global@0", "calibrate@0.95/global@0/holm",
                 "calibrate@0.95/global@0/holm/source", "find_threshold")
+FOLDS_STUDIES = {"uner_spans_calib_folds": SPLIT_STUDIES["uner_spans_calib_split"],
+                 "uner_calib_folds": SPLIT_STUDIES["uner_calib_split"]}
+FOLDS_RULES = ("calibrate@0.95/global@0/holm/source", "calibrate@0.95/global@0/holm/source/folds@10",
+               "calibrate@0.95/global@0/holm/source/folds@loo", "find_threshold")
 
 
 def rules_summary(results_dir: Path, studies: Dict[str, str] = SPLIT_STUDIES,
@@ -1239,6 +1246,36 @@ def rules_summary(results_dir: Path, studies: Dict[str, str] = SPLIT_STUDIES,
 
 generator("rules_split_summary")(rules_summary)
 generator("rules_source_summary")(lambda results_dir: rules_summary(results_dir, SOURCE_STUDIES, SOURCE_RULES))
+generator("rules_folds_summary")(lambda results_dir: rules_summary(results_dir, FOLDS_STUDIES, FOLDS_RULES))
+
+
+def global_folds_table(results_dir: Path, stem: str) -> str:
+    """``benchmarks/global_gain_folds.py``: per model, ``calibrate``'s cross-fitted gain of the one
+    global value over the current setting on dev, mean [lowest, highest] over the fold seeds, and
+    how many fold seeds adopted it, for each number of folds."""
+    data = load_results(results_dir, f"{stem}_global_folds")
+    settings = data["meta"]["folds"]
+    records = data["runs"]
+
+    def heading(setting: str) -> str:
+        folds = records[0]["summary"][setting]["folds"]
+        return f"{folds} folds (one per source document)" if setting == "loo" else f"{setting} folds"
+
+    lines = ["| row | seed | " + " | ".join(heading(s) for s in settings) + " |",
+             "|---|---|" + "---|" * len(settings)]
+    for r in records:
+        cells = [ROW_NAMES.get(r["name"], r["name"]) if r["name"] != "spacy" else "spaCy's component", str(r["seed"])]
+        for setting in settings:
+            v = r["summary"][setting]
+            spread = f" [{v['min_gain']:+.2f}, {v['max_gain']:+.2f}]" if v["fold_seeds"] > 1 else ""
+            cells.append(f"{v['mean_gain']:+.2f}{spread}, adopted {v['adopted']}/{v['fold_seeds']}")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Command (training, then the refits on dev; test is not used):", ""]
+    lines += [f"    {c}" for c in list(dict.fromkeys(data["meta"].get("train_rerun", []))) + [data["meta"]["command"]]]
+    return "\n".join(lines) + "\n"
+
+
+generator("global_folds_uner_spans_calib")(lambda results_dir: global_folds_table(results_dir, "uner_spans_calib"))
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -154,11 +154,16 @@ def test_rules_are_scored_on_dev_docs_they_were_not_fitted_on(tmp_path):
     from spacy.tokens import DocBin
 
     from benchmarks.calibrated_accuracy import model_labels, test_counts
-    from benchmarks.calibration_rules import held_out_counts, parse_pairs
+    from benchmarks.calibration_rules import EVERY_UNIT, held_out_counts, pair_rule, parse_pairs
 
-    assert parse_pairs("0.95:0, 0.99:0.5:holm,0.95:0:holm:source") == [
-        (0.95, 0.0, "none", "doc"), (0.99, 0.5, "holm", "doc"), (0.95, 0.0, "holm", "source")]
-    for bad in ("0.95", "0.95:1", "a:b", "0.95:0:bonferroni", "0.95:0:holm:x", "0.95:0:holm:doc:1"):
+    assert parse_pairs("0.95:0, 0.99:0.5:holm,0.95:0:holm:source,0.95:0:holm:source:10,0.95:0:holm:doc:loo") == [
+        (0.95, 0.0, "none", "doc", 5), (0.99, 0.5, "holm", "doc", 5), (0.95, 0.0, "holm", "source", 5),
+        (0.95, 0.0, "holm", "source", 10), (0.95, 0.0, "holm", "doc", EVERY_UNIT)]
+    assert [pair_rule(*pair) for pair in parse_pairs("0.95:0:holm:source,0.95:0:holm:source:10,0.95:0:none:doc:loo")] \
+        == ["calibrate@0.95/global@0/holm/source", "calibrate@0.95/global@0/holm/source/folds@10",
+            "calibrate@0.95/global@0/folds@loo"]
+    for bad in ("0.95", "0.95:1", "a:b", "0.95:0:bonferroni", "0.95:0:holm:x", "0.95:0:holm:doc:1",
+                "0.95:0:holm:doc:all", "0.95:0:holm:doc:5:5"):
         with pytest.raises(ValueError, match="--pairs"):
             parse_pairs(bad)
 
@@ -196,9 +201,11 @@ def test_rules_are_scored_on_dev_docs_they_were_not_fitted_on(tmp_path):
         eg.reference.user_data[SOURCE_DOC] = f"source-{i // 3}"
     DocBin(docs=[eg.reference for eg in dev], store_user_data=True).to_disk(tmp_path / "dev_sources.spacy")
     by_source = held_out_counts(tmp_path / "model", "uner_spans", tmp_path / "dev_sources.spacy", folds=3,
-                                trials=11, confidences=[0.95], pairs=parse_pairs("0.95:0:holm:source"))
+                                trials=11, confidences=[0.95], pairs=parse_pairs("0.95:0:holm:source,0.95:0:holm:source:loo"))
     assert by_source["outer_unit"] == "source" and by_source["n_units"] == 10
-    assert "calibrate@0.95/global@0/holm/source" in by_source["counts"]
+    for rule in ("calibrate@0.95/global@0/holm/source", "calibrate@0.95/global@0/holm/source/folds@loo"):
+        assert ((by_source["counts"][rule][..., 0] + by_source["counts"][rule][..., 2]) == gold).all(), rule
+        assert len(by_source["chosen"][rule]) == 3
     assert (by_source["counts"]["as_trained"] == whole).all()
     with pytest.raises(ValueError, match="--extend"):
         held_out_counts(tmp_path / "model", "uner_spans", tmp_path / "dev_sources.spacy", folds=3, trials=11,
@@ -285,3 +292,48 @@ def test_calibration_rules_of_score_run_in_order_with_their_folders_and_options(
     assert rules[0][2:] == ({}, {}) and rules[1][2:] == (RULE_BEFORE, RULE_BEFORE)
     assert rules[3][2:] == ({"metric": "recall", "min_precision": "0.5"}, {"min_precision": "0.5"})
     assert [rule for rule, *_ in calibration_rules(calibrated_only=True)] == ["calibrated"]
+
+
+def test_global_gain_folds_parses_fold_counts_and_summarises_the_seeds():
+    from benchmarks.calibration_rules import EVERY_UNIT
+    from benchmarks.global_gain_folds import parse_folds, summary
+
+    assert parse_folds("5, 10,loo") == [5, 10, EVERY_UNIT]
+    for bad in ("1", "five", "", "5,-2", "2.5"):
+        with pytest.raises(ValueError, match="--folds"):
+            parse_folds(bad)
+    entries = [{"folds": 5, "gain": g, "adopted": g > 0, "value": v} for g, v in ((-0.5, 0.2), (0.25, 0.2), (1.0, 0.15))]
+    assert summary(entries) == {"folds": 5, "fold_seeds": 3, "mean_gain": 0.25, "min_gain": -0.5, "max_gain": 1.0,
+                                "adopted": 2, "values": [0.15, 0.2]}
+
+
+@pytest.mark.slow  # trains a model and fits calibrate five times
+def test_global_gain_folds_refits_calibrate_per_fold_seed_and_leaves_one_source_out(tmp_path):
+    """benchmarks/global_gain_folds.py: each entry is what ``calibrate`` decides with those folds;
+    ``loo`` is one fold per source document and runs once."""
+    from spacy.tokens import DocBin
+
+    from benchmarks.calibration_rules import EVERY_UNIT
+    from benchmarks.global_gain_folds import global_decisions
+    from spacy_dice.decisions import calibrate, read_dev
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("dice_spancat", name="spancat", config={
+        "model": SMALL_SPANCAT_MODEL, "suggester": {"@misc": "spacy.ngram_suggester.v1", "sizes": [1, 2, 3, 4]}})
+    train(nlp, span_examples(nlp, 40), steps=3)
+    nlp.to_disk(tmp_path / "model")
+    dev = span_examples(nlp, 30, seed=7)
+    for i, eg in enumerate(dev):
+        eg.reference.user_data[SOURCE_DOC] = f"source-{i // 3}"
+    DocBin(docs=[eg.reference for eg in dev], store_user_data=True).to_disk(tmp_path / "dev.spacy")
+    found = global_decisions(tmp_path / "model", tmp_path / "dev.spacy", [3, EVERY_UNIT], fold_seeds=2)
+    assert set(found) == {"spancat"}
+    by_setting = found["spancat"]
+    assert [e["seed"] for e in by_setting["3"]] == [0, 1] and [e["folds"] for e in by_setting["3"]] == [3, 3]
+    assert [(e["seed"], e["folds"]) for e in by_setting["loo"]] == [(0, 10)]  # 10 source documents
+    for setting, k in (("3", 3), ("loo", 10)):
+        for entry in by_setting[setting]:
+            fit = calibrate(spacy.load(tmp_path / "model"), read_dev(nlp, tmp_path / "dev.spacy"), folds=k,
+                            seed=entry["seed"]).results[0].fit
+            assert entry["gain"] == round(100 * fit.global_gain.value, 2)
+            assert entry["adopted"] == (fit.global_value is not None) == (fit.global_gain.value > 0)
