@@ -28,7 +28,9 @@ The outer folds take whole source documents when the dev docs name theirs
 the docs its rules were fitted on (each run's ``outer_unit``: ``source`` or ``doc``).
 
 ``--dev-limit N`` keeps the first N dev docs (what a small dev set costs). The paired bootstrap
-(:mod:`benchmarks.bootstrap`) over the held-out dev docs gives the intervals. Results:
+(:mod:`benchmarks.bootstrap`) over the held-out dev docs gives the intervals of each rule against
+the model as trained, of each ``calibrate`` rule against ``find_threshold``, ``global_only`` and
+the first ``calibrate`` rule, and of the first ``--pairs`` rule against the other ones. Results:
 ``benchmarks/results/STEM_rules.json`` and ``STEM_rules_counts.npz`` (``--name`` to change);
 ``--extend`` keeps the rules already in that file (their saved counts) and fits only the new ones::
 
@@ -304,6 +306,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     compared = [("as_trained", rule) for rule in rules[1:]]
     compared += [(rule, b) for rule in ("find_threshold", "global_only") if rule in rules for b in calibrate_rules]
     compared += [(calibrate_rules[0], b) for b in calibrate_rules[1:]]
+    paired = [pair_rule(*pair) for pair in pairs]  # the first --pairs rule against the others given with it
+    compared += [(paired[0], b) for b in paired[1:] if (paired[0], b) not in compared]
     for row in dict.fromkeys(r["name"] for r in records):
         seeds = [r["seed"] for r in records if r["name"] == row]
         for a, b in compared:
