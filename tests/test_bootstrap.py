@@ -13,6 +13,16 @@ from synthetic import SMALL_TAGGER_MODEL, ner_examples
 from spacy_dice.corpus._docs import SOURCE_DOC
 
 
+def trained_spancat(path):
+    """A tiny ``dice_spancat`` pipeline trained a few steps on synthetic spans, saved to ``path``."""
+    nlp = spacy.blank("en")
+    nlp.add_pipe("dice_spancat", name="spancat", config={
+        "model": SMALL_SPANCAT_MODEL, "suggester": {"@misc": "spacy.ngram_suggester.v1", "sizes": [1, 2, 3, 4]}})
+    train(nlp, span_examples(nlp, 40), steps=3)
+    nlp.to_disk(path)
+    return nlp
+
+
 def _random_counts(rng, n_docs=300, n_labels=3, scale=2):
     return rng.poisson(scale, size=(n_docs, n_labels, 3)).astype("int32")
 
@@ -118,11 +128,7 @@ def test_find_global_threshold_chooses_what_spacys_find_threshold_chooses(tmp_pa
 
     from benchmarks.calibrated_accuracy import find_global_threshold
 
-    nlp = spacy.blank("en")
-    nlp.add_pipe("dice_spancat", name="spancat", config={
-        "model": SMALL_SPANCAT_MODEL, "suggester": {"@misc": "spacy.ngram_suggester.v1", "sizes": [1, 2, 3, 4]}})
-    train(nlp, span_examples(nlp, 40), steps=3)
-    nlp.to_disk(tmp_path / "model")
+    nlp = trained_spancat(tmp_path / "model")
     DocBin(docs=[eg.reference for eg in span_examples(nlp, 30, seed=7)]).to_disk(tmp_path / "dev.spacy")
     theirs, their_f, _ = find_threshold(str(tmp_path / "model"), tmp_path / "dev.spacy", "spancat",
                                         "threshold", "spans_sc_f", n_trials=11, silent=True)
@@ -167,11 +173,7 @@ def test_rules_are_scored_on_dev_docs_they_were_not_fitted_on(tmp_path):
         with pytest.raises(ValueError, match="--pairs"):
             parse_pairs(bad)
 
-    nlp = spacy.blank("en")
-    nlp.add_pipe("dice_spancat", name="spancat", config={
-        "model": SMALL_SPANCAT_MODEL, "suggester": {"@misc": "spacy.ngram_suggester.v1", "sizes": [1, 2, 3, 4]}})
-    train(nlp, span_examples(nlp, 40), steps=3)
-    nlp.to_disk(tmp_path / "model")
+    nlp = trained_spancat(tmp_path / "model")
     dev = span_examples(nlp, 30, seed=7)
     DocBin(docs=[eg.reference for eg in dev]).to_disk(tmp_path / "dev.spacy")
     found = held_out_counts(tmp_path / "model", "uner_spans", tmp_path / "dev.spacy", folds=3, trials=11,
@@ -317,11 +319,7 @@ def test_global_gain_folds_refits_calibrate_per_fold_seed_and_leaves_one_source_
     from benchmarks.global_gain_folds import global_decisions
     from spacy_dice.decisions import calibrate, read_dev
 
-    nlp = spacy.blank("en")
-    nlp.add_pipe("dice_spancat", name="spancat", config={
-        "model": SMALL_SPANCAT_MODEL, "suggester": {"@misc": "spacy.ngram_suggester.v1", "sizes": [1, 2, 3, 4]}})
-    train(nlp, span_examples(nlp, 40), steps=3)
-    nlp.to_disk(tmp_path / "model")
+    nlp = trained_spancat(tmp_path / "model")
     dev = span_examples(nlp, 30, seed=7)
     for i, eg in enumerate(dev):
         eg.reference.user_data[SOURCE_DOC] = f"source-{i // 3}"
