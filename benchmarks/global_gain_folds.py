@@ -64,8 +64,7 @@ def global_decisions(model: Path, dev: Path, folds: Sequence[int], fold_seeds: i
                 fit = result.fit
                 if fit is None or fit.global_gain is None:
                     continue
-                value = fit.global_candidates[[c["name"] for c in fit.global_candidates].index(
-                    fit.global_candidate)]["value"]
+                value = next(c["value"] for c in fit.global_candidates if c["name"] == fit.global_candidate)
                 out.setdefault(result.name, {}).setdefault(setting, []).append({
                     "seed": seed, "folds": fit.folds, "gain": round(100 * fit.global_gain.value, 2),
                     "adopted": fit.global_value is not None, "value": value,

@@ -1151,9 +1151,10 @@ def held_out_rule(rule: str) -> str:
     """How the rules table names a rule of ``benchmarks/calibration_rules.py``."""
     if rule.startswith("calibrate@"):
         confidence, _, global_confidence = rule.split("@", 1)[1].partition("/global@")
-        global_confidence, _, rest = global_confidence.partition("/")
-        correction, _, rest = rest.partition("/")
-        unit, _, folds = rest.partition("/")
+        global_confidence, *parts = global_confidence.split("/")
+        correction = next((x for x in parts if x in ("holm", "none")), "")
+        unit = next((x for x in parts if x in ("source", "doc")), "")
+        folds = next((x for x in parts if x.startswith("folds@")), "")
         if not global_confidence:  # the studies' single bar for the global value and the departures
             return (f"`calibrate --confidence {confidence}" + (" --correction none" if float(confidence) else "")
                     + " --unit doc` (one bar)")

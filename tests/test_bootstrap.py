@@ -335,3 +335,20 @@ def test_global_gain_folds_refits_calibrate_per_fold_seed_and_leaves_one_source_
                             seed=entry["seed"]).results[0].fit
             assert entry["gain"] == round(100 * fit.global_gain.value, 2)
             assert entry["adopted"] == (fit.global_value is not None) == (fit.global_gain.value > 0)
+
+
+def test_the_rules_tables_name_each_calibrate_rule_with_its_flags():
+    from benchmarks.calibration_rules import EVERY_UNIT, pair_rule
+    from benchmarks.make_tables import held_out_rule
+
+    flags = "`calibrate --confidence 0.95 --global-confidence 0"
+    assert held_out_rule(pair_rule(0.95, 0.0)) == f"{flags} --correction none --unit doc`"
+    assert held_out_rule(pair_rule(0.95, 0.0, "holm", "source")) == f"{flags} --correction holm --unit source`"
+    assert held_out_rule(pair_rule(0.95, 0.0, "holm", "source", 10)) == \
+        f"{flags} --correction holm --unit source --folds 10`"
+    assert held_out_rule(pair_rule(0.95, 0.0, "holm", "source", EVERY_UNIT)) == \
+        f"{flags} --correction holm --unit source`, one fold per source document"
+    assert held_out_rule(pair_rule(0.95, 0.0, folds=EVERY_UNIT)) == \
+        f"{flags} --correction none --unit doc`, one fold per dev doc"
+    assert held_out_rule("calibrate@0") == "`calibrate --confidence 0 --unit doc` (one bar)"
+    assert held_out_rule("find_threshold") == "spaCy `find-threshold`"
