@@ -293,6 +293,11 @@ def _row_label(name: str, spacy_component: str) -> str:
     return f"spaCy `{spacy_component}`" if name == "spacy" else ROW_NAMES.get(name, name)
 
 
+def _loss_row(name: str) -> str:
+    """A row's name in a table that compares across tasks: its loss, or "spaCy's component"."""
+    return "spaCy's component" if name == "spacy" else ROW_NAMES.get(name, name)
+
+
 def _dev_and_test_lines(results_dir: Path, stem: str, order: Sequence[str], dev_header: str,
                         test_columns: Sequence[Tuple[str, str]],
                         row_name: Callable[[str], str] = lambda name: ROW_NAMES.get(name, name)) -> List[str]:
@@ -1082,7 +1087,7 @@ def which_loss_table(results_dir: Path) -> str:
             rule = "calibrated" if _pooled(data, f"{ref}/calibrated", f"{row}/calibrated") else "as_trained"
             cell = _pooled(data, f"{ref}/{rule}", f"{row}/{rule}")
             if cell:
-                name = ROW_NAMES.get(row, row) if row != "spacy" else "spaCy's component"
+                name = _loss_row(row)
                 others.append(f"{name}{' (as trained)' if rule == 'as_trained' else ''}: {cell}")
         rule_before = any("calibrated_rule_before" in r["rules"] for r in data["runs"])
         cells = [label if rule_before else f"{label} (`calibrate`: the rule before the noise check)",
@@ -1126,7 +1131,7 @@ def calibrate_checks_table(results_dir: Path) -> str:
             if trained is None:
                 continue
             threshold = found.get((f"{row}/find_threshold", f"{row}/calibrated"))
-            name = ROW_NAMES.get(row, row) if row != "spacy" else "spaCy's component"
+            name = _loss_row(row)
             cells = [label, name, _check_cell(trained), _check_cell(trained, by_source=True),
                      _check_cell(threshold), _check_cell(threshold, by_source=True)]
             lines.append("| " + " | ".join(cells) + " |")
@@ -1160,9 +1165,13 @@ def held_out_rule(rule: str) -> str:
                     + " --unit doc` (one bar)")
         flags = f"--confidence {confidence} --global-confidence {global_confidence}"
         # the studies' calibrate rules ran with --correction none --unit doc --folds 5 unless their name says otherwise
+        command = f"`calibrate {flags} --correction {correction or 'none'} --unit {unit or 'doc'}"
         folds = folds.partition("@")[2]
-        return (f"`calibrate {flags} --correction {correction or 'none'} --unit {unit or 'doc'}"
-                + (f" --folds {folds}`" if folds.isdigit() else f"`, one fold per {'source document' if unit == 'source' else 'dev doc'}" if folds else "`"))
+        if not folds:
+            return command + "`"
+        if folds.isdigit():
+            return f"{command} --folds {folds}`"
+        return f"{command}`, one fold per {'source document' if unit == 'source' else 'dev doc'}"  # loo
     return HELD_OUT_RULES.get(rule, rule)
 
 
@@ -1265,7 +1274,7 @@ def global_folds_table(results_dir: Path, stem: str) -> str:
     lines = ["| row | seed | " + " | ".join(heading(s) for s in settings) + " |",
              "|---|---|" + "---|" * len(settings)]
     for r in records:
-        cells = [ROW_NAMES.get(r["name"], r["name"]) if r["name"] != "spacy" else "spaCy's component", str(r["seed"])]
+        cells = [_loss_row(r["name"]), str(r["seed"])]
         for setting in settings:
             v = r["summary"][setting]
             spread = f" [{v['min_gain']:+.2f}, {v['max_gain']:+.2f}]" if v["fold_seeds"] > 1 else ""
