@@ -327,15 +327,26 @@ def converged_ud_upos_table(results_dir: Path) -> str:
 CHINESE_ROW_ORDER = ("ce", "focal", "dl", "dsc", "ce_then_dsc", "spacy")
 
 
+def _joint_seg_pos_table(results_dir: Path, stem: str) -> str:
+    return "\n".join(_dev_and_test_lines(
+        results_dir, stem, CHINESE_ROW_ORDER, "dev joint F1",
+        [("test P", "p"), ("test R", "r"), ("test joint F1", "f"), ("test segmentation F1", "seg_f")],
+        lambda name: _row_label(name, "tagger"))) + "\n"
+
+
 @generator("converged_ud_zh")
 def converged_ud_zh_table(results_dir: Path) -> str:
     """docs/BENCHMARKS.md "Chinese": UD1.4 joint segmentation + UPOS with early stopping
     (``ud_zh_converged.json``): dev and test joint F1 of (word span, UPOS) pairs, test P / R and
     segmentation F1, mean +- std over seeds."""
-    return "\n".join(_dev_and_test_lines(
-        results_dir, "ud_zh_converged", CHINESE_ROW_ORDER, "dev joint F1",
-        [("test P", "p"), ("test R", "r"), ("test joint F1", "f"), ("test segmentation F1", "seg_f")],
-        lambda name: _row_label(name, "tagger"))) + "\n"
+    return _joint_seg_pos_table(results_dir, "ud_zh_converged")
+
+
+@generator("converged_ud_zh_xpos")
+def converged_ud_zh_xpos_table(results_dir: Path) -> str:
+    """docs/BENCHMARKS.md "Chinese": the same with XPOS (``ud_zh_xpos_converged.json``): joint F1
+    of (word span, XPOS) pairs."""
+    return _joint_seg_pos_table(results_dir, "ud_zh_xpos_converged")
 
 
 @generator("converged_uner_zh")
@@ -401,7 +412,8 @@ PUBLISHED_CHINESE: Tuple[Tuple[str, str, str, Optional[float], Optional[float], 
     ("OntoNotes4 (not our data)", "BERT-MRC (+ FL 83.30, + DL 84.01, + DSC 84.47: +2.36)", "BERT-base Chinese",
      None, None, 82.11, DICE_PAPER),
 )
-CHINESE_OURS = (("UD1.4", "ud_zh_converged", "tagger"), ("UNER Chinese-GSD", "uner_zh_converged", "ner"))
+CHINESE_OURS = (("UD1.4", "ud_zh_converged", "tagger"), ("UD1.4 XPOS", "ud_zh_xpos_converged", "tagger"),
+                ("UNER Chinese-GSD", "uner_zh_converged", "ner"))
 
 
 def _our_chinese_lines(results_dir: Path, data_name: str, stem: str, spacy_component: str) -> List[str]:
@@ -429,7 +441,8 @@ def chinese_beside_published_table(results_dir: Path) -> str:
         groups.setdefault(data_name, []).append("| " + " | ".join(cells) + " |")
     for data_name, stem, spacy_component in CHINESE_OURS:
         if (results_dir / f"{stem}.json").exists():
-            groups[data_name] += _our_chinese_lines(results_dir, data_name, stem, spacy_component)
+            ours = _our_chinese_lines(results_dir, data_name, stem, spacy_component)
+            groups.setdefault(data_name, []).extend(ours)
     lines = ["| data | system | trained from | test P | test R | test F1 | source |",
              "|---|---|---|---|---|---|---|"]
     for group in groups.values():
@@ -1048,6 +1061,7 @@ DECISION_SETTINGS = [
     ("entities (`dice_ner`), UNER, early stopping, trained again", "uner_recall"),
     ("entities (`dice_ner`), CoNLL-2003, 800 steps", "conll03_calib"),
     ("words + UPOS over characters (`dice_seg_tagger`), UD1.4, early stopping", "ud_zh_converged"),
+    ("words + XPOS over characters (`dice_seg_tagger`), UD1.4, early stopping", "ud_zh_xpos_converged"),
     ("entities over characters (`dice_ner`), UNER Chinese-GSD, early stopping", "uner_zh_converged"),
     ("entities, MiniLM (`ner_trf.cfg`), UNER, 600 steps", "uner_trf_calib"),
     ("entities, MiniLM (`ner_trf.cfg`), UNER, early stopping", "uner_trf_es_calib"),
@@ -1101,7 +1115,8 @@ def which_loss_table(results_dir: Path) -> str:
 
 CALIBRATE_CHECK_SETTINGS = [(label, stem) for label, stem in DECISION_SETTINGS
                             if stem in ("uner_spans_calib", "conll03_spans_calib", "uner_spanfinder_calib",
-                                        "uner_calib", "conll03_calib", "ud_zh_converged", "uner_zh_converged")]
+                                        "uner_calib", "conll03_calib", "ud_zh_converged", "ud_zh_xpos_converged",
+                                        "uner_zh_converged")]
 
 
 def _check_cell(comparison: Optional[Dict[str, Any]], by_source: bool = False) -> str:
@@ -1139,8 +1154,8 @@ def calibrate_checks_table(results_dir: Path) -> str:
 
 
 for _stem in ("uner_spans_calib", "conll03_spans_calib", "uner_spanfinder_calib", "uner_calib", "conll03_calib",
-              "uner_recall", "uner_trf_calib", "uner_trf_es_calib", "ud_zh_converged", "uner_zh_converged",
-              "mrpc_trf_converged"):
+              "uner_recall", "uner_trf_calib", "uner_trf_es_calib", "ud_zh_converged", "ud_zh_xpos_converged",
+              "uner_zh_converged", "mrpc_trf_converged"):
     generator(f"decisions_{_stem}")(lambda results_dir, _s=_stem: decisions_table(results_dir, _s))
 
 

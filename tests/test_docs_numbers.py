@@ -143,6 +143,21 @@ def test_the_chinese_table_sets_ours_beside_the_published_rows(tmp_path):
     assert "| UNER Chinese-GSD | XLM-R-large" in table and "uner_zh_converged" not in table
 
 
+def test_the_xpos_row_is_a_group_of_its_own_beside_the_published_upos_rows(tmp_path):
+    """The published UD1.4 numbers are UPOS: our XPOS rows are not mixed into them, and the XPOS
+    results get their own converged table."""
+    results = tmp_path / "results"
+    results.mkdir()
+    _synthetic_zh(results, "ud_zh_xpos_converged", {"ce": [(0.80, 0.84)], "dsc": [(0.79, 0.83)]})
+    lines = make_tables.chinese_beside_published_table(results).splitlines()
+    xpos = [line for line in lines if line.startswith("| UD1.4 XPOS |")]
+    assert len(xpos) == 2 and all("ours:" in line and "ud_zh_xpos_converged" in line for line in xpos)
+    assert "84.00" in xpos[0] and "83.00" in xpos[1]
+    assert not any(line.startswith("| UD1.4 |") and "ours:" in line for line in lines)
+    table = make_tables.converged_ud_zh_xpos_table(results)
+    assert "| CE | 0 | 200/400 | 80.00 | 84.00 | 84.00 | 84.00 | 84.00 |" in table, table
+
+
 def _interval(delta: float, low: float, high: float) -> dict:
     return {"delta": delta, "low": low, "high": high, "resamples": 1000, "beyond_noise": low > 0 or high < 0}
 
