@@ -1065,6 +1065,7 @@ DECISION_SETTINGS = [
     ("entities over characters (`dice_ner`), UNER Chinese-GSD, early stopping", "uner_zh_converged"),
     ("entities, MiniLM (`ner_trf.cfg`), UNER, 600 steps", "uner_trf_calib"),
     ("entities, MiniLM (`ner_trf.cfg`), UNER, early stopping", "uner_trf_es_calib"),
+    ("entities, MiniLM (`ner_trf.cfg`), UNER, early stopping, trained again", "uner_trf_es_rerun"),
     ("paraphrase pairs, MiniLM (`textcat_trf.cfg`), MRPC, early stopping", "mrpc_trf_converged"),
 ]
 
@@ -1154,8 +1155,8 @@ def calibrate_checks_table(results_dir: Path) -> str:
 
 
 for _stem in ("uner_spans_calib", "conll03_spans_calib", "uner_spanfinder_calib", "uner_calib", "conll03_calib",
-              "uner_recall", "uner_trf_calib", "uner_trf_es_calib", "ud_zh_converged", "ud_zh_xpos_converged",
-              "uner_zh_converged", "mrpc_trf_converged"):
+              "uner_recall", "uner_trf_calib", "uner_trf_es_calib", "uner_trf_es_rerun", "ud_zh_converged",
+              "ud_zh_xpos_converged", "uner_zh_converged", "mrpc_trf_converged"):
     generator(f"decisions_{_stem}")(lambda results_dir, _s=_stem: decisions_table(results_dir, _s))
 
 
