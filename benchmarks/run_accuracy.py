@@ -421,12 +421,13 @@ def _seed_summary(kind: str, runs: List[Dict[str, Any]], meta: Dict[str, Any]) -
 
 
 def kept_runs(previous: Dict[str, Any], rows: List[str], seeds: List[int], *, max_steps: int,
-              patience: int) -> List[Dict[str, Any]]:
+              patience: int, resume: bool = False) -> List[Dict[str, Any]]:
     """The runs of the results file ``previous`` to keep: same budget (``max_steps``,
-    ``patience``), a (row, seed) this invocation does not run."""
+    ``patience``), a (row, seed) this invocation does not run, or with ``resume`` any (row, seed):
+    a finished run is not trained again when its folder is gone (a fresh machine)."""
     return [r for r in previous.get("runs", [])
             if r.get("max_steps") == max_steps and r.get("patience", 0) == patience
-            and not (r["name"] in rows and r["seed"] in seeds)]
+            and (resume or not (r["name"] in rows and r["seed"] in seeds))]
 
 
 def git_commit() -> str:
@@ -469,7 +470,8 @@ def main(argv: Optional[List[str]] = None) -> None:
                    help="the Chinese tasks (ud_zh, ud_zh_xpos, uner_zh): only the first N sentences of"
                         " each split (a smoke test; results stem <task>_first<N> by default)")
     p.add_argument("--resume", action="store_true",
-                   help="reuse finished runs (result.json) found in the work dir")
+                   help="reuse finished runs: those of the results file with the same budget, then"
+                        " those (record.json / result.json) found in the work dir")
     p.add_argument("--engine", choices=["local", "ray"], default="local",
                    help="where the trials run (ray: needs spacy-dice[distributed])")
     p.add_argument("--workers", type=int, default=1,
@@ -573,7 +575,8 @@ def main(argv: Optional[List[str]] = None) -> None:
             NGRAM_SIZES, ", ".join(f"{split} {c['neg_pos_ratio']:.1f}"
                                    for split, c in meta["candidates"].items()))
     # keep runs of other rows/seeds from earlier invocations with the same budget
-    runs = kept_runs(previous, rows, seeds, max_steps=max_steps, patience=args.patience)
+    runs = kept_runs(previous, rows, seeds, max_steps=max_steps, patience=args.patience, resume=args.resume)
+    resumed = {(r["name"], r["seed"]) for r in runs}
 
     def write() -> None:
         # only this process writes the results, atomically (a temporary file, then a rename)
@@ -614,6 +617,8 @@ def main(argv: Optional[List[str]] = None) -> None:
                 rerun += f" --limit {args.limit}"
             if row in variants:
                 rerun += f" --variant {shlex.quote(next(v for v in args.variant if v.startswith(row + '=')))}"
+            if (row, seed) in resumed:
+                continue  # already in the results file (--resume)
             if args.resume and (run_dir / "record.json").exists():
                 finish(json.loads((run_dir / "record.json").read_text()), rerun)
             elif args.resume and (run_dir / "result.json").exists():

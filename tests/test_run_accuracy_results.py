@@ -16,6 +16,14 @@ def test_runs_of_other_rows_and_seeds_are_kept():
     assert [(r["name"], r["seed"]) for r in kept] == [("spacy", 1)]
 
 
+def test_resume_keeps_the_finished_runs_of_the_rows_and_seeds_it_was_asked_for():
+    """A fresh machine has no run folders: --resume takes finished runs from the results file
+    instead of training them again (and still not those of another budget)."""
+    previous = {"runs": [run("bce", 0, f=0.1), run("spacy", 1), run("bce", 1, patience=900)]}
+    kept = run_accuracy.kept_runs(previous, ["bce"], [0, 1], max_steps=3000, patience=600, resume=True)
+    assert [(r["name"], r["seed"], r["scores"]["f"]) for r in kept] == [("bce", 0, 0.1), ("spacy", 1, 0.5)]
+
+
 def test_runs_of_another_budget_are_not_mixed_in():
     previous = {"runs": [run("spacy", 0, max_steps=1000, patience=0), run("spacy", 1, patience=900)]}
     assert run_accuracy.kept_runs(previous, ["bce"], [0], max_steps=3000, patience=600) == []
