@@ -65,7 +65,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "mrpc_trf_sep.json"))
     p.add_argument("--resume", action="store_true", help="reuse finished runs (result.json) in the work dir")
     args = p.parse_args(argv)
-    from spacy_dice.training.executor import THREAD_VARS
+    from spacy_dice.training.executor import thread_env
     from spacy_dice.training.runner import run_training
 
     work = Path(args.work_dir)
@@ -83,7 +83,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                 row_config("mrpc_trf", "ce", {}), run_dir, train_path=data / "train.spacy",
                 dev_path=data / "dev.spacy", test_path=data / "test.spacy", seed=seed, max_steps=MAX_STEPS,
                 eval_frequency=EVAL_FREQUENCY, extra_overrides=task_overrides("mrpc_trf", PATIENCE),
-                measure_speed=False, quiet=True, env={var: "1" for var in THREAD_VARS}).to_dict()
+                measure_speed=False, quiet=True, env=thread_env(1)).to_dict()
             record["git_commit"] = git_commit()
         record.pop("metrics", None)
         runs.append(record)

@@ -574,7 +574,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         meta["note"] += " Negative:positive n-gram candidates (sizes {}): {}.".format(
             NGRAM_SIZES, ", ".join(f"{split} {c['neg_pos_ratio']:.1f}"
                                    for split, c in meta["candidates"].items()))
-    # keep runs of other rows/seeds from earlier invocations with the same budget
+    # keep runs of earlier invocations with the same budget: other rows/seeds, or any with --resume
     runs = kept_runs(previous, rows, seeds, max_steps=max_steps, patience=args.patience, resume=args.resume)
     resumed = {(r["name"], r["seed"]) for r in runs}
 
@@ -606,6 +606,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     specs: List[TrialSpec] = []
     for seed in seeds:
         for row in rows:
+            if (row, seed) in resumed:
+                continue  # already in the results file (--resume)
             run_dir = work / "runs" / args.task / f"{row}-s{seed}-n{max_steps}{suffix}"
             rerun = (f"python benchmarks/run_accuracy.py --task {args.task} --losses {row}"
                      f" --max-steps {max_steps} --eval-frequency {eval_frequency} --seeds {seed}")
@@ -617,8 +619,6 @@ def main(argv: Optional[List[str]] = None) -> None:
                 rerun += f" --limit {args.limit}"
             if row in variants:
                 rerun += f" --variant {shlex.quote(next(v for v in args.variant if v.startswith(row + '=')))}"
-            if (row, seed) in resumed:
-                continue  # already in the results file (--resume)
             if args.resume and (run_dir / "record.json").exists():
                 finish(json.loads((run_dir / "record.json").read_text()), rerun)
             elif args.resume and (run_dir / "result.json").exists():
