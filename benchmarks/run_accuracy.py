@@ -201,7 +201,11 @@ def prepare_data(task: str, data_dir: Path, work: Path, sst2_train: int,
 
 # ----------------------------------------------------------------------------- configs
 def parse_variant(spec: str) -> Tuple[str, str, Dict[str, Any]]:
-    """``NAME=PRESET:key=value,key=value`` -> (NAME, PRESET, params); values are JSON."""
+    """``NAME=PRESET:key=value,key=value`` -> (NAME, PRESET, params); values are JSON.
+
+    A key without a dot is a parameter of the preset's loss block (``dsc:alpha=0.1``); a dotted
+    key is a path in the row's config (``ce:training.optimizer.learn_rate.initial_rate=0.0001``),
+    set after the loss (:func:`with_config_overrides`)."""
     name, _, rest = spec.partition("=")
     preset, _, params_s = rest.partition(":")
     params: Dict[str, Any] = {}
@@ -232,21 +236,48 @@ def task_config(task: str):
     return config
 
 
+def split_variant_params(params: Dict[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """A variant's parameters -> (the loss block's, the config paths'): dotted keys are paths."""
+    return ({k: v for k, v in params.items() if "." not in k},
+            {k: v for k, v in params.items() if "." in k})
+
+
+def with_config_overrides(config, overrides: Dict[str, Any], row: str):
+    """A copy of ``config`` with each dotted path set to its value; a path that is not in the
+    config is an error naming the row, the path and the sections that are there."""
+    from thinc.api import Config
+
+    new = Config(config).copy()
+    for path, value in overrides.items():
+        section, _, key = path.rpartition(".")
+        try:
+            parent = new
+            for part in section.split("."):
+                parent = parent[part]
+        except (KeyError, TypeError):
+            raise SystemExit(f"variant {row!r}: the config has no section [{section}] for {path}={value!r}")
+        if not isinstance(parent, dict) or key not in parent:
+            keys = sorted(parent) if isinstance(parent, dict) else []
+            raise SystemExit(f"variant {row!r}: [{section}] has no key {key!r} (it has: {', '.join(keys)})")
+        parent[key] = value
+    return new
+
+
 def row_config(task: str, row: str, variants: Dict[str, Tuple[str, Dict[str, Any]]]):
     spec = TASKS[task]
     base = task_config(task)
+    preset, params = variants.get(row, (row, {}))
+    loss_params, overrides = split_variant_params(params)
     if "spans_of" in spec:
-        return span_row_config(spec, base, row, variants)
-    if row == "spacy":
-        return spacy_baseline(base, spec["component"])
-    if row in variants:
-        preset, params = variants[row]
-        return with_loss(base, spec["component"], preset, **params)
-    return with_loss(base, spec["component"], row)
+        config = span_row_config(spec, base, row, preset, loss_params)
+    elif row == "spacy":
+        config = spacy_baseline(base, spec["component"])
+    else:
+        config = with_loss(base, spec["component"], preset, **loss_params)
+    return with_config_overrides(config, overrides, row) if overrides else config
 
 
-def span_row_config(spec: Dict[str, Any], base, row: str,
-                    variants: Dict[str, Tuple[str, Dict[str, Any]]]):
+def span_row_config(spec: Dict[str, Any], base, row: str, preset: str, loss_params: Dict[str, Any]):
     """Span tasks: the row's loss on the spancat (and on ``spec["also"]``, e.g. the span finder);
     ``spacy`` swaps every one of them for spaCy's component, ``spacy_single`` / ``single_ce``
     the spancat for (dice_)spancat_singlelabel."""
@@ -258,9 +289,8 @@ def span_row_config(spec: Dict[str, Any], base, row: str,
     if row in ("spacy_single", "single_ce"):
         factory = "spancat_singlelabel" if row == "spacy_single" else "dice_spancat_singlelabel"
         return spacy_span_baseline(base, spec["component"], factory, loss="ce")
-    preset, params = variants.get(row, (row, {}))
     for name in components:
-        base = with_loss(base, name, preset, **params)
+        base = with_loss(base, name, preset, **loss_params)
     return base
 
 
@@ -452,7 +482,9 @@ def main(argv: Optional[List[str]] = None) -> None:
                    help=f"comma-separated rows: presets {list(LOSS_PRESETS)}, 'spacy' (spaCy's"
                         f" own component) or variant names; span tasks: {SPAN_ROWS}")
     p.add_argument("--variant", action="append", default=[],
-                   help="extra row NAME=PRESET:key=value,... e.g. dsc_a0.1=dsc:alpha=0.1")
+                   help="extra row NAME=PRESET:key=value,... e.g. dsc_a0.1=dsc:alpha=0.1; a dotted key"
+                        " sets that path of the row's config, e.g."
+                        " ce_lr1e-4=ce:training.optimizer.learn_rate.initial_rate=0.0001")
     p.add_argument("--max-steps", type=int, default=None)
     p.add_argument("--eval-frequency", type=int, default=None)
     p.add_argument("--patience", type=int, default=0,
