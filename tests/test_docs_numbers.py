@@ -181,4 +181,15 @@ def test_decision_intervals_resample_source_documents_where_test_names_them(tmp_
     assert "**+1.28 [+0.15, +2.35]**" in no_sources and "resamples of the test docs" in no_sources
     monkeypatch.setattr(make_tables, "DECISION_SETTINGS", [("a setting", "with_sources")])
     readme = make_tables.which_loss_table(tmp_path)
-    assert "DSC: +1.28 [-0.17, +2.60] (1)" in readme, readme
+    assert "| a setting |" not in readme and "the rule before the noise check" in readme, readme
+    data = json.loads((tmp_path / "with_sources_decisions.json").read_text())
+    for run in data["runs"]:
+        run["rules"]["calibrated_rule_before"] = rule
+    data["meta"]["source"] = "with_sources"
+    (tmp_path / "with_sources_decisions.json").write_text(json.dumps(data))
+    (tmp_path / "earlier_decisions.json").write_text(json.dumps(
+        {"meta": {"reference": "ce", "source": "earlier"}, "runs": runs, "comparisons": []}))
+    monkeypatch.setattr(make_tables, "DECISION_SETTINGS", [("a setting", "with_sources"), ("before", "earlier")])
+    readme = make_tables.which_loss_table(tmp_path)
+    assert "| a setting | DSC: +1.28 [-0.17, +2.60] (1) |" in readme, readme
+    assert "| before |" not in readme and "noise check (models gone; in docs/BENCHMARKS.md): `earlier`." in readme
