@@ -1078,11 +1078,18 @@ def _pooled(data: Dict[str, Any], a: str, b: str) -> Optional[str]:
     return None
 
 
-def _decision_files(results_dir: Path, settings: Sequence[Tuple[str, str]]) -> Iterable[Tuple[str, Dict[str, Any]]]:
-    """``(label, STEM_decisions.json)`` of each setting whose decisions file exists."""
+def _decision_files(results_dir: Path, settings: Sequence[Tuple[str, str]]
+                    ) -> Iterable[Tuple[str, str, Dict[str, Any]]]:
+    """``(label, STEM, STEM_decisions.json)`` of each setting whose decisions file exists."""
     for label, stem in settings:
         if (results_dir / f"{stem}_decisions.json").exists():
-            yield label, load_results(results_dir, f"{stem}_decisions")
+            yield label, stem, load_results(results_dir, f"{stem}_decisions")
+
+
+def _scored_with_todays_rule(data: Dict[str, Any]) -> bool:
+    """Whether a decisions file was scored with today's ``calibrate``: its runs carry the rule
+    before the noise check beside it (``calibrated_rule_before``)."""
+    return any("calibrated_rule_before" in r["rules"] for r in data["runs"])
 
 
 @generator("which-loss")
@@ -1090,15 +1097,15 @@ def which_loss_table(results_dir: Path) -> str:
     """README "Which loss to pick": the pooled paired-bootstrap intervals of each decisions file:
     every other row against CE / BCE once both are calibrated, calibration against the model as
     trained and, for spans, against spaCy's ``find-threshold``. Only the settings scored with
-    today's ``calibrate`` (their runs carry the rule before as ``calibrated_rule_before``); the
-    others are named under the table and stay in docs/BENCHMARKS.md."""
+    today's ``calibrate`` (:func:`_scored_with_todays_rule`); the others are named under the
+    table and stay in docs/BENCHMARKS.md."""
     lines = ["| setting | each other row - CE / BCE, both calibrated | `calibrate` - as trained (CE / BCE) |"
              " `calibrate` - spaCy `find-threshold` (BCE) | `calibrate` - `--confidence 0` (CE / BCE) |",
              "|---|---|---|---|---|"]
     earlier = []
-    for label, data in _decision_files(results_dir, DECISION_SETTINGS):
-        if not any("calibrated_rule_before" in r["rules"] for r in data["runs"]):
-            earlier.append(f"`{data['meta'].get('source', '?')}`")
+    for label, stem, data in _decision_files(results_dir, DECISION_SETTINGS):
+        if not _scored_with_todays_rule(data):
+            earlier.append(f"`{stem}`")
             continue
         ref = data["meta"]["reference"]
         rows = list(dict.fromkeys(r["name"] for r in data["runs"]))
@@ -1122,13 +1129,6 @@ def which_loss_table(results_dir: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-CALIBRATE_CHECK_SETTINGS = [(label, stem) for label, stem in DECISION_SETTINGS
-                            if stem in ("uner_spans_calib", "conll03_spans_calib", "uner_spanfinder_calib",
-                                        "uner_calib", "uner_recall_retrain", "conll03_calib", "ud_zh_converged",
-                                        "ud_zh_xpos_converged", "uner_zh_converged", "uner_trf_es_rerun",
-                                        "mrpc_trf_converged")]
-
-
 def _check_cell(comparison: Optional[Dict[str, Any]], by_source: bool = False) -> str:
     """``pooled [interval]``, and the seeds losing beyond their own interval (``seed 1 -1.40*``);
     ``by_source``: the intervals resampling whole source documents."""
@@ -1142,14 +1142,16 @@ def _check_cell(comparison: Optional[Dict[str, Any]], by_source: bool = False) -
 
 @generator("calibrate_checks")
 def calibrate_checks_table(results_dir: Path) -> str:
-    """CALIBRATION.md: per row of the CNN decisions tables, ``calibrate`` (today's defaults) against
+    """CALIBRATION.md: per row of the decisions tables scored with today's ``calibrate``, it against
     the model as trained and against spaCy's ``find-threshold``, pooled over seeds, with the paired
     bootstrap resampling test sentences and resampling whole source documents, and the seeds that
     lose beyond their own interval."""
     lines = ["| setting | row | `calibrate` - as trained, by sentence | by source document |"
              " `calibrate` - `find-threshold`, by sentence | by source document |",
              "|---|---|---|---|---|---|"]
-    for label, data in _decision_files(results_dir, CALIBRATE_CHECK_SETTINGS):
+    for label, _, data in _decision_files(results_dir, DECISION_SETTINGS):
+        if not _scored_with_todays_rule(data):
+            continue
         found = {(c["a"], c["b"]): c for c in data.get("comparisons", [])}
         for row in dict.fromkeys(r["name"] for r in data["runs"]):
             trained = found.get((f"{row}/as_trained", f"{row}/calibrated"))
@@ -1164,8 +1166,8 @@ def calibrate_checks_table(results_dir: Path) -> str:
 
 
 for _stem in ("uner_spans_calib", "conll03_spans_calib", "uner_spanfinder_calib", "uner_calib", "conll03_calib",
-              "uner_recall", "uner_recall_retrain", "uner_trf_calib", "uner_trf_es_calib", "uner_trf_es_rerun", "ud_zh_converged",
-              "ud_zh_xpos_converged", "uner_zh_converged", "mrpc_trf_converged"):
+              "uner_recall", "uner_recall_retrain", "uner_trf_calib", "uner_trf_es_calib", "uner_trf_es_rerun",
+              "ud_zh_converged", "ud_zh_xpos_converged", "uner_zh_converged", "mrpc_trf_converged"):
     generator(f"decisions_{_stem}")(lambda results_dir, _s=_stem: decisions_table(results_dir, _s))
 
 

@@ -245,16 +245,15 @@ def split_variant_params(params: Dict[str, Any]) -> Tuple[Dict[str, Any], Dict[s
 def with_config_overrides(config, overrides: Dict[str, Any], row: str):
     """A copy of ``config`` with each dotted path set to its value; a path that is not in the
     config is an error naming the row, the path and the sections that are there."""
+    from spacy.util import dot_to_object
     from thinc.api import Config
 
     new = Config(config).copy()
     for path, value in overrides.items():
         section, _, key = path.rpartition(".")
         try:
-            parent = new
-            for part in section.split("."):
-                parent = parent[part]
-        except (KeyError, TypeError):
+            parent = dot_to_object(new, section)
+        except KeyError:
             raise SystemExit(f"variant {row!r}: the config has no section [{section}] for {path}={value!r}")
         if not isinstance(parent, dict) or key not in parent:
             keys = sorted(parent) if isinstance(parent, dict) else []
